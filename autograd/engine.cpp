@@ -1,0 +1,175 @@
+// The backward engine, and the autograd members of Tensor.
+//
+// backward() sorts the graph iteratively (a recursive sort overflows the stack on a long
+// RNN unroll), then runs each node once all of its consumers have contributed to its
+// gradient. Gradients are summed here, in one place: into a node's pending gradient, or
+// into a leaf's .grad().
+#include <unordered_map>
+
+#include "autograd/node.h"
+#include "core/kernels.h"
+
+namespace gg {
+namespace {
+
+void check_grad_shape(const Tensor& g, const Edge& e, const Node& node, size_t input) {
+  GG_CHECK(g.shape() == e.shape && g.dtype() == e.dtype,
+           "backward: {} returned a gradient of shape {} ({}) for input {}, which has shape {} ({})", node.name(),
+           g.shape(), dtype_name(g.dtype()), input, e.shape, dtype_name(e.dtype));
+}
+
+void accumulate_leaf(AutogradMeta& leaf, const Tensor& g) {
+  if (!leaf.grad.defined()) leaf.grad = kernel::clone(g);  // own the storage: g may be shared
+  else kernel::axpy(leaf.grad, 1.0, g);
+}
+
+}  // namespace
+
+void run_backward(const Tensor& root, const Tensor& grad, bool retain_graph) {
+  NoGradGuard no_grad;  // backward formulas record nothing
+  const std::shared_ptr<Node>& root_fn = root.autograd_meta->grad_fn;
+  if (!root_fn) {  // backward on a leaf: its gradient is `grad`
+    accumulate_leaf(*root.autograd_meta, grad);
+    return;
+  }
+  // Count, for every node, how many edges from other nodes in the graph lead to it.
+  std::unordered_map<Node*, int> consumers;
+  std::vector<Node*> stack{root_fn.get()};
+  consumers[root_fn.get()] = 0;
+  while (!stack.empty()) {
+    Node* node = stack.back();
+    stack.pop_back();
+    for (const Edge& e : node->inputs) {
+      if (!e.fn) continue;
+      auto [it, first_visit] = consumers.try_emplace(e.fn.get(), 0);
+      ++it->second;
+      if (first_visit) stack.push_back(e.fn.get());
+    }
+  }
+  // Run nodes whose consumers have all reported, starting from the root.
+  std::unordered_map<Node*, Tensor> pending{{root_fn.get(), grad}};
+  std::vector<Node*> ready{root_fn.get()};
+  while (!ready.empty()) {
+    Node* node = ready.back();
+    ready.pop_back();
+    Tensor g;
+    if (auto it = pending.find(node); it != pending.end()) {
+      g = std::move(it->second);
+      pending.erase(it);
+    }
+    std::vector<Tensor> grads;
+    if (g.defined()) {  // no gradient reached this node: all of its inputs get none
+      GG_CHECK(!node->released(),
+               "backward: trying to go through {} a second time, but the graph was freed after the first backward; "
+               "hint: call backward(gradient, /*retain_graph=*/true) the first time",
+               node->name());
+      grads = node->backward(g);
+      GG_CHECK(grads.size() == node->inputs.size(), "backward: {} returned {} gradients for {} inputs", node->name(),
+               grads.size(), node->inputs.size());
+    }
+    for (size_t i = 0; i < node->inputs.size(); ++i) {
+      const Edge& e = node->inputs[i];
+      const Tensor gi = i < grads.size() ? grads[i] : Tensor();
+      if (gi.defined() && e.needed()) check_grad_shape(gi, e, *node, i);
+      if (e.leaf && gi.defined()) accumulate_leaf(*e.leaf, gi);
+      if (!e.fn) continue;
+      if (gi.defined()) {
+        Tensor& slot = pending[e.fn.get()];
+        slot = slot.defined() ? kernel::binary(kernel::Binary::Add, slot, gi) : gi;
+      }
+      if (--consumers[e.fn.get()] == 0) ready.push_back(e.fn.get());
+    }
+    if (!retain_graph) node->release();
+  }
+}
+
+// ---- Tensor's autograd members ----------------------------------------------------------------
+
+bool Tensor::requires_grad() const { return autograd_meta && autograd_meta->requires_grad; }
+
+Tensor& Tensor::requires_grad_(bool on) {
+  GG_CHECK(defined(), "requires_grad_: the tensor is undefined");
+  GG_CHECK(is_leaf(),
+           "requires_grad_: only leaf tensors can change requires_grad; this one was produced by {}; hint: use "
+           "detach() to make a leaf",
+           autograd_meta->grad_fn->name());
+  GG_CHECK(!on || is_floating_point(),
+           "requires_grad_: only float tensors can require gradients, got {} of shape {}", dtype_name(dtype_), shape_);
+  if (!autograd_meta) autograd_meta = std::make_shared<AutogradMeta>();
+  autograd_meta->requires_grad = on;
+  return *this;
+}
+
+bool Tensor::is_leaf() const { return !autograd_meta || !autograd_meta->grad_fn; }
+
+Tensor Tensor::grad() const { return autograd_meta ? autograd_meta->grad : Tensor(); }
+
+void Tensor::zero_grad() {
+  if (autograd_meta) autograd_meta->grad = Tensor();
+}
+
+std::shared_ptr<Node> Tensor::grad_fn() const { return autograd_meta ? autograd_meta->grad_fn : nullptr; }
+
+void Tensor::backward() const { backward(Tensor()); }
+
+void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
+  GG_CHECK(defined(), "backward: the tensor is undefined");
+  GG_CHECK(requires_grad(),
+           "backward: this tensor of shape {} does not require grad and has no grad_fn; hint: did an input call "
+           "requires_grad_(), and was grad mode on (no NoGradGuard) when it was computed?",
+           shape_);
+  Tensor g = gradient;
+  if (!g.defined()) {
+    GG_CHECK(numel() == 1,
+             "backward: a gradient can be created implicitly only for a scalar output, got shape {}; hint: reduce "
+             "with sum() or mean() first, or pass a gradient of shape {}",
+             shape_, shape_);
+    g = ones(shape_, {.dtype = dtype_});
+  }
+  GG_CHECK(g.shape() == shape_ && g.dtype() == dtype_,
+           "backward: gradient of shape {} ({}) does not match the output's shape {} ({})", g.shape(),
+           dtype_name(g.dtype()), shape_, dtype_name(dtype_));
+  run_backward(*this, g, retain_graph);
+}
+
+Tensor Tensor::detach() const { return Tensor(storage_, shape_, strides_, offset_, dtype_); }
+
+// ---- in-place writes ----------------------------------------------------------------------------
+
+namespace {
+void check_inplace(const Tensor& t, const char* op) {
+  GG_CHECK(t.defined(), "{}: the tensor is undefined", op);
+  GG_CHECK(!needs_grad(t),
+           "{}: a tensor that requires grad (shape {}) cannot be modified in place while grad mode is on, because "
+           "autograd does not record in-place ops; hint: wrap the update in gg::NoGradGuard, as optimizers do",
+           op, t.shape());
+}
+}  // namespace
+
+Tensor& Tensor::zero_() { return fill_(0.0); }
+
+Tensor& Tensor::fill_(double value) {
+  check_inplace(*this, "fill_");
+  kernel::fill(*this, value);
+  return *this;
+}
+
+Tensor& Tensor::copy_(const Tensor& src) {
+  check_inplace(*this, "copy_");
+  kernel::copy(*this, src);
+  return *this;
+}
+
+Tensor& Tensor::add_(const Tensor& other, double alpha) {
+  check_inplace(*this, "add_");
+  kernel::axpy(*this, alpha, other);
+  return *this;
+}
+
+Tensor& Tensor::mul_(double value) {
+  check_inplace(*this, "mul_");
+  kernel::scale(*this, value);
+  return *this;
+}
+
+}  // namespace gg

@@ -1,0 +1,70 @@
+#include "autograd/index.h"
+
+#include "autograd/node.h"
+#include "core/kernels.h"
+
+namespace gg {
+
+// forward: y = x[index] along dim      backward: dx = zeros, dy rows added at index (repeats add up)
+struct IndexSelectBackward : Node {
+  SavedTensor index{this};
+  int64_t dim = 0;
+  std::string name() const override { return "IndexSelectBackward"; }
+  std::vector<Tensor> backward(const Tensor& dy) override {
+    return {kernel::index_add(zeros(inputs[0].shape, {.dtype = dy.dtype()}), dim, index(), dy), Tensor()};
+  }
+};
+Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
+  Tensor y = kernel::index_select(x, dim, index);
+  if (needs_grad(x)) {
+    auto node = std::make_shared<IndexSelectBackward>();
+    node->index = index;
+    node->dim = wrap_dim(dim, x.dim(), "index_select");
+    attach(y, node, {x, index});
+  }
+  return y;
+}
+
+// forward: y = gather(x, dim, index)      backward: dx = scatter_add(zeros, dim, index, dy)
+struct GatherBackward : Node {
+  SavedTensor index{this};
+  int64_t dim = 0;
+  std::string name() const override { return "GatherBackward"; }
+  std::vector<Tensor> backward(const Tensor& dy) override {
+    return {kernel::scatter_add(zeros(inputs[0].shape, {.dtype = dy.dtype()}), dim, index(), dy), Tensor()};
+  }
+};
+Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
+  Tensor y = kernel::gather(x, dim, index);
+  if (needs_grad(x)) {
+    auto node = std::make_shared<GatherBackward>();
+    node->index = index;
+    node->dim = wrap_dim(dim, x.dim(), "gather");
+    attach(y, node, {x, index});
+  }
+  return y;
+}
+
+// forward: y = x; y[index] += src along dim      backward: dx = dy, dsrc = gather(dy, dim, index)
+struct ScatterAddBackward : Node {
+  SavedTensor index{this};
+  int64_t dim = 0;
+  std::string name() const override { return "ScatterAddBackward"; }
+  std::vector<Tensor> backward(const Tensor& dy) override {
+    return {needs_grad(0) ? dy : Tensor(), Tensor(), needs_grad(2) ? kernel::gather(dy, dim, index()) : Tensor()};
+  }
+};
+Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src) {
+  Tensor y = kernel::scatter_add(x, dim, index, src);
+  if (needs_grad(x, src)) {
+    auto node = std::make_shared<ScatterAddBackward>();
+    node->index = index;
+    node->dim = wrap_dim(dim, x.dim(), "scatter_add");
+    attach(y, node, {x, index, src});
+  }
+  return y;
+}
+
+Tensor one_hot(const Tensor& index, int64_t num_classes) { return kernel::one_hot(index, num_classes); }
+
+}  // namespace gg

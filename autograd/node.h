@@ -1,0 +1,106 @@
+#pragma once
+// The autograd graph. Every differentiable op that sees an input requiring grad records
+// one Node: a named struct (MulBackward, MatmulBackward, ...) that holds what backward
+// needs and maps the output's gradient to one gradient per input. Nodes point to the
+// nodes of their inputs through Edges; leaves (parameters, user inputs) are reached
+// through their AutogradMeta, where the engine accumulates their .grad().
+//
+// Writing an op (see autograd/elementwise.cpp for many):
+//   // forward: y = tanh(x)      backward: dx = dy * (1 - y*y)
+//   struct TanhBackward : Node {
+//     SavedTensor y{this};
+//     std::string name() const override { return "TanhBackward"; }
+//     std::vector<Tensor> backward(const Tensor& dy) override { return {dy * (1 - y() * y())}; }
+//   };
+//   Tensor tanh(const Tensor& x) {
+//     Tensor y = kernel::unary(kernel::Unary::Tanh, x);
+//     if (needs_grad(x)) { auto node = std::make_shared<TanhBackward>(); node->y = y; attach(y, node, {x}); }
+//     return y;
+//   }
+// backward() runs with grad mode off, so it may use the same gg:: ops as forward code.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "autograd/grad_mode.h"
+#include "core/tensor.h"
+
+namespace gg {
+
+// Autograd state of one tensor. Leaves have no grad_fn and accumulate `grad`.
+struct AutogradMeta {
+  bool requires_grad = false;
+  Tensor grad;
+  std::shared_ptr<Node> grad_fn;
+};
+
+// Where the gradient for one input of a node goes.
+struct Edge {
+  std::shared_ptr<Node> fn;            // the node that produced the input, or
+  std::shared_ptr<AutogradMeta> leaf;  // the leaf that accumulates its gradient;
+  Shape shape;                         // neither: the input needs no gradient
+  DType dtype = DType::Float32;
+  bool needed() const { return fn || leaf; }
+};
+
+class SavedTensor;
+
+struct Node {
+  Node() = default;
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+  virtual ~Node();
+
+  virtual std::string name() const = 0;
+  // One gradient per input, given the gradient of the output; an undefined tensor
+  // where an input needs none (check needs_grad(i) to skip the work).
+  virtual std::vector<Tensor> backward(const Tensor& grad_output) = 0;
+
+  bool needs_grad(size_t input) const { return inputs[input].needed(); }
+  // Frees what was saved for backward; backward through this node again is an error.
+  void release();
+  bool released() const { return released_; }
+
+  std::vector<Edge> inputs;
+  Shape shape;  // of the output, for graph printing and error messages
+  DType dtype = DType::Float32;
+
+ private:
+  friend class SavedTensor;
+  std::vector<SavedTensor*> saved_;
+  bool released_ = false;
+};
+
+// A tensor a node keeps for backward. It keeps the data, not the autograd history (so an
+// op's output can be saved without a reference cycle), and the storage version at save
+// time, so that an in-place write in between is reported instead of giving wrong numbers.
+class SavedTensor {
+ public:
+  explicit SavedTensor(Node* owner) : owner_(owner) { owner->saved_.push_back(this); }
+  SavedTensor(const SavedTensor&) = delete;
+  SavedTensor& operator=(const SavedTensor&) = delete;
+  SavedTensor& operator=(const Tensor& t);
+  const Tensor& operator()() const;  // the saved value; throws if freed or overwritten
+  void reset() { data_ = Tensor(); }
+
+ private:
+  Node* owner_;
+  Tensor data_;
+  uint64_t version_ = 0;
+};
+
+// True when grad mode is on and any argument requires grad: the op must record a node.
+bool needs_grad(const Tensor& t);
+template <class... Ts>
+bool needs_grad(const Tensor& first, const Ts&... rest) {
+  return needs_grad(first) || (needs_grad(rest) || ...);
+}
+bool needs_grad(const std::vector<Tensor>& ts);
+
+// Makes `node` the grad_fn of `out`, with one edge per input.
+void attach(Tensor& out, const std::shared_ptr<Node>& node, const std::vector<Tensor>& inputs);
+
+// The engine (autograd/engine.cpp): backpropagates `grad` from `root` into every leaf's .grad().
+void run_backward(const Tensor& root, const Tensor& grad, bool retain_graph);
+
+}  // namespace gg

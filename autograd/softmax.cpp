@@ -1,0 +1,54 @@
+// softmax and log_softmax: fused kernels (core/softmax.cpp) with closed-form backward.
+// The composed forms they must agree with (tested in tests/autograd/test_softmax.cpp):
+//   softmax(x)     = exp(x - max) / sum(exp(x - max))
+//   log_softmax(x) = (x - max) - log(sum(exp(x - max)))
+#include "autograd/softmax.h"
+
+#include "autograd/elementwise.h"
+#include "autograd/node.h"
+#include "autograd/reduce.h"
+#include "core/kernels.h"
+
+namespace gg {
+
+// forward: y = softmax(x)      backward: dx = y * (dy - sum(dy * y, dim))
+struct SoftmaxBackward : Node {
+  SavedTensor y{this};
+  int64_t dim = 0;
+  std::string name() const override { return "SoftmaxBackward"; }
+  std::vector<Tensor> backward(const Tensor& dy) override {
+    return {y() * (dy - sum(dy * y(), {dim}, true))};
+  }
+};
+Tensor softmax(const Tensor& x, int64_t dim) {
+  Tensor y = kernel::softmax(x, dim);
+  if (needs_grad(x)) {
+    auto node = std::make_shared<SoftmaxBackward>();
+    node->y = y;
+    node->dim = wrap_dim(dim, x.dim(), "softmax");
+    attach(y, node, {x});
+  }
+  return y;
+}
+
+// forward: y = log_softmax(x)      backward: dx = dy - exp(y) * sum(dy, dim)
+struct LogSoftmaxBackward : Node {
+  SavedTensor y{this};
+  int64_t dim = 0;
+  std::string name() const override { return "LogSoftmaxBackward"; }
+  std::vector<Tensor> backward(const Tensor& dy) override {
+    return {dy - exp(y()) * sum(dy, {dim}, true)};
+  }
+};
+Tensor log_softmax(const Tensor& x, int64_t dim) {
+  Tensor y = kernel::log_softmax(x, dim);
+  if (needs_grad(x)) {
+    auto node = std::make_shared<LogSoftmaxBackward>();
+    node->y = y;
+    node->dim = wrap_dim(dim, x.dim(), "log_softmax");
+    attach(y, node, {x});
+  }
+  return y;
+}
+
+}  // namespace gg

@@ -1,0 +1,38 @@
+# Every dependency is a Debian 12 package. A missing one stops configuration with the
+# package to install, instead of a compiler error later.
+include(GNUInstallDirs)
+
+function(gg_missing what package)
+  message(FATAL_ERROR "glassgrad: ${what} was not found. Install it with:\n"
+                      "  sudo apt-get install ${package}\n"
+                      "(or run scripts/setup.sh, which installs everything glassgrad needs)")
+endfunction()
+
+# OpenBLAS, the OpenMP build: BLAS then runs on the same OpenMP thread pool as our own
+# kernels, and a BLAS call inside one of our parallel regions stays on one thread.
+find_package(OpenBLAS CONFIG QUIET)
+if(NOT OpenBLAS_FOUND)
+  gg_missing("OpenBLAS" "libopenblas-openmp-dev")
+endif()
+if(NOT OpenBLAS_LIBRARIES MATCHES "openmp")
+  message(WARNING "glassgrad: OpenBLAS at ${OpenBLAS_LIBRARIES} is not the OpenMP build; BLAS and glassgrad "
+                  "will use separate thread pools. Install libopenblas-openmp-dev and select it with "
+                  "update-alternatives --config libopenblas.so.0-x86_64-linux-gnu")
+endif()
+
+find_package(OpenMP QUIET COMPONENTS CXX)
+if(NOT OpenMP_CXX_FOUND)
+  gg_missing("OpenMP" "libgomp1 (comes with g++) or libomp-dev")
+endif()
+
+find_package(fmt CONFIG QUIET)
+if(NOT fmt_FOUND)
+  gg_missing("fmt" "libfmt-dev")
+endif()
+
+if(GG_BUILD_TESTS)
+  find_package(Catch2 2 CONFIG QUIET)
+  if(NOT Catch2_FOUND)
+    gg_missing("Catch2 v2" "catch2")
+  endif()
+endif()

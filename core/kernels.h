@@ -1,0 +1,81 @@
+#pragma once
+// Kernels: plain functions that compute on tensors, with no knowledge of gradients.
+// Each checks its shapes and dtypes before allocating and throws gg::Error naming itself.
+// autograd/ wraps them into differentiable ops (gg::add, gg::matmul, ...); backward
+// formulas call them too.
+#include <utility>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace gg::kernel {
+
+// ---- elementwise (core/elementwise.cpp) --------------------------------------------------
+enum class Unary { Neg, Exp, Log, Sqrt, Abs, Sign, Tanh, Sigmoid, Relu, Square, Reciprocal };
+Tensor unary(Unary op, const Tensor& x);
+
+enum class Binary { Add, Sub, Mul, Div, Pow, Maximum, Minimum };
+Tensor binary(Binary op, const Tensor& a, const Tensor& b);  // broadcasting, equal dtypes
+
+enum class Compare { Eq, Ne, Lt, Le, Gt, Ge };
+Tensor compare(Compare op, const Tensor& a, const Tensor& b);  // -> bool
+
+enum class Logical { And, Or, Xor };
+Tensor logical(Logical op, const Tensor& a, const Tensor& b);  // bool x bool -> bool
+Tensor logical_not(const Tensor& x);
+
+Tensor pow_scalar(const Tensor& x, double exponent);
+Tensor clamp(const Tensor& x, double low, double high);
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);  // cond ? a : b, broadcasting
+Tensor masked_fill(const Tensor& x, const Tensor& mask, double value);  // mask broadcast to x
+Tensor cast(const Tensor& x, DType dtype);
+Tensor contiguous(const Tensor& x);  // x itself when already contiguous, else a contiguous copy
+Tensor clone(const Tensor& x);       // always a contiguous copy
+void copy(const Tensor& dst, const Tensor& src);  // src broadcast to dst's shape, cast to its dtype
+void fill(const Tensor& dst, double value);
+void axpy(const Tensor& y, double alpha, const Tensor& x);  // y += alpha * x (x broadcast to y)
+void scale(const Tensor& y, double alpha);                  // y *= alpha
+
+// ---- reductions (core/reduce.cpp): dims may be negative; empty dims = all dims ---------------
+Tensor sum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim);
+Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim);
+// Variance with Bessel's correction when correction = 1, as torch.var does by default.
+Tensor var(const Tensor& x, const std::vector<int64_t>& dims, int64_t correction, bool keepdim);
+// Largest value along `dim` and its index (the first one on ties).
+std::pair<Tensor, Tensor> max(const Tensor& x, int64_t dim, bool keepdim);
+std::pair<Tensor, Tensor> min(const Tensor& x, int64_t dim, bool keepdim);
+// Sums `x` down to `shape`, undoing a broadcast from `shape` to x.shape().
+Tensor sum_to(const Tensor& x, const Shape& shape);
+
+// ---- matmul (core/matmul.cpp) ---------------------------------------------------------------
+// a [..., M, K] @ b [..., K, N] -> [..., M, N], batch dims broadcast. Float tensors go to
+// cblas_sgemm/dgemm, with transposed views passed as transposes; int64 uses the naive loop.
+Tensor matmul(const Tensor& a, const Tensor& b);
+// The same contract with three plain loops: the reference BLAS is tested against.
+Tensor matmul_naive(const Tensor& a, const Tensor& b);
+
+// ---- softmax (core/softmax.cpp): numerically stable (the row max is subtracted first) ------
+Tensor softmax(const Tensor& x, int64_t dim);
+Tensor log_softmax(const Tensor& x, int64_t dim);
+
+// ---- indexing (core/index.cpp) ---------------------------------------------------------------
+Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index);  // index: int64 [N]
+// x with src's slices added at `index` along dim: out.select(dim, index[i]) += src.select(dim, i).
+Tensor index_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src);
+Tensor gather(const Tensor& x, int64_t dim, const Tensor& index);  // out[..i..] = x[..index[..i..]..]
+// x with src added at index along dim: out[..index[..i..]..] += src[..i..].
+Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src);
+Tensor one_hot(const Tensor& index, int64_t num_classes);  // int64 [...] -> int64 [..., C]
+Tensor cat(const std::vector<Tensor>& tensors, int64_t dim);
+
+// ---- views (core/tensor.cpp): metadata only, never copy -------------------------------------
+Tensor as_strided(const Tensor& x, const Shape& shape, const Strides& strides, int64_t offset);
+Tensor view(const Tensor& x, const Shape& shape);  // error when the strides forbid it
+bool can_view(const Tensor& x, const Shape& shape);
+Tensor permute(const Tensor& x, const std::vector<int64_t>& dims);
+Tensor narrow(const Tensor& x, int64_t dim, int64_t start, int64_t length);
+Tensor expand(const Tensor& x, const Shape& shape);
+// Resolves one -1 in `shape` against numel, checking the element count matches.
+Shape infer_shape(const Shape& shape, int64_t numel, std::string_view op, const Shape& from);
+
+}  // namespace gg::kernel

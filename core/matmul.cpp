@@ -1,0 +1,148 @@
+// matmul: a [..., M, K] @ b [..., K, N] -> [..., M, N], batch dims broadcast.
+// Float tensors go to cblas_sgemm/dgemm. A transposed view is handed to BLAS as a
+// transpose flag with its leading dimension, not copied; only a layout BLAS cannot
+// describe (say, a slice with a step along both dims) is copied first.
+#include <cblas.h>
+
+#include "core/kernels.h"
+#include "core/parallel.h"
+
+namespace gg::kernel {
+namespace {
+
+struct MatmulPlan {
+  Shape batch;                      // broadcast batch shape
+  int64_t M = 0, K = 0, N = 0;
+  std::vector<int64_t> a_off, b_off;  // element offset of each batch's matrix
+};
+
+MatmulPlan plan(const Tensor& a, const Tensor& b, std::string_view op) {
+  GG_CHECK(a.defined() && b.defined(), "{}: an input tensor is undefined", op);
+  GG_CHECK(a.dim() >= 2 && b.dim() >= 2, "{}: expected tensors with at least 2 dims, got shapes {} and {}", op,
+           a.shape(), b.shape());
+  GG_CHECK(a.dtype() == b.dtype(), "{}: dtypes {} and {} differ (shapes {} and {})", op, dtype_name(a.dtype()),
+           dtype_name(b.dtype()), a.shape(), b.shape());
+  MatmulPlan p;
+  p.M = a.size(-2);
+  p.K = a.size(-1);
+  p.N = b.size(-1);
+  GG_CHECK(p.K == b.size(-2), "{}: shapes {} and {} cannot be multiplied ({} != {})", op, a.shape(), b.shape(), p.K,
+           b.size(-2));
+  Shape a_batch(a.shape().begin(), a.shape().end() - 2);
+  Shape b_batch(b.shape().begin(), b.shape().end() - 2);
+  p.batch = broadcast_shapes(a_batch, b_batch, op);
+  Strides a_bs = broadcast_strides(a_batch, Strides(a.strides().begin(), a.strides().end() - 2), p.batch);
+  Strides b_bs = broadcast_strides(b_batch, Strides(b.strides().begin(), b.strides().end() - 2), p.batch);
+  int64_t count = p.batch.numel();
+  p.a_off.resize(count);
+  p.b_off.resize(count);
+  for (int64_t i = 0; i < count; ++i) {
+    int64_t rest = i, ao = 0, bo = 0;
+    for (int64_t d = static_cast<int64_t>(p.batch.size()) - 1; d >= 0; --d) {
+      int64_t idx = rest % p.batch[d];
+      rest /= p.batch[d];
+      ao += idx * a_bs[d];
+      bo += idx * b_bs[d];
+    }
+    p.a_off[i] = ao;
+    p.b_off[i] = bo;
+  }
+  return p;
+}
+
+Shape out_shape(const MatmulPlan& p) {
+  Shape s = p.batch;
+  s.push_back(p.M);
+  s.push_back(p.N);
+  return s;
+}
+
+// How BLAS should read the last two dims of x ([R, C]): as they are, transposed, or not at all.
+struct BlasView {
+  bool ok = false;
+  CBLAS_TRANSPOSE trans = CblasNoTrans;
+  int64_t ld = 0;
+};
+
+BlasView blas_view(const Tensor& x) {
+  const int64_t R = x.size(-2), C = x.size(-1), rs = x.stride(-2), cs = x.stride(-1);
+  if ((C == 1 || cs == 1) && (R == 1 || rs >= C)) return {true, CblasNoTrans, R == 1 ? std::max<int64_t>(C, 1) : rs};
+  if ((R == 1 || rs == 1) && (C == 1 || cs >= R)) return {true, CblasTrans, C == 1 ? std::max<int64_t>(R, 1) : cs};
+  return {};
+}
+
+template <class T>
+void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t M, int64_t N, int64_t K, const T* a, int64_t lda,
+          const T* b, int64_t ldb, T* c, int64_t ldc) {
+  if constexpr (std::is_same_v<T, float>)
+    cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
+  else
+    cblas_dgemm(CblasRowMajor, ta, tb, M, N, K, 1.0, a, lda, b, ldb, 0.0, c, ldc);
+}
+
+}  // namespace
+
+Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
+  MatmulPlan p = plan(a_in, b_in, "matmul");
+  if (!a_in.is_floating_point()) return matmul_naive(a_in, b_in);
+  Tensor out = Tensor::empty(out_shape(p), a_in.dtype());
+  if (out.numel() == 0) return out;
+  if (p.K == 0) {
+    fill(out, 0);
+    return out;
+  }
+  Tensor a = a_in, b = b_in;
+  BlasView va = blas_view(a), vb = blas_view(b);
+  if (!va.ok || !vb.ok) {  // a layout BLAS cannot describe: copy it, and recompute the offsets
+    if (!va.ok) a = contiguous(a), va = blas_view(a);
+    if (!vb.ok) b = contiguous(b), vb = blas_view(b);
+    p = plan(a, b, "matmul");
+  }
+  const int64_t count = p.batch.numel();
+  visit_floating(a.dtype(), "matmul", [&]<class T>() {
+    const T* pa = a.data<T>();
+    const T* pb = b.data<T>();
+    T* pc = out.data<T>();
+    auto one = [&](int64_t i) {
+      gemm<T>(va.trans, vb.trans, p.M, p.N, p.K, pa + p.a_off[i], va.ld, pb + p.b_off[i], vb.ld,
+              pc + i * p.M * p.N, p.N);
+    };
+    // Many small products: one per thread, each BLAS call single-threaded inside the region.
+    // One big product: let BLAS use every thread.
+    if (count > 1 && p.M * p.N * p.K < (1 << 18)) {
+      parallel_for(count, 2, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) one(i);
+      });
+    } else {
+      for (int64_t i = 0; i < count; ++i) one(i);
+    }
+  });
+  return out;
+}
+
+Tensor matmul_naive(const Tensor& a, const Tensor& b) {
+  MatmulPlan p = plan(a, b, "matmul_naive");
+  Tensor out = Tensor::empty(out_shape(p), a.dtype());
+  const int64_t ars = a.stride(-2), acs = a.stride(-1), brs = b.stride(-2), bcs = b.stride(-1);
+  visit_dtype(a.dtype(), [&]<class T>() {
+    if constexpr (!std::is_same_v<T, bool>) {
+      using Acc = std::conditional_t<std::is_floating_point_v<T>, double, int64_t>;
+      const T* pa = a.data<T>();
+      const T* pb = b.data<T>();
+      T* pc = out.data<T>();
+      for (int64_t i = 0; i < p.batch.numel(); ++i)
+        for (int64_t m = 0; m < p.M; ++m)
+          for (int64_t n = 0; n < p.N; ++n) {
+            Acc acc = 0;
+            for (int64_t k = 0; k < p.K; ++k)
+              acc += static_cast<Acc>(pa[p.a_off[i] + m * ars + k * acs]) * static_cast<Acc>(pb[p.b_off[i] + k * brs + n * bcs]);
+            pc[(i * p.M + m) * p.N + n] = static_cast<T>(acc);
+          }
+    } else {
+      fail("matmul_naive: not defined for bool tensors");
+    }
+  });
+  return out;
+}
+
+}  // namespace gg::kernel

@@ -1,0 +1,39 @@
+#pragma once
+// Threads. glassgrad's kernels and OpenBLAS share one OpenMP thread pool (Debian's
+// libopenblas-openmp), so a BLAS call made inside one of our parallel regions runs on one
+// thread instead of oversubscribing the cores.
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdint>
+
+namespace gg {
+
+// Below this many elements a kernel runs on one thread: starting a team costs a few
+// microseconds, more than a small loop saves (measured by bench/bench_core).
+constexpr int64_t kParallelGrain = 1 << 15;
+
+int num_threads();
+// Sets the threads used by glassgrad's kernels and by OpenBLAS.
+void set_num_threads(int threads);
+
+// Runs f(begin, end) over [0, n), split across threads when n is at least `grain`.
+template <class F>
+void parallel_for(int64_t n, int64_t grain, F&& f) {
+  if (n <= 0) return;
+  if (n < grain || omp_in_parallel() || omp_get_max_threads() == 1) {
+    f(int64_t{0}, n);
+    return;
+  }
+#pragma omp parallel
+  {
+    int64_t threads = omp_get_num_threads();
+    int64_t t = omp_get_thread_num();
+    int64_t chunk = (n + threads - 1) / threads;
+    int64_t begin = std::min(n, t * chunk);
+    int64_t end = std::min(n, begin + chunk);
+    if (begin < end) f(begin, end);
+  }
+}
+
+}  // namespace gg
