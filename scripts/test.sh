@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Builds glassgrad in Release and runs the whole test suite with CTest.
+#   scripts/test.sh               all tests (labels: unit, gradcheck, parity, model)
+#   scripts/test.sh --sanitize    unit and gradcheck tests under AddressSanitizer + UBSan
+# Extra arguments after the options go to ctest, e.g. scripts/test.sh -L gradcheck
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+build="$GG_ROOT/build"
+cmake_args=()
+ctest_args=()
+if [ "${1:-}" = "--sanitize" ]; then
+  shift
+  build="$GG_ROOT/build-sanitize"
+  cmake_args=(-DGG_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGG_BUILD_EXAMPLES=OFF -DGG_BUILD_BENCH=OFF)
+  ctest_args=(-L 'unit|gradcheck')
+  export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
+  export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+fi
+
+gg_install_missing "${GG_PACKAGES[@]}"
+mkdir -p "$build"
+gg_build "$build" "${cmake_args[@]}"
+gg_log "running tests"
+cd "$build"
+ctest --output-on-failure -j "$(nproc)" "${ctest_args[@]}" "$@"
