@@ -2,6 +2,9 @@
 // gradient summed back to their own shape by sum_to (autograd/reduce.h), in one place.
 #include "autograd/elementwise.h"
 
+#include <cmath>
+#include <numbers>
+
 #include "autograd/node.h"
 #include "autograd/reduce.h"
 #include "core/kernels.h"
@@ -198,6 +201,24 @@ Tensor abs(const Tensor& x) {
   Tensor y = kernel::unary(Unary::Abs, x);
   if (needs_grad(x)) {
     auto node = std::make_shared<AbsBackward>();
+    node->x = x;
+    attach(y, node, {x});
+  }
+  return y;
+}
+
+// forward: y = erf(x)      backward: dx = dy * 2 / sqrt(pi) * exp(-x^2)
+struct ErfBackward : Node {
+  SavedTensor x{this};
+  std::string name() const override { return "ErfBackward"; }
+  std::vector<Tensor> backward(const Tensor& dy) override {
+    return {dy * exp(neg(x() * x())) * (2.0 / std::sqrt(std::numbers::pi))};
+  }
+};
+Tensor erf(const Tensor& x) {
+  Tensor y = kernel::unary(Unary::Erf, x);
+  if (needs_grad(x)) {
+    auto node = std::make_shared<ErfBackward>();
     node->x = x;
     attach(y, node, {x});
   }

@@ -35,4 +35,8 @@ if(GG_BUILD_TESTS)
   if(NOT Catch2_FOUND)
     gg_missing("Catch2 v2" "catch2")
   endif()
+  find_package(nlohmann_json 3 CONFIG QUIET)  # the parity tests read JSON fixtures
+  if(NOT nlohmann_json_FOUND)
+    gg_missing("nlohmann-json" "nlohmann-json3-dev")
+  endif()
 endif()

@@ -55,13 +55,19 @@ void check_same_dtype(const Tensor& a, const Tensor& b, std::string_view op) {
 
 constexpr std::string_view unary_name(Unary op) {
   constexpr std::string_view names[] = {"neg",  "exp",     "log",  "sqrt",   "abs",       "sign",
-                                        "tanh", "sigmoid", "relu", "square", "reciprocal"};
+                                        "tanh", "sigmoid", "relu", "square", "reciprocal", "erf"};
   return names[static_cast<int>(op)];
 }
 
 constexpr std::string_view binary_name(Binary op) {
   constexpr std::string_view names[] = {"add", "sub", "mul", "div", "pow", "maximum", "minimum"};
   return names[static_cast<int>(op)];
+}
+
+template <class T>
+bool is_nan(T v) {
+  if constexpr (std::is_floating_point_v<T>) return std::isnan(v);
+  else return false;
 }
 
 template <class T>
@@ -77,7 +83,7 @@ Tensor unary(Unary op, const Tensor& x) {
   GG_CHECK(x.defined(), "{}: the input tensor is undefined", unary_name(op));
   GG_CHECK(x.dtype() != DType::Bool, "{}: not defined for bool tensors; hint: convert with .to(...)", unary_name(op));
   bool float_only = op == Unary::Exp || op == Unary::Log || op == Unary::Sqrt || op == Unary::Tanh ||
-                    op == Unary::Sigmoid || op == Unary::Reciprocal;
+                    op == Unary::Sigmoid || op == Unary::Reciprocal || op == Unary::Erf;
   GG_CHECK(!float_only || x.is_floating_point(), "{}: expected a float tensor, got {} of shape {}", unary_name(op),
            dtype_name(x.dtype()), x.shape());
   Tensor out = empty_like(x);
@@ -99,6 +105,7 @@ Tensor unary(Unary op, const Tensor& x) {
           case Unary::Tanh: return map1<T, T>(out, x, [](T v) { return std::tanh(v); });
           case Unary::Sigmoid: return map1<T, T>(out, x, [](T v) { return sigmoid(v); });
           case Unary::Reciprocal: return map1<T, T>(out, x, [](T v) { return T(1) / v; });
+          case Unary::Erf: return map1<T, T>(out, x, [](T v) { return std::erf(v); });
           default: break;
         }
       }
@@ -123,8 +130,9 @@ Tensor binary(Binary op, const Tensor& a, const Tensor& b) {
         case Binary::Mul: return map2<T, T, T>(out, a, b, [](T x, T y) { return T(x * y); });
         case Binary::Div: return map2<T, T, T>(out, a, b, [](T x, T y) { return T(x / y); });
         case Binary::Pow: return map2<T, T, T>(out, a, b, [](T x, T y) { return T(std::pow(x, y)); });
-        case Binary::Maximum: return map2<T, T, T>(out, a, b, [](T x, T y) { return x < y ? y : x; });
-        case Binary::Minimum: return map2<T, T, T>(out, a, b, [](T x, T y) { return y < x ? y : x; });
+        // A NaN on either side wins, as in PyTorch (a bare x < y ? y : x only sees one in x).
+        case Binary::Maximum: return map2<T, T, T>(out, a, b, [](T x, T y) { return x < y || is_nan(y) ? y : x; });
+        case Binary::Minimum: return map2<T, T, T>(out, a, b, [](T x, T y) { return y < x || is_nan(y) ? y : x; });
       }
     }
   });

@@ -11,7 +11,7 @@
 namespace gg::kernel {
 
 // ---- elementwise (core/elementwise.cpp) --------------------------------------------------
-enum class Unary { Neg, Exp, Log, Sqrt, Abs, Sign, Tanh, Sigmoid, Relu, Square, Reciprocal };
+enum class Unary { Neg, Exp, Log, Sqrt, Abs, Sign, Tanh, Sigmoid, Relu, Square, Reciprocal, Erf };
 Tensor unary(Unary op, const Tensor& x);
 
 enum class Binary { Add, Sub, Mul, Div, Pow, Maximum, Minimum };

@@ -22,6 +22,7 @@ std::vector<int64_t> normalize_dims(const std::vector<int64_t>& dims, int64_t nd
     return out;
   }
   for (int64_t d : dims) out.push_back(wrap_dim(d, ndim, op));
+  if (ndim == 0) return {};  // a 0-d tensor accepts dim 0 or -1, and has no dim to index
   std::sort(out.begin(), out.end());
   GG_CHECK(std::adjacent_find(out.begin(), out.end()) == out.end(), "{}: dim {} appears more than once in [{}]", op,
            *std::adjacent_find(out.begin(), out.end()), fmt::join(dims, ", "));

@@ -23,8 +23,15 @@ Tensor Tensor::empty(const Shape& shape, DType dtype) {
   return Tensor(std::move(storage), shape, contiguous_strides(shape), 0, dtype);
 }
 
-int64_t Tensor::size(int64_t dim) const { return shape_[wrap_dim(dim, this->dim(), "size")]; }
-int64_t Tensor::stride(int64_t dim) const { return strides_[wrap_dim(dim, this->dim(), "stride")]; }
+// wrap_dim lets a 0-d tensor take dim 0 (for reductions), but it has no size to read.
+int64_t Tensor::size(int64_t dim) const {
+  GG_CHECK(this->dim() > 0, "size: a 0-d tensor has no dims (asked for dim {})", dim);
+  return shape_[wrap_dim(dim, this->dim(), "size")];
+}
+int64_t Tensor::stride(int64_t dim) const {
+  GG_CHECK(this->dim() > 0, "stride: a 0-d tensor has no dims (asked for dim {})", dim);
+  return strides_[wrap_dim(dim, this->dim(), "stride")];
+}
 
 bool Tensor::is_contiguous() const {
   int64_t expected = 1;
@@ -254,6 +261,7 @@ Tensor permute(const Tensor& x, const std::vector<int64_t>& dims) {
 }
 
 Tensor narrow(const Tensor& x, int64_t dim, int64_t start, int64_t length) {
+  GG_CHECK(x.dim() > 0, "narrow: a 0-d tensor has no dim to narrow");
   int64_t d = wrap_dim(dim, x.dim(), "narrow");
   int64_t size = x.shape()[d];
   if (start < 0) start += size;
@@ -269,6 +277,9 @@ Tensor expand(const Tensor& x, const Shape& shape) {
   GG_CHECK(shape.size() >= x.shape().size(), "expand: cannot expand shape {} to {} (fewer dims)", x.shape(), shape);
   Shape target = shape;
   size_t lead = shape.size() - x.shape().size();
+  for (size_t i = 0; i < lead; ++i)
+    GG_CHECK(target[i] >= 0, "expand: size {} is not allowed for new leading dim {} (expanding {} to {})", target[i],
+             i, x.shape(), shape);
   for (size_t i = 0; i < x.shape().size(); ++i) {
     if (target[lead + i] == -1) target[lead + i] = x.shape()[i];
     GG_CHECK(x.shape()[i] == target[lead + i] || x.shape()[i] == 1,
