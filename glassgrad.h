@@ -26,14 +26,17 @@
 #include "autograd/softmax.h"
 
 #include "nn/activation.h"
+#include "nn/attention.h"
 #include "nn/embedding.h"
 #include "nn/functional.h"
 #include "nn/init.h"
 #include "nn/layer_norm.h"
 #include "nn/linear.h"
 #include "nn/module.h"
+#include "nn/multihead.h"
 #include "nn/rnn.h"
 #include "nn/sequential.h"
+#include "nn/transformer.h"
 
 #include "optim/clip.h"
 #include "optim/optimizer.h"

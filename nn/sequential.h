@@ -34,4 +34,23 @@ class Sequential : public Module {
   std::vector<std::shared_ptr<Module>> modules_;
 };
 
+// Holds submodules named "0", "1", ... without calling them: for stacks whose forward
+// takes more than one tensor (Transformer layers). Their parameters are "layers.0.xxx".
+template <class M>
+class ModuleList : public Module {
+ public:
+  std::shared_ptr<M> push_back(std::shared_ptr<M> module) {
+    modules_.push_back(module);
+    return register_module(std::to_string(modules_.size() - 1), std::move(module));
+  }
+  std::string name() const override { return "ModuleList"; }
+  size_t size() const { return modules_.size(); }
+  const std::shared_ptr<M>& operator[](size_t i) const { return modules_.at(i); }
+  auto begin() const { return modules_.begin(); }
+  auto end() const { return modules_.end(); }
+
+ private:
+  std::vector<std::shared_ptr<M>> modules_;
+};
+
 }  // namespace gg::nn

@@ -137,6 +137,52 @@ def optimizers():
     save("optimizers", tensors)
 
 
+def multihead():
+    # Cross-attention with other key/value widths and a key padding mask.
+    m = torch.nn.MultiheadAttention(8, 2, kdim=5, vdim=6)
+    q = torch.randn(3, 2, 8, requires_grad=True)
+    k = torch.randn(4, 2, 5, requires_grad=True)
+    v = torch.randn(4, 2, 6, requires_grad=True)
+    kpm = torch.tensor([[False, False, False, True], [False, False, True, True]])
+    out, weights = m(q, k, v, key_padding_mask=kpm)
+    R, R_w = torch.randn_like(out), torch.randn_like(weights)
+    grads = grads_of(m, {"q": q, "k": k, "v": v}, [out, weights], [R, R_w])
+    save("mha_cross", {"q": q, "k": k, "v": v, "key_padding_mask": kpm.double(), **dict(m.state_dict()),
+                       "out": out, "weights": weights, "R": R, "R_w": R_w, **grads})
+    # Self-attention with a causal mask, per-head weights.
+    m = torch.nn.MultiheadAttention(8, 2)
+    x = torch.randn(4, 2, 8, requires_grad=True)
+    causal = torch.triu(torch.ones(4, 4, dtype=torch.bool), diagonal=1)
+    out, weights = m(x, x, x, attn_mask=causal, average_attn_weights=False)
+    R, R_w = torch.randn_like(out), torch.randn_like(weights)
+    grads = grads_of(m, {"x": x}, [out, weights], [R, R_w])
+    save("mha_self", {"x": x, **dict(m.state_dict()), "out": out, "weights": weights, "R": R, "R_w": R_w, **grads})
+
+
+def transformer_layers():
+    for norm_first in [False, True]:
+        suffix = "_norm_first" if norm_first else ""
+        m = torch.nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, dropout=0.0, norm_first=norm_first)
+        src = torch.randn(5, 2, 8, requires_grad=True)
+        kpm = torch.tensor([[False] * 5, [False, False, False, True, True]])
+        out = m(src, src_key_padding_mask=kpm)
+        R = torch.randn_like(out)
+        grads = grads_of(m, {"src": src}, [out], [R])
+        save("encoder_layer" + suffix, {"src": src, "src_key_padding_mask": kpm.double(), **dict(m.state_dict()),
+                                        "out": out, "R": R, **grads})
+
+        m = torch.nn.TransformerDecoderLayer(8, 2, dim_feedforward=16, dropout=0.0, norm_first=norm_first)
+        tgt = torch.randn(4, 2, 8, requires_grad=True)
+        memory = torch.randn(5, 2, 8, requires_grad=True)
+        causal = torch.triu(torch.ones(4, 4, dtype=torch.bool), diagonal=1)
+        mkpm = torch.tensor([[False] * 5, [False, False, True, True, True]])
+        out = m(tgt, memory, tgt_mask=causal, memory_key_padding_mask=mkpm)
+        R = torch.randn_like(out)
+        grads = grads_of(m, {"tgt": tgt, "memory": memory}, [out], [R])
+        save("decoder_layer" + suffix, {"tgt": tgt, "memory": memory, "memory_key_padding_mask": mkpm.double(),
+                                        **dict(m.state_dict()), "out": out, "R": R, **grads})
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
     linear()
@@ -148,3 +194,5 @@ if __name__ == "__main__":
     recurrent("lstm")
     cross_entropy()
     optimizers()
+    multihead()
+    transformer_layers()

@@ -1,0 +1,81 @@
+#pragma once
+// Multi-head attention (Vaswani et al., 2017) with PyTorch's parameters and conventions,
+// and efficient (linear-complexity) attention (Shen et al., WACV 2021).
+//
+// Shapes: B batch, Tq queries, S keys, D model width (embed_dim), h heads, d = D / h.
+#include <memory>
+
+#include "nn/attention.h"
+#include "nn/linear.h"
+
+namespace gg::nn {
+
+struct MultiHeadAttentionOptions {
+  double dropout = 0.0;       // on the attention weights, while training
+  bool bias = true;
+  int64_t kdim = -1;          // key width; -1 = D
+  int64_t vdim = -1;          // value width; -1 = D
+  bool batch_first = false;   // [B, T, D] instead of PyTorch's default [T, B, D]
+  DType dtype = DType::Float32;
+};
+
+struct MultiHeadAttentionOutput {
+  Tensor output;   // [Tq, B, D] (or [B, Tq, D] if batch_first)
+  Tensor weights;  // [B, Tq, S] averaged over heads, or [B, h, Tq, S] per head; undefined if not asked
+};
+
+// Self-attention is this module with query = key = value.
+// Parameters, named and initialized as torch.nn.MultiheadAttention:
+//   in_proj_weight [3D, D] (xavier_uniform) when kdim = vdim = D, else q_proj_weight [D, D],
+//   k_proj_weight [D, kdim], v_proj_weight [D, vdim]; in_proj_bias [3D] (zeros);
+//   out_proj: Linear(D, D) with its bias zeroed.
+class MultiHeadAttention : public Module {
+ public:
+  MultiHeadAttention(int64_t embed_dim, int64_t num_heads, MultiHeadAttentionOptions options = {});
+  std::string name() const override { return "MultiHeadAttention"; }
+  std::string extra_repr() const override;
+
+  // key_padding_mask: bool [B, S], true = padding (ignored). attn_mask: bool [Tq, S] or
+  // [B * h, Tq, S], true = not allowed (e.g. causal_mask). Both may be undefined.
+  MultiHeadAttentionOutput forward(const Tensor& query, const Tensor& key, const Tensor& value,
+                                   const Tensor& key_padding_mask = {}, const Tensor& attn_mask = {},
+                                   bool need_weights = true, bool average_attn_weights = true);
+
+  int64_t embed_dim, num_heads, head_dim;
+  MultiHeadAttentionOptions options;
+  Tensor in_proj_weight, q_proj_weight, k_proj_weight, v_proj_weight, in_proj_bias;
+  std::shared_ptr<Linear> out_proj;
+};
+
+namespace functional {
+
+// Efficient attention for one head: q [B, Tq, d], k [B, S, d], v [B, S, dv] ->
+//   q' = softmax over each query's channels, k' = softmax over key positions per channel
+//   (padded keys excluded), context = q' (k'^T v)  [B, Tq, dv]
+// in O((Tq + S) d dv) time and memory instead of O(Tq S). key_padding_mask: bool [B, S],
+// true = padding. If `weights` is given it receives q' k'^T [B, Tq, S] (rows sum to 1),
+// which costs the quadratic memory again: for plotting small examples only.
+Tensor efficient_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& key_padding_mask = {},
+                           Tensor* weights = nullptr);
+
+}  // namespace functional
+
+struct EfficientAttentionOptions {
+  bool bias = true;
+  DType dtype = DType::Float32;
+};
+
+// Multi-head efficient attention with the same projections as MultiHeadAttention
+// (W_q, W_k, W_v, out_proj as Linear layers), batch-first: [B, T, D].
+class EfficientAttention : public Module {
+ public:
+  EfficientAttention(int64_t embed_dim, int64_t num_heads, EfficientAttentionOptions options = {});
+  std::string name() const override { return "EfficientAttention"; }
+  std::string extra_repr() const override;
+  Tensor forward(const Tensor& query, const Tensor& key, const Tensor& value, const Tensor& key_padding_mask = {});
+
+  int64_t embed_dim, num_heads, head_dim;
+  std::shared_ptr<Linear> W_q, W_k, W_v, out_proj;
+};
+
+}  // namespace gg::nn

@@ -1,0 +1,117 @@
+#pragma once
+// Transformer building blocks (Vaswani et al., 2017), with torch.nn.Transformer*Layer's
+// parameter names, so a state dict compares one to one: self_attn, multihead_attn, linear1,
+// linear2, norm1..3.
+//
+// Post-norm (the paper, PyTorch's default):   x = norm(x + sublayer(x))
+// Pre-norm  (norm_first, easier to train deep): x = x + sublayer(norm(x))
+#include <memory>
+
+#include "nn/activation.h"
+#include "nn/embedding.h"
+#include "nn/layer_norm.h"
+#include "nn/linear.h"
+#include "nn/multihead.h"
+#include "nn/sequential.h"
+
+namespace gg::nn {
+
+// x + PE[offset : offset + T], PE[pos, 2i] = sin(pos / 10000^(2i/D)), PE[pos, 2i+1] = cos(...).
+// x is [B, T, D] (batch_first) or [T, B, D]. The table is a buffer of max_len rows.
+class SinusoidalPositionalEncoding : public Module {
+ public:
+  SinusoidalPositionalEncoding(int64_t d_model, int64_t max_len = 1024, bool batch_first = true,
+                               DType dtype = DType::Float32);
+  std::string name() const override { return "SinusoidalPositionalEncoding"; }
+  std::string extra_repr() const override;
+  Tensor forward(const Tensor& x) override { return forward(x, 0); }
+  Tensor forward(const Tensor& x, int64_t offset);
+  Tensor table;  // [max_len, D]
+  bool batch_first;
+};
+
+// x + P[offset : offset + T] with a learned table P [max_len, D] (as BERT/GPT), N(0, 1) init.
+class LearnedPositionalEmbedding : public Module {
+ public:
+  LearnedPositionalEmbedding(int64_t max_len, int64_t d_model, bool batch_first = true, DType dtype = DType::Float32);
+  std::string name() const override { return "LearnedPositionalEmbedding"; }
+  Tensor forward(const Tensor& x) override { return forward(x, 0); }
+  Tensor forward(const Tensor& x, int64_t offset);
+  std::shared_ptr<Embedding> positions;
+  bool batch_first;
+};
+
+struct TransformerLayerOptions {
+  int64_t dim_feedforward = 2048;
+  double dropout = 0.1;
+  bool gelu = false;  // activation of the feed-forward block: relu (default) or gelu
+  double layer_norm_eps = 1e-5;
+  bool batch_first = false;
+  bool norm_first = false;
+  DType dtype = DType::Float32;
+};
+
+// Self-attention then a feed-forward block, each with a residual and a LayerNorm.
+class TransformerEncoderLayer : public Module {
+ public:
+  TransformerEncoderLayer(int64_t d_model, int64_t nhead, TransformerLayerOptions options = {});
+  std::string name() const override { return "TransformerEncoderLayer"; }
+  // src [S, B, D] (or [B, S, D]); src_mask bool [S, S]; src_key_padding_mask bool [B, S] (true = padding).
+  Tensor forward(const Tensor& src, const Tensor& src_mask = {}, const Tensor& src_key_padding_mask = {});
+  Tensor forward(const Tensor& src) override { return forward(src, Tensor(), Tensor()); }
+
+  TransformerLayerOptions options;
+  std::shared_ptr<MultiHeadAttention> self_attn;
+  std::shared_ptr<Linear> linear1, linear2;
+  std::shared_ptr<LayerNorm> norm1, norm2;
+
+ private:
+  Tensor self_attention_block(const Tensor& x, const Tensor& mask, const Tensor& key_padding_mask);
+  Tensor feed_forward_block(const Tensor& x);
+};
+
+// Causal self-attention, cross-attention over the encoder's memory, then feed-forward.
+class TransformerDecoderLayer : public Module {
+ public:
+  TransformerDecoderLayer(int64_t d_model, int64_t nhead, TransformerLayerOptions options = {});
+  std::string name() const override { return "TransformerDecoderLayer"; }
+  // tgt [T, B, D]; memory [S, B, D] (or batch-first); tgt_mask bool [T, T] (causal_mask(T));
+  // key padding masks bool [B, T] and [B, S]. If cross_weights is given it receives the
+  // cross-attention weights averaged over heads, [B, T, S]: where each target step looks.
+  Tensor forward(const Tensor& tgt, const Tensor& memory, const Tensor& tgt_mask = {}, const Tensor& memory_mask = {},
+                 const Tensor& tgt_key_padding_mask = {}, const Tensor& memory_key_padding_mask = {},
+                 Tensor* cross_weights = nullptr);
+
+  TransformerLayerOptions options;
+  std::shared_ptr<MultiHeadAttention> self_attn, multihead_attn;
+  std::shared_ptr<Linear> linear1, linear2;
+  std::shared_ptr<LayerNorm> norm1, norm2, norm3;
+};
+
+// N encoder layers (named layers.0 ... layers.N-1) and an optional final LayerNorm ("norm",
+// needed after a pre-norm stack).
+class TransformerEncoder : public Module {
+ public:
+  TransformerEncoder(int64_t d_model, int64_t nhead, int64_t num_layers, TransformerLayerOptions options = {},
+                     bool final_norm = false);
+  std::string name() const override { return "TransformerEncoder"; }
+  Tensor forward(const Tensor& src, const Tensor& mask = {}, const Tensor& src_key_padding_mask = {});
+  Tensor forward(const Tensor& src) override { return forward(src, Tensor(), Tensor()); }
+  std::shared_ptr<ModuleList<TransformerEncoderLayer>> layers;
+  std::shared_ptr<LayerNorm> norm;  // null without final_norm
+};
+
+class TransformerDecoder : public Module {
+ public:
+  TransformerDecoder(int64_t d_model, int64_t nhead, int64_t num_layers, TransformerLayerOptions options = {},
+                     bool final_norm = false);
+  std::string name() const override { return "TransformerDecoder"; }
+  // cross_weights, if given, receives the last layer's cross-attention weights [B, T, S].
+  Tensor forward(const Tensor& tgt, const Tensor& memory, const Tensor& tgt_mask = {}, const Tensor& memory_mask = {},
+                 const Tensor& tgt_key_padding_mask = {}, const Tensor& memory_key_padding_mask = {},
+                 Tensor* cross_weights = nullptr);
+  std::shared_ptr<ModuleList<TransformerDecoderLayer>> layers;
+  std::shared_ptr<LayerNorm> norm;
+};
+
+}  // namespace gg::nn
