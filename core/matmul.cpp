@@ -30,6 +30,13 @@ MatmulPlan plan(const Tensor& a, const Tensor& b, std::string_view op) {
            b.size(-2));
   Shape a_batch(a.shape().begin(), a.shape().end() - 2);
   Shape b_batch(b.shape().begin(), b.shape().end() - 2);
+  // Checked here rather than by broadcast_shapes, so that the message names the full shapes.
+  for (size_t i = 1; i <= std::min(a_batch.size(), b_batch.size()); ++i) {
+    const int64_t x = a_batch[a_batch.size() - i], y = b_batch[b_batch.size() - i];
+    GG_CHECK(x == y || x == 1 || y == 1,
+             "{}: shapes {} and {} cannot be multiplied: batch dims {} and {} do not broadcast ({} vs {})", op,
+             a.shape(), b.shape(), a_batch, b_batch, x, y);
+  }
   p.batch = broadcast_shapes(a_batch, b_batch, op);
   Strides a_bs = broadcast_strides(a_batch, Strides(a.strides().begin(), a.strides().end() - 2), p.batch);
   Strides b_bs = broadcast_strides(b_batch, Strides(b.strides().begin(), b.strides().end() - 2), p.batch);
@@ -107,9 +114,10 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
       gemm<T>(va.trans, vb.trans, p.M, p.N, p.K, pa + p.a_off[i], va.ld, pb + p.b_off[i], vb.ld,
               pc + i * p.M * p.N, p.N);
     };
-    // Many small products: one per thread, each BLAS call single-threaded inside the region.
-    // One big product: let BLAS use every thread.
-    if (count > 1 && p.M * p.N * p.K < (1 << 18)) {
+    // Many small products that add up to real work: spread them over the threads, each BLAS
+    // call single-threaded inside the region. Otherwise loop, and let BLAS decide.
+    const int64_t macs = p.M * p.N * p.K;
+    if (count > 1 && macs < (1 << 18) && count * macs >= (1 << 18)) {
       parallel_for(count, 2, [&](int64_t begin, int64_t end) {
         for (int64_t i = begin; i < end; ++i) one(i);
       });

@@ -22,4 +22,9 @@ mkdir -p "$build"
 gg_build "$build" "${cmake_args[@]}"
 gg_log "running tests"
 cd "$build"
+# ctest runs tests in parallel on every core, so each test gets one OpenMP thread and
+# threads that wait sleep instead of spinning: two spinning teams on two cores slow each
+# other down many times over. The multi-threaded kernels are tested by tests that call
+# gg::set_num_threads(2) themselves.
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
 ctest --output-on-failure -j "$(nproc)" "${ctest_args[@]}" "$@"
