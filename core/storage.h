@@ -7,16 +7,21 @@
 
 namespace gg {
 
+// Bytes held by all tensor storages right now, and the most held at once since the last
+// reset_peak_memory(): what the memory benchmarks report.
+struct MemoryStats {
+  int64_t live_bytes = 0;
+  int64_t peak_bytes = 0;
+};
+MemoryStats memory_stats();
+void reset_peak_memory();
+
 class Storage {
  public:
   static constexpr std::align_val_t kAlignment{64};  // a cache line, and room for AVX-512 loads
 
-  explicit Storage(size_t nbytes) : nbytes_(nbytes) {
-    data_ = nbytes ? ::operator new(nbytes, kAlignment) : nullptr;
-  }
-  ~Storage() {
-    if (data_) ::operator delete(data_, kAlignment);
-  }
+  explicit Storage(size_t nbytes);
+  ~Storage();
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
 
