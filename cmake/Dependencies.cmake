@@ -30,13 +30,27 @@ if(NOT fmt_FOUND)
   gg_missing("fmt" "libfmt-dev")
 endif()
 
+# JSON: safetensors headers, config files, metrics logs, test fixtures.
+find_package(nlohmann_json 3 CONFIG QUIET)
+if(NOT nlohmann_json_FOUND)
+  gg_missing("nlohmann-json" "nlohmann-json3-dev")
+endif()
+
 if(GG_BUILD_TESTS)
   find_package(Catch2 2 CONFIG QUIET)
   if(NOT Catch2_FOUND)
     gg_missing("Catch2 v2" "catch2")
   endif()
-  find_package(nlohmann_json 3 CONFIG QUIET)  # the parity tests read JSON fixtures
-  if(NOT nlohmann_json_FOUND)
-    gg_missing("nlohmann-json" "nlohmann-json3-dev")
-  endif()
+endif()
+
+# SentencePiece (data/sentencepiece.cpp), found through pkg-config. glassgrad links it by
+# full path (SENTENCEPIECE_LINK_LIBRARIES) rather than as PkgConfig::SENTENCEPIECE, as it
+# does OpenBLAS: the exported static library then needs no imported target in consumers.
+find_package(PkgConfig QUIET)
+if(NOT PKG_CONFIG_FOUND)
+  gg_missing("pkg-config (used to find SentencePiece)" "pkg-config")
+endif()
+pkg_check_modules(SENTENCEPIECE QUIET sentencepiece)
+if(NOT SENTENCEPIECE_FOUND)
+  gg_missing("SentencePiece" "libsentencepiece-dev")
 endif()
