@@ -100,12 +100,13 @@ Tensor neg(const Tensor& x) {
 
 // ---- powers, exp, log ---------------------------------------------------------------------------
 
-// forward: y = x^p      backward: dx = dy * p * x^(p-1)
+// forward: y = x^p      backward: dx = dy * p * x^(p-1), and 0 for p = 0 (not 0 * inf at x = 0)
 struct PowBackward : Node {
   SavedTensor x{this};
   double p = 0;
   std::string name() const override { return "PowBackward"; }
   std::vector<Tensor> backward(const Tensor& dy) override {
+    if (p == 0) return {zeros_like(dy)};
     return {dy * kernel::pow_scalar(x(), p - 1) * p};
   }
 };
@@ -120,13 +121,13 @@ Tensor pow(const Tensor& x, double exponent) {
   return y;
 }
 
-// forward: y = a^b      backward: da = sum_to(dy * b * a^(b-1)), db = sum_to(dy * y * log(a))
+// forward: y = a^b      backward: da = sum_to(dy * b * a^(b-1)) (0 where b = 0), db = sum_to(dy * y * log(a))
 struct PowTensorBackward : Node {
   SavedTensor a{this}, b{this}, y{this};
   std::string name() const override { return "PowTensorBackward"; }
   std::vector<Tensor> backward(const Tensor& dy) override {
     Tensor da, db;
-    if (needs_grad(0)) da = sum_to(dy * b() * pow(a(), b() - 1.0), inputs[0].shape);
+    if (needs_grad(0)) da = sum_to(masked_fill(dy * b() * pow(a(), b() - 1.0), eq(b(), 0.0), 0.0), inputs[0].shape);
     if (needs_grad(1)) db = sum_to(dy * y() * log(a()), inputs[1].shape);
     return {da, db};
   }

@@ -11,15 +11,21 @@ void GradMode::set_enabled(bool enabled) { grad_enabled = enabled; }
 
 Node::~Node() {
   // Destroying a long chain (a 10,000-step RNN unroll) recursively would overflow the
-  // stack: unlink the inputs we are the last owner of and destroy them in a loop.
+  // stack: unlink the inputs we are the last owner of and destroy them in a loop. Other
+  // edges are dropped on the way, so a node that two edges lead to (x * x) is seen by the
+  // second with a use count of 1, instead of being destroyed recursively with the vector.
   std::vector<std::shared_ptr<Node>> doomed;
-  for (Edge& e : inputs)
-    if (e.fn && e.fn.use_count() == 1) doomed.push_back(std::move(e.fn));
+  auto unlink = [&doomed](std::vector<Edge>& edges) {
+    for (Edge& e : edges) {
+      if (e.fn && e.fn.use_count() == 1) doomed.push_back(std::move(e.fn));
+      else e.fn.reset();
+    }
+  };
+  unlink(inputs);
   while (!doomed.empty()) {
     std::shared_ptr<Node> node = std::move(doomed.back());
     doomed.pop_back();
-    for (Edge& e : node->inputs)
-      if (e.fn && e.fn.use_count() == 1) doomed.push_back(std::move(e.fn));
+    unlink(node->inputs);
   }
 }
 

@@ -11,10 +11,12 @@
 namespace gg {
 namespace {
 
-// The shape the gradient has with keepdim=true, so it broadcasts against the input.
+// The shape the gradient has with keepdim=true, so it broadcasts against the input. A 0-d
+// input accepts dim 0 (wrap_dim allows it, as PyTorch does) but has no size to set.
 Shape keepdim_shape(const Shape& in, std::vector<int64_t> dims) {
   const auto nd = static_cast<int64_t>(in.size());
   Shape out = in;
+  if (nd == 0) return out;
   if (dims.empty())
     for (int64_t d = 0; d < nd; ++d) dims.push_back(d);
   for (int64_t d : dims) out[wrap_dim(d, nd, "sum")] = 1;
@@ -22,7 +24,7 @@ Shape keepdim_shape(const Shape& in, std::vector<int64_t> dims) {
 }
 
 int64_t reduced_count(const Shape& in, const std::vector<int64_t>& dims) {
-  if (dims.empty()) return in.numel();
+  if (dims.empty() || in.empty()) return in.numel();
   int64_t n = 1;
   for (int64_t d : dims) n *= in[wrap_dim(d, static_cast<int64_t>(in.size()), "mean")];
   return n;
@@ -34,7 +36,8 @@ int64_t reduced_count(const Shape& in, const std::vector<int64_t>& dims) {
 struct SumBackward : Node {
   std::vector<int64_t> dims;
   double scale = 1.0;  // 1/N for mean
-  std::string name() const override { return scale == 1.0 ? "SumBackward" : "MeanBackward"; }
+  bool is_mean = false;  // not scale != 1: a mean over one element has scale 1 too
+  std::string name() const override { return is_mean ? "MeanBackward" : "SumBackward"; }
   std::vector<Tensor> backward(const Tensor& dy) override {
     const Shape& in = inputs[0].shape;
     Tensor g = dy.reshape(keepdim_shape(in, dims)).expand(in);
@@ -47,6 +50,7 @@ static Tensor sum_or_mean(const Tensor& x, const std::vector<int64_t>& dims, boo
     auto node = std::make_shared<SumBackward>();
     node->dims = dims;
     if (is_mean) node->scale = 1.0 / static_cast<double>(reduced_count(x.shape(), dims));
+    node->is_mean = is_mean;
     attach(y, node, {x});
   }
   return y;

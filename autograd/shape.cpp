@@ -74,9 +74,11 @@ Tensor permute(const Tensor& x, const std::vector<int64_t>& dims) {
 }
 
 Tensor transpose(const Tensor& x, int64_t dim0, int64_t dim1) {
+  const int64_t d0 = wrap_dim(dim0, x.dim(), "transpose"), d1 = wrap_dim(dim1, x.dim(), "transpose");
+  if (x.dim() == 0) return x;  // dims 0 and -1 of a 0-d tensor: nothing to swap
   std::vector<int64_t> order(x.dim());
   std::iota(order.begin(), order.end(), 0);
-  std::swap(order[wrap_dim(dim0, x.dim(), "transpose")], order[wrap_dim(dim1, x.dim(), "transpose")]);
+  std::swap(order[d0], order[d1]);
   return permute(x, order);
 }
 
@@ -178,6 +180,7 @@ Tensor stack(const std::vector<Tensor>& tensors, int64_t dim) {
 
 std::vector<Tensor> split(const Tensor& x, int64_t size, int64_t dim) {
   GG_CHECK(size > 0, "split: size must be positive, got {}", size);
+  GG_CHECK(x.dim() > 0, "split: a 0-d tensor has no dim to split");
   const int64_t d = wrap_dim(dim, x.dim(), "split");
   std::vector<Tensor> pieces;
   for (int64_t at = 0; at < x.shape()[d]; at += size) pieces.push_back(narrow(x, d, at, std::min(size, x.shape()[d] - at)));
@@ -186,6 +189,7 @@ std::vector<Tensor> split(const Tensor& x, int64_t size, int64_t dim) {
 
 std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int64_t dim) {
   GG_CHECK(chunks > 0, "chunk: the number of chunks must be positive, got {}", chunks);
+  GG_CHECK(x.dim() > 0, "chunk: a 0-d tensor has no dim to chunk");
   const int64_t n = x.shape()[wrap_dim(dim, x.dim(), "chunk")];
   return split(x, std::max<int64_t>(1, (n + chunks - 1) / chunks), dim);
 }
@@ -205,6 +209,7 @@ Tensor Tensor::narrow(int64_t dim, int64_t start, int64_t length) const {
   return gg::narrow(*this, dim, start, length);
 }
 Tensor Tensor::select(int64_t dim, int64_t index) const {
+  GG_CHECK(this->dim() > 0, "select: a 0-d tensor has no dim to select from");
   const int64_t d = wrap_dim(dim, this->dim(), "select");
   GG_CHECK(index >= -shape_[d] && index < shape_[d], "select: index {} is out of range for dim {} of size {} (shape {})",
            index, d, shape_[d], shape_);
