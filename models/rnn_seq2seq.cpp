@@ -1,0 +1,171 @@
+#include "models/rnn_seq2seq.h"
+
+#include "autograd/elementwise.h"
+#include "autograd/embedding.h"
+#include "autograd/index.h"
+#include "autograd/linalg.h"
+#include "autograd/shape.h"
+#include "autograd/softmax.h"
+#include "nn/functional.h"
+
+namespace gg::models {
+
+AttentionKind parse_attention(const std::string& name) {
+  if (name == "none") return AttentionKind::None;
+  if (name == "dot") return AttentionKind::Dot;
+  if (name == "scaled-dot") return AttentionKind::ScaledDot;
+  if (name == "general") return AttentionKind::General;
+  if (name == "additive" || name == "bahdanau") return AttentionKind::Additive;
+  if (name == "concat") return AttentionKind::Concat;
+  fail("unknown attention '{}'; expected none, dot, scaled-dot, general, additive or concat", name);
+}
+
+std::string attention_name(AttentionKind kind) {
+  switch (kind) {
+    case AttentionKind::None: return "none";
+    case AttentionKind::Dot: return "dot";
+    case AttentionKind::ScaledDot: return "scaled-dot";
+    case AttentionKind::General: return "general";
+    case AttentionKind::Additive: return "additive";
+    case AttentionKind::Concat: return "concat";
+  }
+  return "?";
+}
+
+// Everything the decoder needs between steps.
+struct RNNSeq2Seq::State : DecoderState {
+  Tensor memory;     // encoder outputs [B, S, H]
+  Tensor keys_proj;  // additive attention's W h_j [B, S, A], computed once
+  Tensor mask;       // [B, 1, S], true at source padding
+  std::vector<nn::RNNState> layers;  // per decoder layer, [B, H]
+  Tensor feed;       // a_{t-1} [B, H] (input feeding)
+  int64_t S = 0;
+
+  void select(const Tensor& index) override {
+    auto pick = [&](Tensor& t) {
+      if (t.defined()) t = index_select(t, 0, index);
+    };
+    pick(memory);
+    pick(keys_proj);
+    pick(mask);
+    pick(feed);
+    for (auto& l : layers) {
+      pick(l.h);
+      pick(l.c);
+    }
+  }
+};
+
+RNNSeq2Seq::RNNSeq2Seq(int64_t src_vocab, int64_t tgt_vocab, RNNSeq2SeqOptions o) : options(o) {
+  GG_CHECK(!o.bidirectional || o.hidden % 2 == 0, "RNNSeq2Seq: a bidirectional encoder needs an even hidden size, got {}",
+           o.hidden);
+  GG_CHECK(!o.tie_embeddings || o.embed == o.hidden,
+           "RNNSeq2Seq: tied embeddings need embed == hidden, got {} and {}", o.embed, o.hidden);
+  if (o.attention == AttentionKind::None) options.input_feeding = false;  // nothing to feed
+  const int64_t H = o.hidden, E = o.embed;
+  src_embed = register_module("src_embed", std::make_shared<nn::Embedding>(src_vocab, E, nn::EmbeddingOptions{.padding_idx = 0}));
+  tgt_embed = register_module("tgt_embed", std::make_shared<nn::Embedding>(tgt_vocab, E, nn::EmbeddingOptions{.padding_idx = 0}));
+  nn::RNNOptions enc{.num_layers = o.layers, .bidirectional = o.bidirectional, .dropout = o.dropout, .batch_first = true};
+  const int64_t enc_hidden = o.bidirectional ? H / 2 : H;
+  switch (o.cell) {
+    case nn::RNNMode::LSTM: encoder = std::make_shared<nn::LSTM>(E, enc_hidden, enc); break;
+    case nn::RNNMode::GRU: encoder = std::make_shared<nn::GRU>(E, enc_hidden, enc); break;
+    default: encoder = std::make_shared<nn::RNN>(E, enc_hidden, enc); break;
+  }
+  register_module("encoder", encoder);
+  decoder = register_module("decoder", std::make_shared<nn::ModuleList<nn::RNNCellBase>>());
+  for (int64_t l = 0; l < o.layers; ++l) {
+    const int64_t in = l == 0 ? E + (options.input_feeding ? H : 0) : H;
+    switch (o.cell) {
+      case nn::RNNMode::LSTM: decoder->push_back(std::make_shared<nn::LSTMCell>(in, H)); break;
+      case nn::RNNMode::GRU: decoder->push_back(std::make_shared<nn::GRUCell>(in, H)); break;
+      default: decoder->push_back(std::make_shared<nn::RNNCell>(in, H)); break;
+    }
+  }
+  switch (o.attention) {
+    case AttentionKind::None: break;
+    case AttentionKind::Dot: attention = std::make_shared<nn::DotAttention>(); break;
+    case AttentionKind::ScaledDot: attention = std::make_shared<nn::ScaledDotAttention>(); break;
+    case AttentionKind::General: attention = std::make_shared<nn::GeneralAttention>(H, H); break;
+    case AttentionKind::Additive: attention = std::make_shared<nn::AdditiveAttention>(H, H, H); break;
+    case AttentionKind::Concat: attention = std::make_shared<nn::ConcatAttention>(H, H, H); break;
+  }
+  if (attention) {
+    register_module("attention", attention);
+    attentional = register_module("attentional", std::make_shared<nn::LuongAttentionalState>(H, H, H));
+  }
+  if (!o.tie_embeddings) out = register_module("out", std::make_shared<nn::Linear>(H, tgt_vocab));
+}
+
+std::string RNNSeq2Seq::extra_repr() const {
+  return fmt::format("attention={}, input_feeding={}", attention_name(options.attention), options.input_feeding);
+}
+
+std::unique_ptr<DecoderState> RNNSeq2Seq::encode(const Tensor& src, const Tensor& src_lengths) {
+  GG_CHECK(src.dim() == 2 && src.dtype() == DType::Int64, "RNNSeq2Seq.encode: src must be int64 [B, S], got {} {}",
+           dtype_name(src.dtype()), src.shape());
+  auto state = std::make_unique<State>();
+  const int64_t B = src.size(0), S = src.size(1), L = options.layers;
+  Tensor x = nn::functional::dropout(src_embed->forward(src), options.dropout, is_training());  // [B, S, E]
+  nn::RNNOutput enc = encoder->forward(x, src_lengths);
+  state->memory = enc.output;  // [B, S, H]
+  state->mask = nn::functional::padding_mask(src_lengths, S);
+  state->S = S;
+  // The encoder's final states start the decoder; two directions are concatenated: [L*2, B, H/2] -> [L, B, H].
+  auto per_layer = [&](const Tensor& t) {
+    return options.bidirectional ? t.reshape({L, 2, B, options.hidden / 2}).permute({0, 2, 1, 3}).reshape({L, B, options.hidden})
+                                 : t;
+  };
+  Tensor h = per_layer(enc.state.h), c = enc.state.c.defined() ? per_layer(enc.state.c) : Tensor();
+  for (int64_t l = 0; l < L; ++l) state->layers.push_back({h.select(0, l), c.defined() ? c.select(0, l) : Tensor()});
+  if (auto* additive = dynamic_cast<nn::AdditiveAttention*>(attention.get()))
+    state->keys_proj = additive->project_keys(state->memory);
+  if (options.input_feeding) state->feed = zeros({B, options.hidden}, {.dtype = state->memory.dtype()});
+  return state;
+}
+
+Tensor RNNSeq2Seq::step(State& st, const Tensor& tokens, Tensor* weights) {
+  const bool training = is_training();
+  Tensor x = tgt_embed->forward(tokens);  // [B, E]
+  if (options.input_feeding) x = cat({x, st.feed}, 1);
+  x = nn::functional::dropout(x, options.dropout, training);
+  for (size_t l = 0; l < st.layers.size(); ++l) {
+    st.layers[l] = (*decoder)[l]->forward(x, st.layers[l]);
+    x = st.layers[l].h;
+    if (l + 1 < st.layers.size()) x = nn::functional::dropout(x, options.dropout, training);
+  }
+  if (!attention) {
+    if (weights) *weights = zeros({x.size(0), st.S}, {.dtype = x.dtype()});
+    return x;  // a_t = h_t
+  }
+  nn::AttentionOutput att;
+  if (!st.keys_proj.defined()) att = attention->forward(x, st.memory, st.memory, st.mask);
+  else att = static_cast<nn::AdditiveAttention&>(*attention).forward_projected(x, st.keys_proj, st.memory, st.mask);
+  if (weights) *weights = att.weights;  // [B, S]
+  Tensor a = attentional->forward(att.context, x);  // tanh(W_c [c_t; h_t])
+  if (options.input_feeding) st.feed = a;
+  return a;
+}
+
+Tensor RNNSeq2Seq::logits(const Tensor& a) {
+  Tensor x = nn::functional::dropout(a, options.dropout, is_training());
+  return out ? out->forward(x) : nn::functional::linear(x, tgt_embed->weight);
+}
+
+Tensor RNNSeq2Seq::forward(const Tensor& src, const Tensor& src_lengths, const Tensor& tgt_in) {
+  GG_CHECK(tgt_in.dim() == 2 && tgt_in.size(0) == src.size(0),
+           "RNNSeq2Seq.forward: tgt_in must be int64 [B, T] with the batch of src {}, got {}", src.shape(),
+           tgt_in.shape());
+  auto state = encode(src, src_lengths);
+  auto& st = static_cast<State&>(*state);
+  std::vector<Tensor> outputs;
+  for (int64_t t = 0; t < tgt_in.size(1); ++t) outputs.push_back(step(st, tgt_in.select(1, t), nullptr));
+  return logits(stack(outputs, 1));  // [B, T, V]: one output GEMM for all steps
+}
+
+Tensor RNNSeq2Seq::decode_step(DecoderState& state, const Tensor& tokens, Tensor* attention_weights) {
+  auto& st = dynamic_cast<State&>(state);
+  return log_softmax(logits(step(st, tokens, attention_weights)), -1);
+}
+
+}  // namespace gg::models

@@ -1,0 +1,66 @@
+#pragma once
+// The RNN encoder-decoder with attention, as in Bahdanau et al. (2015) and Luong et al.
+// (2015):
+//
+//   encoder: embeddings -> (bi)directional RNN/GRU/LSTM; the two directions of H/2 each
+//            are concatenated to H, and their final states start the decoder
+//   decoder, per step t:
+//     x_t = [embed(y_{t-1}); a_{t-1}]            (input feeding: the previous attentional vector)
+//     h_t = cell stack(x_t, state)
+//     c_t, alpha_t = attention(h_t, encoder outputs, source padding mask)
+//     a_t = tanh(W_c [c_t; h_t])                   (Luong's attentional state)
+//     p(y_t) = softmax(W_out a_t)
+//   With attention None, a_t = h_t: the original seq2seq (Sutskever et al., 2014), where the
+//   only view of the source is the fixed vector that starts the decoder.
+#include <memory>
+
+#include "models/seq2seq.h"
+#include "nn/attention.h"
+#include "nn/embedding.h"
+#include "nn/rnn.h"
+#include "nn/sequential.h"
+
+namespace gg::models {
+
+enum class AttentionKind { None, Dot, ScaledDot, General, Additive, Concat };
+AttentionKind parse_attention(const std::string& name);  // "none", "dot", "scaled-dot", "general", "additive", "concat"
+std::string attention_name(AttentionKind kind);
+
+struct RNNSeq2SeqOptions {
+  int64_t embed = 256;
+  int64_t hidden = 512;   // H: the decoder's width, and the encoder's output width
+  int64_t layers = 1;
+  bool bidirectional = true;
+  nn::RNNMode cell = nn::RNNMode::LSTM;
+  AttentionKind attention = AttentionKind::Additive;
+  bool input_feeding = true;
+  double dropout = 0.1;
+  bool tie_embeddings = false;  // output layer shares the target embedding (needs embed == hidden)
+};
+
+class RNNSeq2Seq : public Seq2Seq {
+ public:
+  RNNSeq2Seq(int64_t src_vocab, int64_t tgt_vocab, RNNSeq2SeqOptions options = {});
+  std::string name() const override { return "RNNSeq2Seq"; }
+  std::string extra_repr() const override;
+
+  Tensor forward(const Tensor& src, const Tensor& src_lengths, const Tensor& tgt_in) override;
+  std::unique_ptr<DecoderState> encode(const Tensor& src, const Tensor& src_lengths) override;
+  Tensor decode_step(DecoderState& state, const Tensor& tokens, Tensor* attention = nullptr) override;
+
+  RNNSeq2SeqOptions options;
+  std::shared_ptr<nn::Embedding> src_embed, tgt_embed;
+  std::shared_ptr<nn::RNNBase> encoder;
+  std::shared_ptr<nn::ModuleList<nn::RNNCellBase>> decoder;
+  std::shared_ptr<nn::Attention> attention;  // null for AttentionKind::None
+  std::shared_ptr<nn::LuongAttentionalState> attentional;
+  std::shared_ptr<nn::Linear> out;  // null when tied
+
+ private:
+  struct State;
+  // One decoder step; returns the attentional vector a_t [B, H] and fills `weights` [B, S].
+  Tensor step(State& state, const Tensor& tokens, Tensor* weights);
+  Tensor logits(const Tensor& a);
+};
+
+}  // namespace gg::models

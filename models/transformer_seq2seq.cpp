@@ -1,0 +1,83 @@
+#include "models/transformer_seq2seq.h"
+
+#include <cmath>
+
+#include "autograd/elementwise.h"
+#include "autograd/index.h"
+#include "autograd/shape.h"
+#include "autograd/softmax.h"
+#include "nn/attention.h"
+#include "nn/functional.h"
+
+namespace gg::models {
+namespace {
+
+struct State : DecoderState {
+  Tensor memory;      // [B, S, D]
+  Tensor source_pad;  // [B, S] bool, true at padding
+  Tensor prefix;      // [B, t] int64: the tokens fed so far
+  void select(const Tensor& index) override {
+    memory = index_select(memory, 0, index);
+    source_pad = index_select(source_pad, 0, index);
+    if (prefix.defined()) prefix = index_select(prefix, 0, index);
+  }
+};
+
+}  // namespace
+
+TransformerSeq2Seq::TransformerSeq2Seq(int64_t src_vocab, int64_t tgt_vocab, TransformerSeq2SeqOptions o)
+    : options(o) {
+  const int64_t D = o.d_model;
+  src_embed = register_module("src_embed", std::make_shared<nn::Embedding>(src_vocab, D, nn::EmbeddingOptions{.padding_idx = 0}));
+  tgt_embed = register_module("tgt_embed", std::make_shared<nn::Embedding>(tgt_vocab, D, nn::EmbeddingOptions{.padding_idx = 0}));
+  // Embeddings ~ N(0, 1/D), so that embed * sqrt(D) has unit scale next to the positions.
+  for (auto* table : {src_embed.get(), tgt_embed.get()}) table->weight.detach().mul_(1.0 / std::sqrt(static_cast<double>(D)));
+  positions = register_module("positions", std::make_shared<nn::SinusoidalPositionalEncoding>(D, o.max_len, true));
+  nn::TransformerLayerOptions layer{.dim_feedforward = o.dim_feedforward, .dropout = o.dropout, .batch_first = true,
+                                    .norm_first = o.norm_first};
+  encoder = register_module("encoder", std::make_shared<nn::TransformerEncoder>(D, o.heads, o.encoder_layers, layer, o.norm_first));
+  decoder = register_module("decoder", std::make_shared<nn::TransformerDecoder>(D, o.heads, o.decoder_layers, layer, o.norm_first));
+  if (!o.tie_embeddings) out = register_module("out", std::make_shared<nn::Linear>(D, tgt_vocab));
+}
+
+Tensor TransformerSeq2Seq::embed(nn::Embedding& table, const Tensor& ids) {
+  Tensor x = positions->forward(table.forward(ids) * std::sqrt(static_cast<double>(options.d_model)));
+  return nn::functional::dropout(x, options.dropout, is_training());
+}
+
+Tensor TransformerSeq2Seq::project(const Tensor& x) {
+  return out ? out->forward(x) : nn::functional::linear(x, tgt_embed->weight);
+}
+
+std::unique_ptr<DecoderState> TransformerSeq2Seq::encode(const Tensor& src, const Tensor& src_lengths) {
+  GG_CHECK(src.dim() == 2 && src.dtype() == DType::Int64, "TransformerSeq2Seq.encode: src must be int64 [B, S], got {} {}",
+           dtype_name(src.dtype()), src.shape());
+  auto state = std::make_unique<State>();
+  state->source_pad = nn::functional::padding_mask(src_lengths, src.size(1)).squeeze(1);  // [B, S]
+  state->memory = encoder->forward(embed(*src_embed, src), {}, state->source_pad);
+  return state;
+}
+
+Tensor TransformerSeq2Seq::forward(const Tensor& src, const Tensor& src_lengths, const Tensor& tgt_in) {
+  auto state = encode(src, src_lengths);
+  auto& st = static_cast<State&>(*state);
+  const int64_t T = tgt_in.size(1);
+  Tensor target_pad = eq(tgt_in, 0.0);  // [B, T]
+  Tensor y = decoder->forward(embed(*tgt_embed, tgt_in), st.memory, nn::functional::causal_mask(T), {}, target_pad,
+                              st.source_pad);
+  return project(y);  // [B, T, V]
+}
+
+Tensor TransformerSeq2Seq::decode_step(DecoderState& state, const Tensor& tokens, Tensor* attention) {
+  auto& st = dynamic_cast<State&>(state);
+  Tensor next = tokens.unsqueeze(1);  // [B, 1]
+  st.prefix = st.prefix.defined() ? cat({st.prefix, next}, 1) : next;
+  const int64_t t = st.prefix.size(1);
+  Tensor cross;
+  Tensor y = decoder->forward(embed(*tgt_embed, st.prefix), st.memory, nn::functional::causal_mask(t), {}, {},
+                              st.source_pad, attention ? &cross : nullptr);
+  if (attention) *attention = cross.select(1, t - 1);  // [B, S]
+  return log_softmax(project(y.select(1, t - 1)), -1);  // [B, V]
+}
+
+}  // namespace gg::models
