@@ -30,6 +30,7 @@
 #include "nn/attention.h"
 #include "nn/embedding.h"
 #include "nn/functional.h"
+#include "nn/gradcheck.h"
 #include "nn/init.h"
 #include "nn/layer_norm.h"
 #include "nn/linear.h"

@@ -38,8 +38,10 @@ Tensor masked_softmax(const Tensor& scores, const Tensor& mask) {
            "attention: the mask must be bool (true = masked), got {} of shape {}; hint: build it with "
            "padding_mask/causal_mask, or compare, e.g. gg::eq(tokens, 0)",
            dtype_name(mask.dtype()), mask.shape());
-  Shape both = broadcast_shapes(scores.shape(), mask.shape(), "attention mask");
-  GG_CHECK(both == scores.shape(),
+  bool fits = mask.dim() <= scores.dim();
+  for (int64_t i = 1; fits && i <= mask.dim(); ++i)
+    fits = mask.size(-i) == 1 || mask.size(-i) == scores.size(-i);
+  GG_CHECK(fits,
            "attention: mask of shape {} does not broadcast to the scores of shape {} ([B, Tq, S]); hint: a key "
            "padding mask [B, S] needs unsqueeze(1) to become [B, 1, S]",
            mask.shape(), scores.shape());

@@ -41,6 +41,9 @@ class Module {
   virtual Tensor forward(const Tensor& x);
 
   StateDict named_parameters(bool recurse = true) const;
+  // Where each parameter lives (recursively, dotted names): assigning through a slot
+  // replaces the module's member, as gradcheck_module does to check a whole module.
+  std::vector<std::pair<std::string, Tensor*>> parameter_slots() const { return slots(false); }
   std::vector<Tensor> parameters(bool recurse = true) const;
   StateDict named_buffers(bool recurse = true) const;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> named_children() const;

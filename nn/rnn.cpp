@@ -144,6 +144,7 @@ RNNOutput RNNBase::forward(const Tensor& x_in, const Tensor& lengths, const RNNS
   const Tensor x = options.batch_first ? x_in.transpose(0, 1) : x_in;  // [T, B, I]
   const int64_t T = x.size(0), B = x.size(1), H = hidden_size, L = options.num_layers;
   const int64_t D = options.bidirectional ? 2 : 1;
+  GG_CHECK(T > 0 && B > 0, "{}: input of shape {} has no {}", who, x_in.shape(), T == 0 ? "time steps" : "sequences");
 
   // masks[t] [B, 1]: true where step t is a real step of that sequence.
   std::vector<Tensor> masks;

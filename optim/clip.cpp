@@ -16,8 +16,12 @@ double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm, const
   for (const Tensor& p : params) {
     const Tensor g = p.grad();
     if (!g.defined()) continue;
-    if (inf_norm) total = std::max(total, max(abs(g)).item<double>());
-    else total += sum(pow(abs(g), options.norm_type)).item<double>();
+    if (inf_norm) {
+      const double m = max(abs(g)).item<double>();
+      if (std::isnan(m) || m > total) total = m;  // keeps a NaN, which std::max(total, m) would drop
+    } else {
+      total += sum(pow(abs(g), options.norm_type)).item<double>();
+    }
   }
   if (!inf_norm) total = std::pow(total, 1.0 / options.norm_type);
   if (!std::isfinite(total)) {

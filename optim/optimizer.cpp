@@ -38,6 +38,13 @@ bool Optimizer::has_buffer(size_t g, size_t i, const std::string& name) const {
   return state_.count(fmt::format("state.{}.{}.{}", g, i, name)) > 0;
 }
 
+int64_t Optimizer::count_update(size_t g, size_t i) {
+  Tensor& t = state_[fmt::format("state.{}.{}.step", g, i)];
+  const int64_t n = (t.defined() ? t.item<int64_t>() : 0) + 1;
+  t = scalar_tensor(static_cast<double>(n), {.dtype = DType::Int64});
+  return n;
+}
+
 StateDict Optimizer::state_dict() const {
   StateDict out;
   for (size_t g = 0; g < groups_.size(); ++g)
@@ -63,10 +70,15 @@ void Optimizer::load_state_dict(const StateDict& state) {
     } else if (std::sscanf(key.c_str(), "state.%zu.%zu.%63s", &g, &i, rest) == 3) {
       GG_CHECK(g < groups_.size() && i < groups_[g].params.size(),
                "{}.load_state_dict: '{}' names a parameter the optimizer does not have", name(), key);
-      GG_CHECK(t.shape() == groups_[g].params[i].shape(),
-               "{}.load_state_dict: '{}' has shape {}, but parameter {} of group {} has shape {}", name(), key,
-               t.shape(), i, g, groups_[g].params[i].shape());
-      buffers[key] = t.to(groups_[g].params[i].dtype()).clone();
+      if (std::string(rest) == "step") {  // an update count, not a buffer shaped like the parameter
+        GG_CHECK(t.numel() == 1, "{}.load_state_dict: '{}' must hold one count, got shape {}", name(), key, t.shape());
+        buffers[key] = scalar_tensor(static_cast<double>(t.item<int64_t>()), {.dtype = DType::Int64});
+      } else {
+        GG_CHECK(t.shape() == groups_[g].params[i].shape(),
+                 "{}.load_state_dict: '{}' has shape {}, but parameter {} of group {} has shape {}", name(), key,
+                 t.shape(), i, g, groups_[g].params[i].shape());
+        buffers[key] = t.to(groups_[g].params[i].dtype()).clone();
+      }
     } else {
       fail("{}.load_state_dict: unexpected key '{}'", name(), key);
     }

@@ -35,7 +35,8 @@ class Optimizer {
   double lr() const { return groups_.at(0).lr; }
   void set_lr(double lr);  // every group
 
-  // "group.{g}.lr", "step", and "state.{g}.{i}.{buffer}" for every buffer of parameter i of group g.
+  // "group.{g}.lr", "step", and "state.{g}.{i}.{buffer}" for every buffer of parameter i of group g
+  // (its update count "state.{g}.{i}.step" among them).
   StateDict state_dict() const;
   // Restores what state_dict() gave, checking every buffer against its parameter's shape.
   void load_state_dict(const StateDict& state);
@@ -45,6 +46,10 @@ class Optimizer {
   // The buffer `name` of parameter i of group g, zero-filled like the parameter on first use.
   Tensor& buffer(size_t g, size_t i, const std::string& name);
   bool has_buffer(size_t g, size_t i, const std::string& name) const;
+  // Counts one more update of parameter i of group g and returns the count, 1 on its first
+  // update. Per parameter, as torch.optim: one that first gets a gradient late still starts
+  // Adam's bias correction and Adagrad's lr decay at t = 1.
+  int64_t count_update(size_t g, size_t i);
   int64_t steps_ = 0;  // completed step() calls
 
  private:

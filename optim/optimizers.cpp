@@ -52,9 +52,9 @@ Adam::Adam(std::vector<ParamGroup> groups, AdamOptions options, bool decoupled)
 
 void Adam::step() {
   const AdamOptions& o = options;
-  const double t = static_cast<double>(steps_ + 1);
-  const double bias1 = 1 - std::pow(o.beta1, t), bias2 = 1 - std::pow(o.beta2, t);
   for_each_param(param_groups(), [&](ParamGroup& group, size_t g, size_t i, Tensor& p, Tensor grad) {
+    const double t = static_cast<double>(count_update(g, i));
+    const double bias1 = 1 - std::pow(o.beta1, t), bias2 = 1 - std::pow(o.beta2, t);
     if (o.weight_decay != 0) {
       if (decoupled_) p.mul_(1 - group.lr * o.weight_decay);
       else grad = grad + p * o.weight_decay;
@@ -93,8 +93,8 @@ Adagrad::Adagrad(std::vector<Tensor> params, AdagradOptions options)
 
 void Adagrad::step() {
   const AdagradOptions& o = options;
-  const double t = static_cast<double>(steps_ + 1);
   for_each_param(param_groups(), [&](ParamGroup& group, size_t g, size_t i, Tensor& p, Tensor grad) {
+    const double t = static_cast<double>(count_update(g, i));
     if (o.weight_decay != 0) grad = grad + p * o.weight_decay;
     Tensor& s = buffer(g, i, "sum");
     s.add_(grad * grad);

@@ -1,0 +1,126 @@
+// The fused cross_entropy against its composed twin (log_softmax, gather, masks): the same
+// value and the same logits gradient, to float64 rounding, for every option combination.
+// Also the closed forms the two are meant to compute.
+#include <cmath>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "nn_testing.h"
+
+using gg::Reduction;
+using gg::Tensor;
+namespace F = gg::nn::functional;
+constexpr gg::DType F64 = gg::DType::Float64;
+
+namespace {
+
+struct Run {
+  Tensor loss, grad;
+};
+
+// The loss and d sum(loss * R) / d logits.
+template <class Loss>
+Run run(Loss&& loss_fn, const Tensor& logits_in, const Tensor& target, const gg::CrossEntropyOptions& o) {
+  Tensor logits = logits_in.detach().clone().requires_grad_();
+  Tensor loss = loss_fn(logits, target, o);
+  gg::manual_seed(99);
+  Tensor r = gg::uniform(loss.shape(), 0.5, 1.5, {.dtype = F64});
+  gg::sum(loss * r).backward();
+  return {loss.detach(), logits.grad()};
+}
+
+void check_agree(const Tensor& logits, const Tensor& target) {
+  for (Reduction r : {Reduction::Mean, Reduction::Sum, Reduction::None})
+    for (int64_t ignore : {int64_t{-100}, int64_t{0}, int64_t{2}})
+      for (double eps : {0.0, 0.1, 1.0}) {
+        const std::string what = fmt::format("logits {}, reduction {}, ignore_index {}, label_smoothing {}",
+                                             logits.shape(), static_cast<int>(r), ignore, eps);
+        INFO(what);
+        const gg::CrossEntropyOptions o{.ignore_index = ignore, .label_smoothing = eps, .reduction = r};
+        const Run fused = run(F::cross_entropy, logits, target, o);
+        const Run composed = run(F::cross_entropy_composed, logits, target, o);
+        CHECK(fused.loss.shape() == (r == Reduction::None ? target.shape() : gg::Shape{}));
+        nn_test::require_close(fused.loss, composed.loss, 1e-12, "loss " + what);
+        nn_test::require_close(fused.grad, composed.grad, 1e-12, "grad " + what);
+      }
+}
+
+}  // namespace
+
+TEST_CASE("cross_entropy: fused and composed agree on 2-D logits [N, C]", "[nn][loss]") {
+  gg::manual_seed(401);
+  const Tensor logits = gg::uniform({6, 5}, -3.0, 3.0, {.dtype = F64});
+  check_agree(logits, nn_test::ids({0, 2, 4, 2, 1, 0}, {6}));
+}
+
+TEST_CASE("cross_entropy: fused and composed agree on 3-D logits [B, T, V] with targets [B, T]", "[nn][loss]") {
+  gg::manual_seed(402);
+  const Tensor logits = gg::uniform({2, 4, 5}, -3.0, 3.0, {.dtype = F64});
+  check_agree(logits, nn_test::ids({3, 0, 0, 2, 1, 4, 2, 0}, {2, 4}));
+}
+
+TEST_CASE("cross_entropy: fused and composed agree on large logits (numerically stable)", "[nn][loss]") {
+  gg::manual_seed(403);
+  // Logits around +-500: exp overflows without the max shift.
+  const Tensor logits = gg::uniform({3, 4}, -500.0, 500.0, {.dtype = F64});
+  const Tensor target = nn_test::ids({1, 0, 3}, {3});
+  const Run fused = run(F::cross_entropy, logits, target, {.label_smoothing = 0.1});
+  const Run composed = run(F::cross_entropy_composed, logits, target, {.label_smoothing = 0.1});
+  REQUIRE(std::isfinite(fused.loss.item()));
+  nn_test::require_close(fused.loss, composed.loss, 1e-12, "loss");
+  nn_test::require_close(fused.grad, composed.grad, 1e-12, "grad");
+}
+
+TEST_CASE("cross_entropy: fused and composed agree when every target is ignored (mean is 0)", "[nn][loss]") {
+  const Tensor logits = gg::uniform({2, 3}, -1.0, 1.0, {.dtype = F64});
+  const Tensor target = nn_test::ids({-100, -100}, {2});
+  for (auto fn : {F::cross_entropy, F::cross_entropy_composed}) {
+    const Run out = run(fn, logits, target, {});
+    CHECK(out.loss.item() == 0.0);
+    REQUIRE(out.grad.defined());
+    CHECK(nn_test::all_zero(out.grad));
+  }
+}
+
+TEST_CASE("cross_entropy: value is the closed form (1 - eps) nll + eps (lse - mean x)", "[nn][loss]") {
+  // One row x = [1, 2, 3], target 0: lse = log(e + e^2 + e^3).
+  const Tensor logits = gg::from_vector(std::vector<double>{1, 2, 3}, {1, 3});
+  const Tensor target = nn_test::ids({0}, {1});
+  const double lse = std::log(std::exp(1.0) + std::exp(2.0) + std::exp(3.0));
+  for (double eps : {0.0, 0.3}) {
+    const double expected = (1 - eps) * (lse - 1.0) + eps * (lse - 2.0);
+    CHECK(F::cross_entropy(logits, target, {.label_smoothing = eps}).item() == Approx(expected).epsilon(1e-14));
+    CHECK(F::cross_entropy_composed(logits, target, {.label_smoothing = eps}).item() ==
+          Approx(expected).epsilon(1e-14));
+  }
+}
+
+TEST_CASE("cross_entropy: mean divides by the targets not ignored, none zeroes ignored positions", "[nn][loss]") {
+  gg::manual_seed(404);
+  const Tensor logits = gg::uniform({4, 3}, -1.0, 1.0, {.dtype = F64});
+  const Tensor target = nn_test::ids({2, -1, 0, -1}, {4});
+  const gg::CrossEntropyOptions none{.ignore_index = -1, .reduction = Reduction::None};
+  const std::vector<double> each = F::cross_entropy(logits, target, none).to_vector<double>();
+  CHECK(each[1] == 0.0);
+  CHECK(each[3] == 0.0);
+  CHECK(each[0] > 0.0);
+  const double sum = F::cross_entropy(logits, target, {.ignore_index = -1, .reduction = Reduction::Sum}).item();
+  const double mean = F::cross_entropy(logits, target, {.ignore_index = -1}).item();
+  CHECK(sum == Approx(each[0] + each[2]).epsilon(1e-14));
+  CHECK(mean == Approx(sum / 2).epsilon(1e-14));
+}
+
+TEST_CASE("cross_entropy: float32 fused and composed agree to float32 rounding", "[nn][loss]") {
+  gg::manual_seed(405);
+  const Tensor logits = gg::uniform({2, 3, 6}, -4.0, 4.0);
+  const Tensor target = nn_test::ids({5, 0, 1, 2, -100, 3}, {2, 3});
+  const gg::CrossEntropyOptions o{.label_smoothing = 0.1};
+  Tensor a = logits.detach().clone().requires_grad_(), b = logits.detach().clone().requires_grad_();
+  Tensor fa = F::cross_entropy(a, target, o), fb = F::cross_entropy_composed(b, target, o);
+  CHECK(fa.dtype() == gg::DType::Float32);
+  fa.backward();
+  fb.backward();
+  nn_test::require_close(fa, fb, 1e-6, "loss");
+  nn_test::require_close(a.grad(), b.grad(), 1e-6, "grad");
+}
