@@ -20,6 +20,10 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
            "linear: input of shape {} does not fit weight of shape {} (expected last dim {}); hint: the layer "
            "was built for {} input features",
            x.shape(), weight.shape(), weight.size(1), weight.size(1));
+  GG_CHECK(x.dtype() == weight.dtype(),
+           "linear: the input is {} but the layer's weight is {}; hint: convert the module with "
+           "module.to(gg::DType::{}) or the input with .to(...)",
+           dtype_name(x.dtype()), dtype_name(weight.dtype()), x.dtype() == DType::Float64 ? "Float64" : "Float32");
   // One GEMM over all leading dims: [..., in] -> [N, in] @ [in, out]; weight.t() is a view.
   Shape out_shape = x.shape();
   out_shape.back() = weight.size(0);

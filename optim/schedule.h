@@ -8,18 +8,25 @@
 
 namespace gg::optim {
 
+// Each parameter group keeps its own base lr (its lr when the scheduler was made) and
+// follows the same schedule from it.
 class LRScheduler {
  public:
-  explicit LRScheduler(Optimizer& optimizer) : optimizer_(optimizer), base_lr_(optimizer.lr()) {}
+  explicit LRScheduler(Optimizer& optimizer);
   virtual ~LRScheduler() = default;
-  void step() { optimizer_.set_lr(lr_at(++epoch_)); }
-  double lr() const { return optimizer_.lr(); }
+  void step();  // to the next epoch
+  double lr() const { return optimizer_.lr(); }  // of group 0
   int64_t epoch() const { return epoch_; }
-  virtual double lr_at(int64_t epoch) const = 0;
+  // The lr of a group whose base lr is `base` at `epoch`.
+  virtual double lr_at(double base, int64_t epoch) const = 0;
+  // "epoch" and "base_lr.{g}": saved beside the optimizer so a resumed run continues the schedule.
+  StateDict state_dict() const;
+  void load_state_dict(const StateDict& state);
 
  protected:
+  void apply();  // sets every group's lr for the current epoch
   Optimizer& optimizer_;
-  double base_lr_;
+  std::vector<double> base_lrs_;
   int64_t epoch_ = 0;
 };
 
@@ -27,7 +34,7 @@ class LRScheduler {
 class StepLR : public LRScheduler {
  public:
   StepLR(Optimizer& o, int64_t step_size, double gamma = 0.1);
-  double lr_at(int64_t epoch) const override;
+  double lr_at(double base, int64_t epoch) const override;
   int64_t step_size;
   double gamma;
 };
@@ -36,15 +43,15 @@ class StepLR : public LRScheduler {
 class ExponentialLR : public LRScheduler {
  public:
   ExponentialLR(Optimizer& o, double gamma) : LRScheduler(o), gamma(gamma) {}
-  double lr_at(int64_t epoch) const override;
+  double lr_at(double base, int64_t epoch) const override;
   double gamma;
 };
 
-// lr = eta_min + (base - eta_min) (1 + cos(pi * epoch / T_max)) / 2
+// lr = eta_min + (base - eta_min) (1 + cos(pi * epoch / T_max)) / 2 (past T_max it rises again, as torch's closed form)
 class CosineAnnealingLR : public LRScheduler {
  public:
   CosineAnnealingLR(Optimizer& o, int64_t t_max, double eta_min = 0.0);
-  double lr_at(int64_t epoch) const override;
+  double lr_at(double base, int64_t epoch) const override;
   int64_t t_max;
   double eta_min;
 };
@@ -54,7 +61,7 @@ class CosineAnnealingLR : public LRScheduler {
 class WarmupInverseSqrtLR : public LRScheduler {
  public:
   WarmupInverseSqrtLR(Optimizer& o, int64_t warmup_steps);
-  double lr_at(int64_t step) const override;
+  double lr_at(double base, int64_t step) const override;
   int64_t warmup_steps;
 };
 

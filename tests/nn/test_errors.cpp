@@ -106,3 +106,10 @@ TEST_CASE("errors: LayerNorm with a mismatched normalized shape, Dropout with a 
   CHECK_THAT(error_message([] { F::dropout(gg::zeros({2}), -0.1, true); }), Contains("p must be in [0, 1)"));
   CHECK_THAT(error_message([] { nn::LSTM(3, 4, {.dropout = 1.0}); }), Contains("dropout must be in [0, 1)"));
 }
+
+TEST_CASE("errors: a float64 input to a float32 layer names both dtypes and the fix", "[nn][errors]") {
+  gg::nn::Linear linear(3, 2);
+  REQUIRE_THROWS_WITH(linear.forward(gg::zeros({4, 3}, {.dtype = gg::DType::Float64})),
+                      Catch::Contains("linear") && Catch::Contains("float64") && Catch::Contains("float32") &&
+                          Catch::Contains("module.to("));
+}
