@@ -8,6 +8,7 @@
 
 #include "autograd/node.h"
 #include "core/kernels.h"
+#include "core/profiler.h"
 
 namespace gg {
 namespace {
@@ -27,6 +28,7 @@ void accumulate_leaf(AutogradMeta& leaf, const Tensor& g) {
 
 void run_backward(const Tensor& root, const Tensor& grad, bool retain_graph) {
   NoGradGuard no_grad;  // backward formulas record nothing
+  ProfileSection section("backward");
   const std::shared_ptr<Node>& root_fn = root.autograd_meta->grad_fn;
   if (!root_fn) {  // backward on a leaf: its gradient is `grad`
     accumulate_leaf(*root.autograd_meta, grad);

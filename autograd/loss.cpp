@@ -8,6 +8,7 @@
 #include "autograd/node.h"
 #include "core/kernels.h"
 #include "core/parallel.h"
+#include "core/profiler.h"
 
 namespace gg {
 namespace {
@@ -43,6 +44,7 @@ struct CrossEntropyBackward : Node {
   int64_t counted = 0;  // targets not ignored
   std::string name() const override { return "CrossEntropyBackward"; }
   std::vector<Tensor> backward(const Tensor& dy_in) override {
+    GG_PROFILE("cross_entropy");
     const Tensor& x = logits();
     const int64_t N = x.size(0), C = x.size(1);
     const Tensor dy = kernel::contiguous(dy_in.reshape({-1}));
@@ -78,6 +80,7 @@ struct CrossEntropyBackward : Node {
 };
 
 Tensor cross_entropy(const Tensor& logits_in, const Tensor& target_in, const CrossEntropyOptions& options) {
+  GG_PROFILE("cross_entropy");
   const Rows r = check_cross_entropy(logits_in, target_in, options);
   const int64_t N = r.n, C = r.classes;
   const Tensor x = kernel::contiguous(logits_in).view({N, C});

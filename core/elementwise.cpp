@@ -2,6 +2,7 @@
 #include <cmath>
 
 #include "core/kernels.h"
+#include "core/profiler.h"
 #include "core/strided_loop.h"
 
 namespace gg::kernel {
@@ -80,6 +81,7 @@ T sigmoid(T x) {  // never exponentiates a large positive number
 }  // namespace
 
 Tensor unary(Unary op, const Tensor& x) {
+  GG_PROFILE(unary_name(op));
   GG_CHECK(x.defined(), "{}: the input tensor is undefined", unary_name(op));
   GG_CHECK(x.dtype() != DType::Bool, "{}: not defined for bool tensors; hint: convert with .to(...)", unary_name(op));
   bool float_only = op == Unary::Exp || op == Unary::Log || op == Unary::Sqrt || op == Unary::Tanh ||
@@ -115,6 +117,7 @@ Tensor unary(Unary op, const Tensor& x) {
 }
 
 Tensor binary(Binary op, const Tensor& a, const Tensor& b) {
+  GG_PROFILE(binary_name(op));
   std::string_view name = binary_name(op);
   check_same_dtype(a, b, name);
   GG_CHECK(a.dtype() != DType::Bool, "{}: not defined for bool tensors; hint: use logical_and/logical_or", name);
@@ -140,6 +143,7 @@ Tensor binary(Binary op, const Tensor& a, const Tensor& b) {
 }
 
 Tensor compare(Compare op, const Tensor& a, const Tensor& b) {
+  GG_PROFILE("compare");
   constexpr std::string_view names[] = {"eq", "ne", "lt", "le", "gt", "ge"};
   std::string_view name = names[static_cast<int>(op)];
   check_same_dtype(a, b, name);
@@ -158,6 +162,7 @@ Tensor compare(Compare op, const Tensor& a, const Tensor& b) {
 }
 
 Tensor logical(Logical op, const Tensor& a, const Tensor& b) {
+  GG_PROFILE("logical");
   constexpr std::string_view names[] = {"logical_and", "logical_or", "logical_xor"};
   std::string_view name = names[static_cast<int>(op)];
   GG_CHECK(a.dtype() == DType::Bool && b.dtype() == DType::Bool, "{}: expected bool tensors, got {} and {}", name,
@@ -172,6 +177,7 @@ Tensor logical(Logical op, const Tensor& a, const Tensor& b) {
 }
 
 Tensor logical_not(const Tensor& x) {
+  GG_PROFILE("logical_not");
   GG_CHECK(x.dtype() == DType::Bool, "logical_not: expected a bool tensor, got {}", dtype_name(x.dtype()));
   Tensor out = empty_like(x);
   map1<bool, bool>(out, x, [](bool v) { return !v; });
@@ -179,6 +185,7 @@ Tensor logical_not(const Tensor& x) {
 }
 
 Tensor pow_scalar(const Tensor& x, double exponent) {
+  GG_PROFILE("pow");
   Tensor out = empty_like(x);
   visit_floating(x.dtype(), "pow", [&]<class T>() {
     if (exponent == 2.0) return map1<T, T>(out, x, [](T v) { return v * v; });
@@ -188,6 +195,7 @@ Tensor pow_scalar(const Tensor& x, double exponent) {
 }
 
 Tensor clamp(const Tensor& x, double low, double high) {
+  GG_PROFILE("clamp");
   GG_CHECK(low <= high, "clamp: min {} is greater than max {}", low, high);
   Tensor out = empty_like(x);
   visit_dtype(x.dtype(), [&]<class T>() {
@@ -198,6 +206,7 @@ Tensor clamp(const Tensor& x, double low, double high) {
 }
 
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
+  GG_PROFILE("where");
   GG_CHECK(cond.defined() && cond.dtype() == DType::Bool,
            "where: the condition must be a bool tensor, got {}; hint: build it with a comparison such as gg::gt(x, 0)",
            cond.defined() ? dtype_name(cond.dtype()) : "an undefined tensor");
@@ -222,6 +231,7 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
 }
 
 Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
+  GG_PROFILE("masked_fill");
   GG_CHECK(mask.defined() && mask.dtype() == DType::Bool,
            "masked_fill: the mask must be a bool tensor, got {} of shape {}; hint: build it with a comparison, "
            "or convert with .to(gg::DType::Bool)",
@@ -237,6 +247,7 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
 }
 
 Tensor cast(const Tensor& x, DType dtype) {
+  GG_PROFILE("copy/cast");
   Tensor out = Tensor::empty(x.shape(), dtype);
   visit_dtype(dtype, [&]<class TO>() {
     visit_dtype(x.dtype(), [&]<class TI>() { map1<TO, TI>(out, x, [](TI v) { return static_cast<TO>(v); }); });
@@ -251,6 +262,7 @@ Tensor contiguous(const Tensor& x) {
 Tensor clone(const Tensor& x) { return cast(x, x.dtype()); }
 
 void copy(const Tensor& dst, const Tensor& src) {
+  GG_PROFILE("copy_");
   GG_CHECK(broadcast_shapes(dst.shape(), src.shape(), "copy_") == dst.shape(),
            "copy_: source of shape {} does not broadcast to the destination's shape {}", src.shape(), dst.shape());
   dst.storage()->bump_version();
@@ -260,14 +272,22 @@ void copy(const Tensor& dst, const Tensor& src) {
 }
 
 void fill(const Tensor& dst, double value) {
+  GG_PROFILE("fill_");
   dst.storage()->bump_version();
+  // Write-only: dst is usually fresh memory, and reading it (as map1(dst, dst) would) reads
+  // garbage, which for bool is undefined behaviour.
+  detail::StridedLoop<1> loop(dst.shape(), {dst.strides()});
   visit_dtype(dst.dtype(), [&]<class T>() {
     const T v = static_cast<T>(value);
-    map1<T, T>(dst, dst, [v](T) { return v; });
+    T* o = dst.data<T>();
+    loop.run([&](const auto& off, int64_t n, const auto& st) {
+      for (int64_t i = 0; i < n; ++i) o[off[0] + i * st[0]] = v;
+    });
   });
 }
 
 void axpy(const Tensor& y, double alpha, const Tensor& x) {
+  GG_PROFILE("add_");
   check_same_dtype(y, x, "add_");
   GG_CHECK(broadcast_shapes(y.shape(), x.shape(), "add_") == y.shape(),
            "add_: a tensor of shape {} cannot be added in place to one of shape {}", x.shape(), y.shape());
@@ -281,6 +301,7 @@ void axpy(const Tensor& y, double alpha, const Tensor& x) {
 }
 
 void scale(const Tensor& y, double alpha) {
+  GG_PROFILE("mul_");
   y.storage()->bump_version();
   visit_dtype(y.dtype(), [&]<class T>() {
     const T a = static_cast<T>(alpha);

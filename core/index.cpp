@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "core/kernels.h"
+#include "core/profiler.h"
 
 namespace gg::kernel {
 namespace {
@@ -45,6 +46,7 @@ void check_gather_shapes(const Tensor& x, int64_t d, const Tensor& index, std::s
 }  // namespace
 
 Tensor index_select(const Tensor& x_in, int64_t dim, const Tensor& index_in) {
+  GG_PROFILE("index_select");
   check_index(index_in, "index_select");
   GG_CHECK(index_in.dim() <= 1, "index_select: indices must be 1-D, got shape {}; hint: flatten() them first",
            index_in.shape());
@@ -67,6 +69,7 @@ Tensor index_select(const Tensor& x_in, int64_t dim, const Tensor& index_in) {
 }
 
 Tensor index_add(const Tensor& x, int64_t dim, const Tensor& index_in, const Tensor& src_in) {
+  GG_PROFILE("index_add");
   check_index(index_in, "index_add");
   const int64_t d = wrap_dim(dim, x.dim(), "index_add");
   const Tensor index = contiguous(index_in), src = contiguous(src_in);
@@ -96,6 +99,7 @@ Tensor index_add(const Tensor& x, int64_t dim, const Tensor& index_in, const Ten
 }
 
 Tensor gather(const Tensor& x_in, int64_t dim, const Tensor& index_in) {
+  GG_PROFILE("gather");
   check_index(index_in, "gather");
   const int64_t d = wrap_dim(dim, x_in.dim(), "gather");
   check_gather_shapes(x_in, d, index_in, "gather");
@@ -118,6 +122,7 @@ Tensor gather(const Tensor& x_in, int64_t dim, const Tensor& index_in) {
 }
 
 Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index_in, const Tensor& src_in) {
+  GG_PROFILE("scatter_add");
   check_index(index_in, "scatter_add");
   const int64_t d = wrap_dim(dim, x.dim(), "scatter_add");
   check_gather_shapes(x, d, index_in, "scatter_add");
@@ -145,6 +150,7 @@ Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index_in, const T
 }
 
 Tensor one_hot(const Tensor& index_in, int64_t num_classes) {
+  GG_PROFILE("one_hot");
   check_index(index_in, "one_hot");
   GG_CHECK(num_classes > 0, "one_hot: num_classes must be positive, got {}", num_classes);
   const Tensor index = contiguous(index_in);
@@ -161,6 +167,7 @@ Tensor one_hot(const Tensor& index_in, int64_t num_classes) {
 }
 
 Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
+  GG_PROFILE("cat");
   GG_CHECK(!tensors.empty(), "cat: expected a non-empty list of tensors");
   const Tensor& first = tensors[0];
   GG_CHECK(first.dim() > 0, "cat: zero-dimensional tensors cannot be concatenated; hint: use stack()");

@@ -5,6 +5,7 @@
 #include <cblas.h>
 
 #include "core/kernels.h"
+#include "core/profiler.h"
 #include "core/parallel.h"
 
 namespace gg::kernel {
@@ -91,6 +92,7 @@ void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t M, int64_t N, int64_t 
 
 Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
   MatmulPlan p = plan(a_in, b_in, "matmul");
+  GG_PROFILE("matmul", 2.0 * static_cast<double>(p.batch.numel() * p.M * p.N * p.K));
   if (!a_in.is_floating_point()) return matmul_naive(a_in, b_in);
   Tensor out = Tensor::empty(out_shape(p), a_in.dtype());
   if (out.numel() == 0) return out;

@@ -4,6 +4,7 @@
 #include <numeric>
 
 #include "core/kernels.h"
+#include "core/profiler.h"
 #include "core/parallel.h"
 
 namespace gg::kernel {
@@ -86,6 +87,7 @@ void sum_kernel(const Tensor& x, const std::vector<int64_t>& dims, const Tensor&
 
 template <bool kMax>
 std::pair<Tensor, Tensor> arg_reduce(const Tensor& x, int64_t dim, bool keepdim, std::string_view op) {
+  GG_PROFILE(op);
   GG_CHECK(x.dtype() != DType::Bool, "{}: not defined for bool tensors", op);
   int64_t d = wrap_dim(dim, x.dim(), op);
   int64_t n = x.dim() == 0 ? 1 : x.shape()[d];
@@ -121,6 +123,7 @@ std::pair<Tensor, Tensor> arg_reduce(const Tensor& x, int64_t dim, bool keepdim,
 }  // namespace
 
 Tensor sum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
+  GG_PROFILE("sum");
   GG_CHECK(x.defined(), "sum: the input tensor is undefined");
   std::vector<int64_t> d = normalize_dims(dims, x.dim(), "sum");
   DType out_dtype = x.dtype() == DType::Bool ? DType::Int64 : x.dtype();  // summing a mask counts it
@@ -133,6 +136,7 @@ Tensor sum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
 }
 
 Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
+  GG_PROFILE("mean");
   GG_CHECK(x.defined() && x.is_floating_point(), "mean: expected a float tensor, got {}; hint: convert with .to(...)",
            x.defined() ? dtype_name(x.dtype()) : "an undefined tensor");
   std::vector<int64_t> d = normalize_dims(dims, x.dim(), "mean");
@@ -144,6 +148,7 @@ Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
 }
 
 Tensor var(const Tensor& x, const std::vector<int64_t>& dims, int64_t correction, bool keepdim) {
+  GG_PROFILE("var");
   GG_CHECK(x.defined() && x.is_floating_point(), "var: expected a float tensor, got {}",
            x.defined() ? dtype_name(x.dtype()) : "an undefined tensor");
   std::vector<int64_t> d = normalize_dims(dims, x.dim(), "var");
@@ -165,6 +170,7 @@ std::pair<Tensor, Tensor> min(const Tensor& x, int64_t dim, bool keepdim) {
 }
 
 Tensor sum_to(const Tensor& x, const Shape& shape) {
+  GG_PROFILE("sum_to");
   if (x.shape() == shape) return x;
   GG_CHECK(x.dim() >= static_cast<int64_t>(shape.size()), "sum_to: cannot sum shape {} down to {} (more dims)",
            x.shape(), shape);

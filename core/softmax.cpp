@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/kernels.h"
+#include "core/profiler.h"
 #include "core/parallel.h"
 
 namespace gg::kernel {
@@ -10,6 +11,7 @@ namespace {
 
 template <bool kLog>
 Tensor softmax_impl(const Tensor& x_in, int64_t dim, std::string_view op) {
+  GG_PROFILE(op);
   GG_CHECK(x_in.defined(), "{}: the input tensor is undefined", op);
   const int64_t d = wrap_dim(dim, x_in.dim(), op);
   const Tensor x = contiguous(x_in);
@@ -37,8 +39,9 @@ Tensor softmax_impl(const Tensor& x_in, int64_t dim, std::string_view op) {
           if constexpr (!kLog) orow[j * inner] = e;
         }
         if constexpr (kLog) {
-          const T log_total = static_cast<T>(std::log(total)) + mx;
-          for (int64_t j = 0; j < n; ++j) orow[j * inner] = row[j * inner] - log_total;
+          // (x - max) - log(total): folding max into log(total) first would round it to max's ulp.
+          const T log_total = static_cast<T>(std::log(total));
+          for (int64_t j = 0; j < n; ++j) orow[j * inner] = (row[j * inner] - mx) - log_total;
         } else {
           const T inv = static_cast<T>(1.0 / total);
           for (int64_t j = 0; j < n; ++j) orow[j * inner] *= inv;

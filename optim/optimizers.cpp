@@ -4,6 +4,7 @@
 
 #include "autograd/elementwise.h"
 #include "autograd/grad_mode.h"
+#include "core/profiler.h"
 
 namespace gg::optim {
 namespace {
@@ -14,6 +15,7 @@ std::vector<ParamGroup> one_group(std::vector<Tensor> params, double lr) { retur
 template <class F>
 void for_each_param(std::vector<ParamGroup>& groups, F&& f) {
   NoGradGuard no_grad;
+  ProfileSection section("optimizer");
   for (size_t g = 0; g < groups.size(); ++g)
     for (size_t i = 0; i < groups[g].params.size(); ++i) {
       Tensor& p = groups[g].params[i];
