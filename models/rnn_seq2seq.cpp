@@ -90,15 +90,18 @@ RNNSeq2Seq::RNNSeq2Seq(int64_t src_vocab, int64_t tgt_vocab, RNNSeq2SeqOptions o
     case AttentionKind::Additive: attention = std::make_shared<nn::AdditiveAttention>(H, H, H); break;
     case AttentionKind::Concat: attention = std::make_shared<nn::ConcatAttention>(H, H, H); break;
   }
-  if (attention) {
-    register_module("attention", attention);
+  if (attention) register_module("attention", attention);
+  if (attention && o.attentional_output)
     attentional = register_module("attentional", std::make_shared<nn::LuongAttentionalState>(H, H, H));
-  }
-  if (!o.tie_embeddings) out = register_module("out", std::make_shared<nn::Linear>(H, tgt_vocab));
+  const int64_t out_in = attention && !o.attentional_output ? 2 * H : H;
+  GG_CHECK(!o.tie_embeddings || out_in == E, "RNNSeq2Seq: tied embeddings need the output layer's input ({}) to equal embed ({})",
+           out_in, E);
+  if (!o.tie_embeddings) out = register_module("out", std::make_shared<nn::Linear>(out_in, tgt_vocab));
 }
 
 std::string RNNSeq2Seq::extra_repr() const {
-  return fmt::format("attention={}, input_feeding={}", attention_name(options.attention), options.input_feeding);
+  return fmt::format("attention={}, input_feeding={}, attentional_output={}", attention_name(options.attention),
+                     options.input_feeding, options.attentional_output);
 }
 
 std::unique_ptr<DecoderState> RNNSeq2Seq::encode(const Tensor& src, const Tensor& src_lengths) {
@@ -142,6 +145,10 @@ Tensor RNNSeq2Seq::step(State& st, const Tensor& tokens, Tensor* weights) {
   if (!st.keys_proj.defined()) att = attention->forward(x, st.memory, st.memory, st.mask);
   else att = static_cast<nn::AdditiveAttention&>(*attention).forward_projected(x, st.keys_proj, st.memory, st.mask);
   if (weights) *weights = att.weights;  // [B, S]
+  if (!attentional) {  // Bahdanau-style: feed c_t, read [h_t; c_t]
+    if (options.input_feeding) st.feed = att.context;
+    return cat({x, att.context}, 1);
+  }
   Tensor a = attentional->forward(att.context, x);  // tanh(W_c [c_t; h_t])
   if (options.input_feeding) st.feed = a;
   return a;

@@ -10,6 +10,8 @@
 //     c_t, alpha_t = attention(h_t, encoder outputs, source padding mask)
 //     a_t = tanh(W_c [c_t; h_t])                   (Luong's attentional state)
 //     p(y_t) = softmax(W_out a_t)
+//   or, with attentional_output = false (the Bahdanau-style variant the benchmarks use):
+//     x_t = [embed(y_{t-1}); c_{t-1}],  p(y_t) = softmax(W_out [h_t; c_t])
 //   With attention None, a_t = h_t: the original seq2seq (Sutskever et al., 2014), where the
 //   only view of the source is the fixed vector that starts the decoder.
 #include <memory>
@@ -34,6 +36,7 @@ struct RNNSeq2SeqOptions {
   nn::RNNMode cell = nn::RNNMode::LSTM;
   AttentionKind attention = AttentionKind::Additive;
   bool input_feeding = true;
+  bool attentional_output = true;  // false: no W_c; the output layer reads [h_t; c_t] and c_t is fed
   double dropout = 0.1;
   bool tie_embeddings = false;  // output layer shares the target embedding (needs embed == hidden)
 };
@@ -58,7 +61,8 @@ class RNNSeq2Seq : public Seq2Seq {
 
  private:
   struct State;
-  // One decoder step; returns the attentional vector a_t [B, H] and fills `weights` [B, S].
+  // One decoder step; returns what the output layer reads (a_t [B, H], or [h_t; c_t] [B, 2H])
+  // and fills `weights` [B, S].
   Tensor step(State& state, const Tensor& tokens, Tensor* weights);
   Tensor logits(const Tensor& a);
 };

@@ -1,0 +1,79 @@
+// Training throughput of a seq2seq workload (bench/workloads.h), in target tokens per second.
+//
+//   build/bin/bench_seq2seq --model lstm-attn|transformer --size small|medium [--steps N]
+//                           [--threads T] [--profile]
+//
+// Adam (lr 1e-3), gradient-norm clipping at 1.0, cross-entropy ignoring padding. After two
+// warm-up steps, N steps are timed; the last line ends with "<number> tgt_tok/s".
+// --profile prints the op profiler's table for the timed steps, and the matmul GFLOP/s.
+#include <fmt/core.h>
+
+#include <chrono>
+#include <string>
+
+#include "bench/workloads.h"
+
+int main(int argc, char** argv) try {
+  std::string model_name = "lstm-attn", size = "small";
+  int steps = 20, threads = gg::num_threads();
+  bool profile = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) throw gg::Error(fmt::format("bench_seq2seq: {} needs a value", arg));
+      return argv[++i];
+    };
+    if (arg == "--model") model_name = value();
+    else if (arg == "--size") size = value();
+    else if (arg == "--steps") steps = std::stoi(value());
+    else if (arg == "--threads") threads = std::stoi(value());
+    else if (arg == "--profile") profile = true;
+    else throw gg::Error(fmt::format("bench_seq2seq: unknown option '{}'; usage: bench_seq2seq --model "
+                                     "lstm-attn|transformer --size small|medium [--steps N] [--threads T] [--profile]", arg));
+  }
+  gg::set_num_threads(threads);
+  gg::manual_seed(0);
+  const gg::bench::WorkloadSize w = gg::bench::workload_size(size);
+  auto model = gg::bench::make_model(model_name, w);
+  gg::optim::Adam optimizer(model->parameters(), {.lr = 1e-3});
+  const int64_t B = w.B, L = w.L, V = w.V;
+  std::vector<gg::bench::Batch> batches;
+  for (uint64_t i = 0; i < 8; ++i) batches.push_back(gg::bench::make_batch(V, B, L, i));
+
+  auto train_step = [&](const gg::bench::Batch& batch) {
+    gg::Tensor logits = model->forward(batch.src, batch.src_lengths, batch.tgt_in);
+    gg::Tensor loss = gg::nn::functional::cross_entropy(logits, batch.tgt_out, {.ignore_index = 0});
+    optimizer.zero_grad();
+    loss.backward();
+    gg::optim::clip_grad_norm_(model->parameters(), 1.0);
+    optimizer.step();
+    return loss.item();
+  };
+  for (int i = 0; i < 2; ++i) train_step(batches[i % batches.size()]);  // warm-up: first allocations, page faults
+
+  std::unique_ptr<gg::Profiler> profiler;
+  if (profile) profiler = std::make_unique<gg::Profiler>();
+  int64_t tokens = 0;
+  double loss = 0;
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < steps; ++i) {
+    const auto& batch = batches[(i + 2) % batches.size()];
+    loss = train_step(batch);
+    tokens += batch.target_tokens;
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (profiler) {
+    double matmul_flops = 0, matmul_seconds = 0;
+    for (const auto& [key, e] : profiler->entries())
+      if (key.first == "matmul") matmul_flops += e.flops, matmul_seconds += e.seconds;
+    fmt::print("{}", profiler->table(25));
+    fmt::print("kernels {:.1f}% of wall time; matmul {:.2f} GFLOP in total, {:.1f} GFLOP/s overall\n",
+               100 * profiler->total_seconds() / seconds, matmul_flops / 1e9, matmul_flops / seconds / 1e9);
+  }
+  fmt::print("glassgrad {} {} threads={} steps={} loss={:.4f} {:.1f} ms/step {:.1f} tgt_tok/s\n", model_name, size,
+             threads, steps, loss, 1e3 * seconds / steps, static_cast<double>(tokens) / seconds);
+  return 0;
+} catch (const std::exception& e) {
+  fmt::print(stderr, "error: {}\n", e.what());
+  return 1;
+}

@@ -1,0 +1,56 @@
+#!/usr/bin/python3
+"""PyTorch twin of build/bin/bench_seq2seq: the same workload, the same output line.
+
+    /usr/bin/python3 bench/bench_seq2seq.py --model lstm-attn --size small --steps 20 --threads 2
+"""
+import argparse
+import os
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import workloads  # noqa: E402
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--model", default="lstm-attn")
+    p.add_argument("--size", default="small")
+    p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--threads", type=int, default=torch.get_num_threads())
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    s = workloads.SIZES[a.size]
+    model = workloads.make_model(a.model, a.size)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    batches = [workloads.make_batch(s["V"], s["B"], s["L"], i) for i in range(8)]
+
+    def train_step(batch):
+        src, src_len, tin, tout, _ = batch
+        logits = model(src, src_len, tin)
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tout.reshape(-1), ignore_index=0)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        return loss.item()
+
+    for i in range(2):
+        train_step(batches[i])
+    tokens, loss = 0, 0.0
+    start = time.perf_counter()
+    for i in range(a.steps):
+        batch = batches[(i + 2) % len(batches)]
+        loss = train_step(batch)
+        tokens += batch[4]
+    seconds = time.perf_counter() - start
+    print(f"pytorch {a.model} {a.size} threads={a.threads} steps={a.steps} loss={loss:.4f} "
+          f"{1e3 * seconds / a.steps:.1f} ms/step {tokens / seconds:.1f} tgt_tok/s")
+
+
+if __name__ == "__main__":
+    main()
