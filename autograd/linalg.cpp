@@ -23,6 +23,9 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   GG_CHECK(a.defined() && b.defined(), "matmul: an input tensor is undefined");
   GG_CHECK(a.dim() >= 1 && b.dim() >= 1, "matmul: both arguments need at least 1 dim, got shapes {} and {}",
            a.shape(), b.shape());
+  const int64_t k_b = b.dim() == 1 ? b.size(0) : b.size(-2);
+  GG_CHECK(a.size(-1) == k_b, "matmul: shapes {} and {} cannot be multiplied ({} != {})", a.shape(), b.shape(),
+           a.size(-1), k_b);
   if (a.dim() == 1 && b.dim() == 1) return matmul(a.unsqueeze(0), b.unsqueeze(1)).squeeze(-1).squeeze(-1);  // 0-d
   if (a.dim() == 1) return matmul(a.unsqueeze(0), b).squeeze(-2);
   if (b.dim() == 1) return matmul(a, b.unsqueeze(1)).squeeze(-1);
