@@ -1,0 +1,65 @@
+#pragma once
+// A translator as a user handles it: a model plus everything needed to turn text into ids
+// and back, saved together in one model directory:
+//
+//   DIR/config.json          architecture, tokenizer, vocabulary sizes, data source and split
+//   DIR/model.safetensors    the weights (tensor names = dotted parameter names)
+//   DIR/src.vocab, tgt.vocab one token per line (plus src.model / tgt.model for SentencePiece)
+//   DIR/split.txt            which lines of the corpus were train, valid and test
+//   DIR/optimizer.safetensors, DIR/trainer.json   for --resume (models/trainer.h)
+//
+// Every file is written atomically, so a crash mid-save never destroys the previous one.
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "data/tokenizer.h"
+#include "data/vocab.h"
+#include "models/decode.h"
+#include "models/rnn_seq2seq.h"
+#include "models/transformer_seq2seq.h"
+
+namespace gg::models {
+
+struct TranslatorConfig {
+  std::string architecture = "rnn";  // "rnn" or "transformer"
+  RNNSeq2SeqOptions rnn;
+  TransformerSeq2SeqOptions transformer;
+  std::string tokenizer = "word";    // "word", "char" or "sentencepiece"
+  bool lowercase = false;
+  nlohmann::json extra;              // where the data came from, the split, the task: kept as given
+
+  nlohmann::json to_json() const;
+  static TranslatorConfig from_json(const nlohmann::json& j, const std::string& where);
+};
+
+struct Translation {
+  std::string text;
+  std::vector<std::string> source_tokens, target_tokens;
+  std::vector<std::vector<float>> attention;  // [target token (and <eos>)][source token]
+  double score = 0;
+};
+
+class Translator {
+ public:
+  // A fresh model for the given vocabularies.
+  Translator(TranslatorConfig config, std::shared_ptr<data::Tokenizer> src_tokenizer,
+             std::shared_ptr<data::Tokenizer> tgt_tokenizer, data::Vocab src_vocab, data::Vocab tgt_vocab);
+
+  void save(const std::string& dir) const;  // config, vocabularies, tokenizers and weights
+  static Translator load(const std::string& dir);
+
+  // Batched translation of raw sentences; beam 1 is greedy decoding.
+  std::vector<Translation> translate(const std::vector<std::string>& sentences, int64_t beam = 1,
+                                     bool keep_attention = false, int64_t batch_size = 64);
+
+  TranslatorConfig config;
+  std::shared_ptr<data::Tokenizer> src_tokenizer, tgt_tokenizer;
+  data::Vocab src_vocab, tgt_vocab;
+  std::shared_ptr<Seq2Seq> model;
+};
+
+std::shared_ptr<data::Tokenizer> make_tokenizer(const std::string& name, bool lowercase);
+
+}  // namespace gg::models
