@@ -45,3 +45,12 @@
 #include "optim/optimizer.h"
 #include "optim/optimizers.h"
 #include "optim/schedule.h"
+
+#include "data/batch.h"
+#include "data/bleu.h"
+#include "data/chrf.h"
+#include "data/corpus.h"
+#include "data/tokenizer.h"
+#include "data/toy.h"
+#include "data/utf8.h"
+#include "data/vocab.h"

@@ -36,6 +36,13 @@ if(NOT nlohmann_json_FOUND)
   gg_missing("nlohmann-json" "nlohmann-json3-dev")
 endif()
 
+if(GG_BUILD_EXAMPLES)
+  find_package(CLI11 CONFIG QUIET)  # build/bin/translate's command line
+  if(NOT CLI11_FOUND)
+    gg_missing("CLI11" "libcli11-dev")
+  endif()
+endif()
+
 if(GG_BUILD_TESTS)
   find_package(Catch2 2 CONFIG QUIET)
   if(NOT Catch2_FOUND)

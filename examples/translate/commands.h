@@ -1,0 +1,14 @@
+#pragma once
+// The subcommands of build/bin/translate; each registers itself on the CLI11 app and runs
+// from its callback.
+#include <CLI/CLI.hpp>
+
+namespace translate_cli {
+
+void add_demo(CLI::App& app);
+void add_train(CLI::App& app);
+void add_eval(CLI::App& app);
+void add_translate(CLI::App& app);
+void add_attention(CLI::App& app);
+
+}  // namespace translate_cli

@@ -1,0 +1,123 @@
+#include "common.h"
+
+#include <fmt/core.h>
+
+#include <filesystem>
+
+#include "data/bleu.h"
+
+namespace translate_cli {
+
+using gg::data::SentencePair;
+
+Splits load_splits(const DataOptions& o) {
+  Splits s;
+  gg::data::ReadOptions read{.skip_bad = o.skip_bad};
+  std::vector<SentencePair> all;
+  if (!o.tsv.empty()) {
+    auto corpus = gg::data::read_tsv(o.tsv, o.src_col, o.tgt_col, read);
+    fmt::print("read {}: {}\n", o.tsv, corpus.summary.str());
+    print_attribution_if_tatoeba(o.tsv);
+    all = std::move(corpus.pairs);
+    s.description = {{"data", std::filesystem::absolute(o.tsv).string()}, {"src_col", o.src_col}, {"tgt_col", o.tgt_col}};
+  } else {
+    GG_CHECK(!o.train_src.empty() && !o.train_tgt.empty(),
+             "train: give --data FILE.tsv (with --src-col/--tgt-col) or --train-src and --train-tgt");
+    auto corpus = gg::data::read_parallel(o.train_src, o.train_tgt, read);
+    fmt::print("read {} + {}: {}\n", o.train_src, o.train_tgt, corpus.summary.str());
+    all = std::move(corpus.pairs);
+    s.description = {{"train_src", std::filesystem::absolute(o.train_src).string()},
+                     {"train_tgt", std::filesystem::absolute(o.train_tgt).string()}};
+    if (!o.valid_src.empty()) {
+      s.pairs.valid = gg::data::read_parallel(o.valid_src, o.valid_tgt, read).pairs;
+      s.description["valid_src"] = std::filesystem::absolute(o.valid_src).string();
+      s.description["valid_tgt"] = std::filesystem::absolute(o.valid_tgt).string();
+    }
+    if (!o.test_src.empty()) {
+      s.pairs.test = gg::data::read_parallel(o.test_src, o.test_tgt, read).pairs;
+      s.description["test_src"] = std::filesystem::absolute(o.test_src).string();
+      s.description["test_tgt"] = std::filesystem::absolute(o.test_tgt).string();
+    }
+    if (!s.pairs.valid.empty() || !s.pairs.test.empty()) {
+      s.pairs.train = std::move(all);
+      return s;
+    }
+  }
+  s.split = o.split_mod > 0 ? gg::data::split_by_index_mod(all, {.modulus = o.split_mod})
+                            : gg::data::split_random(all, {.seed = o.seed});
+  s.description["split"] = o.split_mod > 0 ? fmt::format("index mod {}: test 0, valid 1", o.split_mod)
+                                           : fmt::format("random 90/5/5, seed {}", o.seed);
+  s.description["split_file"] = "split.txt";
+  s.has_split = true;
+  s.pairs = gg::data::apply_split(all, s.split);
+  fmt::print("split: {} train, {} valid, {} test ({})\n", s.pairs.train.size(), s.pairs.valid.size(),
+             s.pairs.test.size(), s.description["split"].get<std::string>());
+  return s;
+}
+
+std::vector<SentencePair> saved_test_pairs(const gg::models::Translator& t, const std::string& model_dir) {
+  const auto& d = t.config.extra;
+  GG_CHECK(d.is_object(), "eval: {} records no training data; give --data or --test-src/--test-tgt", model_dir);
+  if (d.contains("test_src"))
+    return gg::data::read_parallel(d["test_src"], d["test_tgt"], {.skip_bad = true}).pairs;
+  GG_CHECK(d.contains("split_file"), "eval: {} has no held-out test split; give --data or --test-src/--test-tgt",
+           model_dir);
+  gg::data::Split split = gg::data::load_split(model_dir + "/" + d["split_file"].get<std::string>());
+  std::vector<SentencePair> all;
+  if (d.contains("data")) {
+    print_attribution_if_tatoeba(d["data"]);
+    all = gg::data::read_tsv(d["data"], d["src_col"], d["tgt_col"], {.skip_bad = true}).pairs;
+  } else {
+    all = gg::data::read_parallel(d["train_src"], d["train_tgt"], {.skip_bad = true}).pairs;
+  }
+  return gg::data::apply_split(all, split).test;
+}
+
+std::vector<gg::data::EncodedPair> encode(const gg::models::Translator& t, const std::vector<SentencePair>& pairs,
+                                          int64_t max_tokens) {
+  auto encoded = gg::data::encode_pairs(pairs, *t.src_tokenizer, t.src_vocab, *t.tgt_tokenizer, t.tgt_vocab);
+  if (max_tokens <= 0) return encoded;
+  std::vector<gg::data::EncodedPair> kept;
+  for (auto& p : encoded)
+    if (static_cast<int64_t>(p.src.size()) <= max_tokens && static_cast<int64_t>(p.tgt.size()) <= max_tokens &&
+        !p.src.empty() && !p.tgt.empty())
+      kept.push_back(std::move(p));
+  return kept;
+}
+
+Scores score(gg::models::Translator& t, const std::vector<SentencePair>& pairs, int64_t beam) {
+  Scores s;
+  std::vector<std::string> sources, references;
+  for (const auto& p : pairs) {
+    sources.push_back(p.src);
+    references.push_back(p.tgt);
+  }
+  int64_t exact = 0;
+  auto translations = t.translate(sources, beam);
+  for (size_t i = 0; i < translations.size(); ++i) {
+    s.hypotheses.push_back(translations[i].text);
+    exact += translations[i].text == references[i];
+  }
+  s.exact_match = pairs.empty() ? 0 : static_cast<double>(exact) / static_cast<double>(pairs.size());
+  s.bleu = gg::data::corpus_bleu(s.hypotheses, references);
+  s.bleu_lowercase = gg::data::corpus_bleu(s.hypotheses, references, {.lowercase = true});
+  return s;
+}
+
+void print_attribution_if_tatoeba(const std::string& path) {
+  if (path.find("tatoeba") != std::string::npos || path.find("spa.txt") != std::string::npos)
+    fmt::print("data: Tatoeba sentence pairs, CC-BY 2.0, www.manythings.org/anki and tatoeba.org\n");
+}
+
+gg::Tensor attention_matrix(const gg::models::Translation& t) {
+  std::vector<float> flat;
+  for (const auto& row : t.attention) flat.insert(flat.end(), row.begin(), row.end());
+  return gg::from_vector(flat, {static_cast<int64_t>(t.attention.size()), static_cast<int64_t>(t.source_tokens.size())});
+}
+
+std::vector<std::string> with_eos(std::vector<std::string> tokens) {
+  tokens.push_back("<eos>");
+  return tokens;
+}
+
+}  // namespace translate_cli

@@ -1,0 +1,52 @@
+#pragma once
+// What the translate subcommands share: reading corpora, building vocabularies, encoding.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "data/batch.h"
+#include "data/bleu.h"
+#include "data/corpus.h"
+#include "models/translator.h"
+
+namespace translate_cli {
+
+struct DataOptions {
+  std::string tsv;  // --data
+  int src_col = 1, tgt_col = 2;
+  std::string train_src, train_tgt, valid_src, valid_tgt, test_src, test_tgt;
+  bool skip_bad = false;
+  int split_mod = 0;  // > 0: line i is test when i % m == 0, valid when i % m == 1 (else a seeded random split)
+  uint64_t seed = 0;
+};
+
+struct Splits {
+  gg::data::SplitPairs pairs;
+  nlohmann::json description;  // saved in config.json: where the data came from and how it was split
+  gg::data::Split split;       // line indices (TSV or train files without given valid/test)
+  bool has_split = false;
+};
+
+Splits load_splits(const DataOptions& o);
+// The held-out test pairs of a trained model: from its saved split and data path.
+std::vector<gg::data::SentencePair> saved_test_pairs(const gg::models::Translator& t, const std::string& model_dir);
+
+// Drops pairs whose sides are longer than max_tokens tokens (0 keeps all).
+std::vector<gg::data::EncodedPair> encode(const gg::models::Translator& t, const std::vector<gg::data::SentencePair>& pairs,
+                                          int64_t max_tokens = 0);
+
+// Exact-match accuracy and corpus BLEU of greedy (or beam) translations against the references.
+struct Scores {
+  double exact_match = 0;
+  gg::data::BleuScore bleu, bleu_lowercase;
+  std::vector<std::string> hypotheses;
+};
+Scores score(gg::models::Translator& t, const std::vector<gg::data::SentencePair>& pairs, int64_t beam);
+
+void print_attribution_if_tatoeba(const std::string& path);
+
+// A translation's attention as a [target tokens + <eos>, source tokens] tensor, and the row labels.
+gg::Tensor attention_matrix(const gg::models::Translation& t);
+std::vector<std::string> with_eos(std::vector<std::string> tokens);
+
+}  // namespace translate_cli

@@ -1,0 +1,86 @@
+// translate eval, translate translate and translate attention: using a trained model.
+#include <fmt/core.h>
+
+#include <iostream>
+
+#include "commands.h"
+#include "common.h"
+#include "models/heatmap.h"
+#include "models/trainer.h"
+
+namespace translate_cli {
+
+void add_eval(CLI::App& app) {
+  auto* cmd = app.add_subcommand("eval", "BLEU (with its sacreBLEU signature), exact match and perplexity on test data");
+  static std::string model_dir;
+  static DataOptions d;
+  static int64_t beam = 1, samples = 5;
+  cmd->add_option("--model", model_dir, "a model directory written by translate train")->required()->check(CLI::ExistingDirectory);
+  cmd->add_option("--data", d.tsv, "a TSV file to test on (all its lines)")->check(CLI::ExistingFile);
+  cmd->add_option("--src-col", d.src_col)->capture_default_str();
+  cmd->add_option("--tgt-col", d.tgt_col)->capture_default_str();
+  cmd->add_option("--test-src", d.test_src)->check(CLI::ExistingFile);
+  cmd->add_option("--test-tgt", d.test_tgt)->check(CLI::ExistingFile);
+  cmd->add_option("--beam", beam, "beam size (1: greedy)")->capture_default_str();
+  cmd->add_option("--samples", samples, "translations to show")->capture_default_str();
+  cmd->callback([] {
+    auto t = gg::models::Translator::load(model_dir);
+    std::vector<gg::data::SentencePair> test;
+    if (!d.tsv.empty()) {
+      print_attribution_if_tatoeba(d.tsv);
+      test = gg::data::read_tsv(d.tsv, d.src_col, d.tgt_col, {.skip_bad = true}).pairs;
+    } else if (!d.test_src.empty()) {
+      test = gg::data::read_parallel(d.test_src, d.test_tgt, {.skip_bad = true}).pairs;
+    } else {
+      test = saved_test_pairs(t, model_dir);
+      fmt::print("the held-out test split saved with the model: {} pairs\n", test.size());
+    }
+    GG_CHECK(!test.empty(), "eval: no test pairs");
+    const double loss = gg::models::evaluate_loss(*t.model, encode(t, test));
+    Scores s = score(t, test, beam);
+    fmt::print("{} sentences, {}\n", test.size(), beam > 1 ? fmt::format("beam {}", beam) : "greedy");
+    fmt::print("BLEU = {}\n  signature {}\n", s.bleu.str(), s.bleu.signature);
+    fmt::print("BLEU (lowercased) = {}\n  signature {}\n", s.bleu_lowercase.str(), s.bleu_lowercase.signature);
+    fmt::print("perplexity {:.2f} (loss {:.4f} per target token), exact match {:.1f}%\n", std::exp(loss), loss, 100 * s.exact_match);
+    for (int64_t i = 0; i < std::min<int64_t>(samples, static_cast<int64_t>(test.size())); ++i)
+      fmt::print("  {}\n    -> {}\n    (reference: {})\n", test[i].src, s.hypotheses[i], test[i].tgt);
+  });
+}
+
+void add_translate(CLI::App& app) {
+  auto* cmd = app.add_subcommand("translate", "translate sentences from standard input, one per line");
+  static std::string model_dir;
+  static int64_t beam = 1;
+  static bool show = false;
+  cmd->add_option("--model", model_dir)->required()->check(CLI::ExistingDirectory);
+  cmd->add_option("--beam", beam, "beam size (1: greedy)")->capture_default_str();
+  cmd->add_flag("--show-attention", show, "print where the model looked, as a text heatmap");
+  cmd->callback([] {
+    auto t = gg::models::Translator::load(model_dir);
+    std::string line;
+    while (std::getline(std::cin, line)) {
+      auto tr = t.translate({line}, beam, show)[0];
+      fmt::print("{}\n", tr.text);
+      if (show) fmt::print("{}\n", gg::models::attention_text(attention_matrix(tr), tr.source_tokens, with_eos(tr.target_tokens)));
+      std::fflush(stdout);
+    }
+  });
+}
+
+void add_attention(CLI::App& app) {
+  auto* cmd = app.add_subcommand("attention", "the attention heatmap of one sentence");
+  static std::string model_dir, sentence, png;
+  static int64_t beam = 1;
+  cmd->add_option("--model", model_dir)->required()->check(CLI::ExistingDirectory);
+  cmd->add_option("--sentence", sentence, "the source sentence")->required();
+  cmd->add_option("--png", png, "where to write the picture (PNG)");
+  cmd->add_option("--beam", beam)->capture_default_str();
+  cmd->callback([] {
+    auto t = gg::models::Translator::load(model_dir);
+    auto tr = t.translate({sentence}, beam, true)[0];
+    fmt::print("{}\n\n{}", tr.text, gg::models::attention_text(attention_matrix(tr), tr.source_tokens, with_eos(tr.target_tokens)));
+    GG_CHECK(png.empty(), "attention: PNG output is not available in this build yet");
+  });
+}
+
+}  // namespace translate_cli

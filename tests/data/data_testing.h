@@ -1,0 +1,62 @@
+#pragma once
+// Shared by the data tests: a temporary directory that cleans up after itself, a file
+// writer, the path of the Tatoeba corpus (tests that need it skip when it is absent), and
+// a matcher for gg::Error messages.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <unistd.h>
+
+#include "core/error.h"
+
+namespace data_test {
+
+namespace fs = std::filesystem;
+
+// A fresh directory under the system temp dir, removed with everything in it.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& name) {
+    path_ = fs::temp_directory_path() / ("gg_data_test_" + std::to_string(::getpid()) + "_" + name);
+    fs::remove_all(path_);
+    fs::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+// Writes `content` byte for byte and returns the path.
+inline std::string write_file(const std::string& path, const std::string& content) {
+  std::ofstream out(path, std::ios::binary);
+  out << content;
+  return path;
+}
+
+// Tatoeba spa.txt (English<TAB>Spanish), shared outside the repository; never copied into it.
+inline std::string spa_path() { return GG_SOURCE_DIR "/../shared/data/tatoeba-spa-eng/spa.txt"; }
+inline bool have_spa() { return fs::exists(spa_path()); }
+
+// Use at the top of a test that needs spa.txt: warns and returns when it is absent.
+#define GG_REQUIRE_SPA()                                                                       \
+  do {                                                                                         \
+    if (!data_test::have_spa()) {                                                              \
+      WARN("skipped: " << data_test::spa_path() << " is absent (Tatoeba spa-eng, CC-BY 2.0)"); \
+      return;                                                                                  \
+    }                                                                                          \
+  } while (false)
+
+}  // namespace data_test
+
+// CHECK_THROWS_WITH(expr, Contains("spa.txt:3")) for gg::Error.
+using Catch::Matchers::Contains;
