@@ -127,7 +127,8 @@ TrainResult train(Translator& translator, const std::vector<data::EncodedPair>& 
     const auto batches = data::make_batches(train_pairs, {.batch_size = o.batch_size, .seed = o.seed}, epoch);
     double epoch_loss = 0;
     int64_t epoch_tokens = 0, window_tokens = 0;
-    auto window_start = Clock::now();
+    const auto epoch_start = Clock::now();
+    auto window_start = epoch_start;
     for (size_t b = static_cast<size_t>(skip_batches); b < batches.size(); ++b) {
       const auto& batch = batches[b];
       Tensor logits = model.forward(batch.src, batch.src_lengths, batch.tgt_in);
@@ -154,9 +155,10 @@ TrainResult train(Translator& translator, const std::vector<data::EncodedPair>& 
       }
       const double done = static_cast<double>(b + 1) / static_cast<double>(batches.size());
       if (tty && seconds_since(last_print) > 0.25) {
-        const double rate = static_cast<double>(epoch_tokens) / std::max(1e-9, elapsed);
+        const double epoch_seconds = seconds_since(epoch_start);
+        const double rate = static_cast<double>(epoch_tokens) / std::max(1e-9, epoch_seconds);
         const int width = 30, filled = static_cast<int>(done * width);
-        double eta = (1 - done) * elapsed / std::max(1e-9, done);  // of this epoch
+        double eta = (1 - done) * epoch_seconds / std::max(1e-9, done);  // of this epoch
         if (o.time_budget_minutes > 0) eta = std::min(eta, o.time_budget_minutes * 60 - elapsed);
         std::fprintf(stdout, "\repoch %lld/%lld [%s%s] %3.0f%%  loss %.3f  %.0f tok/s  ETA %s   ", (long long)epoch + 1,
                      (long long)o.epochs, std::string(filled, '#').c_str(), std::string(width - filled, '.').c_str(),
@@ -165,7 +167,7 @@ TrainResult train(Translator& translator, const std::vector<data::EncodedPair>& 
         last_print = Clock::now();
       } else if (!tty && !o.quiet && seconds_since(last_print) > 10) {
         fmt::print("epoch {} step {} ({:.0f}%)  loss {:.3f}  {:.0f} tok/s  {} elapsed\n", epoch + 1, step, 100 * done, l,
-                   static_cast<double>(epoch_tokens) / std::max(1e-9, elapsed), clock_string(elapsed));
+                   static_cast<double>(epoch_tokens) / std::max(1e-9, seconds_since(epoch_start)), clock_string(elapsed));
         std::fflush(stdout);
         last_print = Clock::now();
       }

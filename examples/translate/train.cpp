@@ -114,7 +114,7 @@ void report_test(gg::models::Translator& t, const std::vector<gg::data::Sentence
   Scores s = score(t, test, beam);
   fmt::print("\ntest ({} sentences, {}): exact match {:.1f}%\n", test.size(), beam > 1 ? fmt::format("beam {}", beam) : "greedy",
              100 * s.exact_match);
-  fmt::print("BLEU {} {}\nBLEU lowercased {} {}\n", s.bleu.str(), s.bleu.signature, s.bleu_lowercase.str(),
+  fmt::print("{}  ({})\nlowercased: {}  ({})\n", s.bleu.str(), s.bleu.signature, s.bleu_lowercase.str(),
              s.bleu_lowercase.signature);
   for (size_t i = 0; i < std::min(samples, test.size()); ++i)
     fmt::print("  {}  ->  {}{}\n", test[i].src, s.hypotheses[i], s.hypotheses[i] == test[i].tgt ? "" : fmt::format("   (expected {})", test[i].tgt));
