@@ -1,0 +1,171 @@
+// Model directories: safetensors files that PyTorch-side tools can read, atomic saves,
+// clear errors for corrupt files, exact round trips, and resuming that matches an
+// uninterrupted run.
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "data/toy.h"
+#include "glassgrad.h"
+#include "models/trainer.h"
+#include "models/translator.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string temp_dir(const std::string& name) {
+  fs::path dir = fs::temp_directory_path() / ("glassgrad-test-" + name + "-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir.string();
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+void write_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << bytes;
+}
+
+gg::models::Translator tiny_translator(const std::vector<gg::data::SentencePair>& train) {
+  gg::models::TranslatorConfig config;
+  config.tokenizer = "char";
+  config.rnn = {.embed = 8, .hidden = 16, .dropout = 0.1};
+  auto tok = gg::models::make_tokenizer("char", false);
+  std::vector<std::vector<std::string>> src, tgt;
+  for (const auto& p : train) {
+    src.push_back(tok->encode(p.src));
+    tgt.push_back(tok->encode(p.tgt));
+  }
+  return gg::models::Translator(config, tok, tok, gg::data::Vocab::build(src), gg::data::Vocab::build(tgt));
+}
+
+}  // namespace
+
+TEST_CASE("safetensors: round trip of every dtype, with metadata", "[models][checkpoint]") {
+  const std::string dir = temp_dir("st");
+  gg::manual_seed(1);
+  gg::NamedTensors tensors = {{"a.weight", gg::randn({3, 4})},
+                              {"b", gg::randn({2}, {.dtype = gg::DType::Float64})},
+                              {"ids", gg::arange(5)},
+                              {"mask", gg::gt(gg::randn({2, 2}), 0.0)},
+                              {"scalar", gg::scalar_tensor(7.5)}};
+  gg::save_safetensors(dir + "/t.safetensors", tensors, {{"format", "pt"}});
+  auto loaded = gg::load_safetensors(dir + "/t.safetensors");
+  CHECK(loaded.metadata.at("format") == "pt");
+  REQUIRE(loaded.tensors.size() == tensors.size());
+  for (const auto& [name, t] : tensors) {
+    const gg::Tensor& back = loaded.at(name);
+    CHECK(back.shape() == t.shape());
+    CHECK(back.dtype() == t.dtype());
+    CHECK(back.to_vector<double>() == t.to_vector<double>());
+  }
+  REQUIRE_THROWS_WITH(loaded.at("missing"), Catch::Contains("missing") && Catch::Contains("a.weight"));
+}
+
+TEST_CASE("safetensors: the Python standard library reads glassgrad's file", "[models][checkpoint]") {
+  if (std::system("python3 -c 'import json, struct' > /dev/null 2>&1") != 0) {
+    WARN("python3 is not available; skipping the standard-library reader check");
+    return;
+  }
+  const std::string dir = temp_dir("py");
+  gg::save_safetensors(dir + "/m.safetensors",
+                       {{"w", gg::from_vector(std::vector<float>{1.5f, -2.0f, 4.25f}, {3})},
+                        {"ids", gg::from_vector(std::vector<int64_t>{1, 2, 3, 4}, {2, 2})}},
+                       {{"framework", "glassgrad"}});
+  const std::string out = dir + "/out.txt";
+  const std::string cmd = "python3 " GG_SOURCE_DIR "/tests/safetensors_reader.py " + dir + "/m.safetensors > " + out;
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  const std::string text = read_file(out);
+  CHECK_THAT(text, Catch::Contains("metadata framework=glassgrad"));
+  CHECK_THAT(text, Catch::Contains("w F32 [3] 3.750000"));
+  CHECK_THAT(text, Catch::Contains("ids I64 [2, 2] 10.000000"));
+}
+
+TEST_CASE("safetensors: truncated or corrupt files are clear errors naming the file", "[models][checkpoint]") {
+  const std::string dir = temp_dir("corrupt"), path = dir + "/m.safetensors";
+  gg::save_safetensors(path, {{"w", gg::randn({16, 16})}});
+  const std::string good = read_file(path);
+  write_bytes(path, good.substr(0, good.size() - 100));  // cut in the middle of the data
+  REQUIRE_THROWS_WITH(gg::load_safetensors(path), Catch::Contains(path) && Catch::Contains("truncated"));
+  write_bytes(path, good.substr(0, 5));
+  REQUIRE_THROWS_WITH(gg::load_safetensors(path), Catch::Contains(path) && Catch::Contains("truncated"));
+  std::string bad_json = good;
+  bad_json[8] = '#';  // the header's opening brace
+  write_bytes(path, bad_json);
+  REQUIRE_THROWS_WITH(gg::load_safetensors(path), Catch::Contains(path) && Catch::Contains("JSON"));
+  std::string huge_header = good;
+  huge_header[7] = '\x7f';  // the header length claims far more bytes than the file has
+  write_bytes(path, huge_header);
+  REQUIRE_THROWS_WITH(gg::load_safetensors(path), Catch::Contains(path) && Catch::Contains("header claims"));
+  REQUIRE_THROWS_WITH(gg::load_safetensors(dir + "/nope.safetensors"), Catch::Contains("cannot open"));
+}
+
+TEST_CASE("atomic save: a failed or interrupted save leaves the previous file intact", "[models][checkpoint]") {
+  const std::string dir = temp_dir("atomic"), path = dir + "/m.safetensors";
+  gg::save_safetensors(path, {{"w", gg::ones({4})}});
+  const std::string before = read_file(path);
+  // An interrupted save leaves only its temporary file behind; the checkpoint still loads.
+  write_bytes(path + ".tmp.12345", before.substr(0, 20));
+  CHECK(gg::load_safetensors(path).at("w").to_vector<float>() == std::vector<float>{1, 1, 1, 1});
+  // A save that cannot complete (here: the target is a directory) is an error and changes nothing.
+  fs::create_directories(dir + "/blocked");
+  REQUIRE_THROWS_AS(gg::save_safetensors(dir + "/blocked", {{"w", gg::zeros({4})}}), gg::Error);
+  CHECK(read_file(path) == before);
+  for (const auto& entry : fs::directory_iterator(dir))
+    CHECK((entry.path().filename().string().find(".tmp.") == std::string::npos ||
+           entry.path().filename().string() == "m.safetensors.tmp.12345"));  // the failed save cleaned up
+}
+
+TEST_CASE("translator: save and load give the same weights and translations", "[models][checkpoint]") {
+  const std::string dir = temp_dir("translator");
+  auto pairs = gg::data::toy_task("reverse").generate(40, 3);
+  gg::manual_seed(2);
+  auto t = tiny_translator(pairs);
+  t.save(dir);
+  auto loaded = gg::models::Translator::load(dir);
+  auto state = loaded.model->state_dict();
+  size_t i = 0;
+  for (const auto& [name, p] : t.model->state_dict()) {
+    CHECK(state[i].first == name);
+    CHECK(state[i].second.to_vector<float>() == p.to_vector<float>());
+    ++i;
+  }
+  std::vector<std::string> sources = {pairs[0].src, pairs[1].src};
+  auto a = t.translate(sources), b = loaded.translate(sources);
+  CHECK(a[0].text == b[0].text);
+  CHECK(a[1].text == b[1].text);
+  REQUIRE_THROWS_WITH(gg::models::Translator::load(dir + "/missing"), Catch::Contains("not a model directory"));
+  write_bytes(dir + "/config.json", "{ not json");
+  REQUIRE_THROWS_WITH(gg::models::Translator::load(dir), Catch::Contains("config.json") && Catch::Contains("JSON"));
+}
+
+TEST_CASE("trainer: resuming from a checkpoint continues exactly like an uninterrupted run", "[models][checkpoint]") {
+  auto pairs = gg::data::toy_task("reverse").generate(96, 5);
+  std::vector<gg::data::SentencePair> train(pairs.begin(), pairs.begin() + 80), valid(pairs.begin() + 80, pairs.end());
+  auto run = [&](const std::string& dir, int64_t epochs, bool resume) {
+    gg::manual_seed(9);
+    auto t = resume ? gg::models::Translator::load(dir) : tiny_translator(train);
+    auto enc = gg::data::encode_pairs(train, *t.src_tokenizer, t.src_vocab, *t.tgt_tokenizer, t.tgt_vocab);
+    auto enc_valid = gg::data::encode_pairs(valid, *t.src_tokenizer, t.src_vocab, *t.tgt_tokenizer, t.tgt_vocab);
+    gg::models::TrainOptions o{.out_dir = dir, .epochs = epochs, .batch_size = 16, .lr = 1e-2,
+                               .valid_bleu_sentences = 0, .log_every = 1, .seed = 4, .resume = resume, .quiet = true};
+    auto result = gg::models::train(t, enc, enc_valid, valid, o);
+    return std::make_pair(result, gg::load_safetensors(dir + "/last.safetensors"));
+  };
+  const std::string straight = temp_dir("straight"), resumed = temp_dir("resumed");
+  auto [full, full_weights] = run(straight, 3, false);
+  run(resumed, 1, false);                               // stop after one epoch...
+  auto [rest, rest_weights] = run(resumed, 3, true);    // ...and resume in a new process-like start
+  REQUIRE(rest.epochs.size() == 2);
+  CHECK(rest.epochs[1].valid_loss == full.epochs[2].valid_loss);
+  CHECK(rest.epochs[1].train_loss == full.epochs[2].train_loss);
+  for (size_t i = 0; i < full_weights.tensors.size(); ++i)
+    CHECK(full_weights.tensors[i].second.to_vector<float>() == rest_weights.tensors[i].second.to_vector<float>());
+}
