@@ -56,7 +56,7 @@ constexpr GlyphRows kGlyphs[] = {
     {'+', "..... ..#.. ..#.. ##### ..#.. ..#.."}, {',', "..... ..... ..... ..... ..... .##.. ..#.. .#..."},
     {'-', "..... ..... ..... #####"}, {'.', "..... ..... ..... ..... ..... .##.. .##.."},
     {'/', "....# ...#. ...#. ..#.. .#... .#... #...."},
-    {'0', ".###. #...# #..## #.#.# ##..# #...# .###."}, {'1', "..#.. .##.. ..#.. ..#.. ..#.. ..#.. .###."},
+    {'0', ".###. #...# #...# #...# #...# #...# .###."}, {'1', "..#.. .##.. ..#.. ..#.. ..#.. ..#.. .###."},
     {'2', ".###. #...# ....# ...#. ..#.. .#... #####"}, {'3', "##### ...#. ..#.. ...#. ....# #...# .###."},
     {'4', "...#. ..##. .#.#. #..#. ##### ...#. ...#."}, {'5', "##### #.... ####. ....# ....# #...# .###."},
     {'6', "..##. .#... #.... ####. #...# #...# .###."}, {'7', "##### ....# ...#. ..#.. .#... .#... .#..."},
@@ -87,7 +87,7 @@ constexpr GlyphRows kGlyphs[] = {
     {'g', "..... ..... .#### #...# #...# #...# .#### ....# .###."},
     {'h', "#.... #.... #.##. ##..# #...# #...# #...#"}, {'i', "..#.. ..... .##.. ..#.. ..#.. ..#.. .###."},
     {'j', "...#. ..... ..##. ...#. ...#. ...#. ...#. #..#. .##.."},
-    {'k', "#.... #.... #..#. #.#.. ##... #.#.. #..#."}, {'l', ".##.. ..#.. ..#.. ..#.. ..#.. ..#.. .###."},
+    {'k', "#.... #.... #..#. #.#.. ##... #.#.. #..#."}, {'l', ".##.. ..#.. ..#.. ..#.. ..#.. ..#.. ...##"},
     {'m', "..... ..... ##.#. #.#.# #.#.# #.#.# #.#.#"}, {'n', "..... ..... #.##. ##..# #...# #...# #...#"},
     {'o', "..... ..... .###. #...# #...# #...# .###."},
     {'p', "..... ..... ####. #...# #...# #...# ####. #.... #...."},
@@ -122,10 +122,12 @@ constexpr GlyphRows kGlyphs[] = {
     {0xC6, ".#### #.#.. #.#.. ##### #.#.. #.#.. #.###"}, {0xD0, "####. .#..# .#..# ###.# .#..# .#..# ####."},
     {0xD7, "..... #...# .#.#. ..#.. .#.#. #...#"}, {0xD8, ".###. #...# #..## #.#.# ##..# #...# .###."},
     {0xDE, "#.... ####. #...# #...# ####. #.... #...."}, {0xDF, ".##.. #..#. #..#. #.#.. #..#. #...# #.##."},
-    {0xE6, "..... ..... ##.#. ..#.# ##### #.#.. .#.##"}, {0xF0, ".#.#. ..#.. .#.#. ....# .#### #...# .###."},
+    {0xE6, "..... ..... ##.#. ..#.# ##### #.#.. .#.##"}, {0xF0, "...#. ..### ....# .#### #...# #...# .###."},
     {0xF7, "..... ..#.. ..... ##### ..... ..#.."}, {0xF8, "..... ..... .###. #..## #.#.# ##..# .###."},
     {0xFE, "#.... #.... ####. #...# #...# #...# ####. #.... #...."},
-    {0x131, "..... ..... .##.. ..#.. ..#.. ..#.. .###."},  // ı, the base of í ì î ï
+    // Beyond Latin-1: ı (the base of í ì î ï), → and …, common in titles.
+    {0x131, "..... ..... .##.. ..#.. ..#.. ..#.. .###."}, {0x2192, "..... ..#.. ...#. ##### ...#. ..#.."},
+    {0x2026, "..... ..... ..... ..... ..... ..... #.#.#"},
 };
 
 // Marks, 3 rows: over a capital in cell rows 0-2, over a small letter in rows 2-4.
@@ -153,20 +155,27 @@ void paint_rows(Bitmap& bitmap, int first_row, const char* rows) {
 struct Font {
   std::array<Bitmap, 256> latin1{};  // indexed by code point U+0000..U+00FF
   std::array<bool, 256> has{};
-  Bitmap dotless_i{};
+  std::vector<std::pair<char32_t, Bitmap>> beyond;  // the few glyphs past U+00FF
+  const Bitmap* find(char32_t code) const {
+    if (code < 256) return has[code] ? &latin1[code] : nullptr;
+    for (const auto& [c, b] : beyond)
+      if (c == code) return &b;
+    return nullptr;
+  }
 };
 
 Font build_font() {
   Font font;
   for (const GlyphRows& g : kGlyphs) {
-    Bitmap& b = g.code == 0x131 ? font.dotless_i : font.latin1[g.code];
+    Bitmap b{};
     paint_rows(b, kTop, g.rows);
-    if (g.code < 256) font.has[g.code] = true;
+    if (g.code < 256) font.latin1[g.code] = b, font.has[g.code] = true;
+    else font.beyond.emplace_back(g.code, b);
   }
   for (int i = 0; i < 64; ++i) {
     const char base = kComposeBase[i], mark = kComposeMark[i];
     if (base == ' ') continue;
-    Bitmap b = base == 'i' ? font.dotless_i : font.latin1[static_cast<unsigned char>(base)];
+    Bitmap b = *font.find(base == 'i' ? 0x131 : static_cast<unsigned char>(base));
     if (mark == 's') {
       paint_rows(b, kTop + 7, "..#.. .##..");
     } else {
@@ -182,14 +191,14 @@ Font build_font() {
 const Bitmap& glyph(char32_t code) {
   static const Font font = build_font();
   switch (code) {  // a few common characters beyond Latin-1, by their nearest ASCII look-alike
-    case 0x131: return font.dotless_i;
     case 0x2581: code = '_'; break;  // SentencePiece's word-start mark
     case 0x2018: case 0x2019: code = '\''; break;
     case 0x201C: case 0x201D: code = '"'; break;
     case 0x2013: case 0x2014: code = '-'; break;
     default: break;
   }
-  return code < 256 && font.has[code] ? font.latin1[code] : font.latin1['?'];
+  const Bitmap* b = font.find(code);
+  return b ? *b : font.latin1['?'];
 }
 
 // UTF-8 to code points; a malformed byte becomes U+FFFD (drawn as '?').
@@ -279,9 +288,8 @@ void write_png(const char* op, const std::string& path, const Image& img) {
            dir.string());
   std::vector<uint8_t> png;
   auto append = [](void* context, void* data, int size) {
-    auto* bytes = static_cast<uint8_t*>(data);
-    static_cast<std::vector<uint8_t>*>(context)->insert(static_cast<std::vector<uint8_t>*>(context)->end(), bytes,
-                                                        bytes + size);
+    auto& bytes = *static_cast<std::vector<uint8_t>*>(context);
+    bytes.insert(bytes.end(), static_cast<uint8_t*>(data), static_cast<uint8_t*>(data) + size);
   };
   GG_CHECK(stbi_write_png_to_func(append, &png, img.width, img.height, 3, img.rgb.data(), img.width * 3) != 0,
            "{}: cannot encode a {}x{} PNG for '{}'", op, img.width, img.height, path);
@@ -337,7 +345,8 @@ std::vector<Tick> log_ticks(double lo, double hi, int target) {
       if (m == 0 && e % decade_step != 0) continue;
       for (int k : mantissas[m]) {
         const double v = k * std::pow(10.0, e);
-        if (std::log10(v) >= lo - 1e-9 && std::log10(v) <= hi + 1e-9) ticks.push_back({v, decode_utf8(fmt::format("{:g}", v))});
+        if (std::log10(v) >= lo - 1e-9 && std::log10(v) <= hi + 1e-9)
+          ticks.push_back({v, decode_utf8(fmt::format("{:g}", v))});
       }
     }
     if (ticks.size() >= (m < 2 ? 4u : 3u)) return ticks;
@@ -391,7 +400,11 @@ Image line_plot(const char* op, const std::vector<Series>& series, const PlotOpt
         y0 = std::min(y0, ty(s.y[i])), y1 = std::max(y1, ty(s.y[i]));
       }
   GG_CHECK(x0 <= x1, "{}: no finite points to plot{}", op, o.log_y ? " (a log-scale y axis also skips y <= 0)" : "");
-  if (x0 == x1) x0 -= 1, x1 += 1;
+  GG_CHECK(std::isfinite(x1 - x0) && std::isfinite(y1 - y0), "{}: the data spans more than a double can hold", op);
+  if (x0 == x1) {
+    const double x_pad = std::max(std::abs(x0) * 0.1, 1.0);
+    x0 -= x_pad, x1 += x_pad;
+  }
   const double y_pad = y0 == y1 ? (o.log_y ? 0.5 : std::max(std::abs(y0) * 0.1, 1e-3)) : (y1 - y0) * 0.05;
   y0 -= y_pad, y1 += y_pad;
 
@@ -470,9 +483,13 @@ Image line_plot(const char* op, const std::vector<Series>& series, const PlotOpt
 
   // Legend, in the corner of the plot the lines cross least.
   std::vector<size_t> named;
+  std::vector<std::u32string> names;
   int name_w = 0;
   for (size_t k = 0; k < series.size(); ++k)
-    if (!series[k].name.empty()) named.push_back(k), name_w = std::max(name_w, text_width(label_text(series[k].name, 40), s));
+    if (!series[k].name.empty()) {
+      named.push_back(k), names.push_back(label_text(series[k].name, 40));
+      name_w = std::max(name_w, text_width(names.back(), s));
+    }
   if (named.empty()) return img;
   const int row_h = ch + 3 * s, sample = 22 * s, inset = 8 * s;
   const int box_w = sample + name_w + 3 * pad / 2 + 6 * s, box_h = static_cast<int>(named.size()) * row_h + pad;
@@ -497,7 +514,7 @@ Image line_plot(const char* op, const std::vector<Series>& series, const PlotOpt
   for (size_t n = 0; n < named.size(); ++n) {
     const int cy = best.y0 + pad / 2 + static_cast<int>(n) * row_h + row_h / 2;
     fill_rect(img, best.x0 + pad / 2 + s, cy - s, sample, 2 * s, colors[named[n]]);
-    draw_text(img, best.x0 + pad / 2 + sample + 6 * s, cy - kGlyphH * s / 2, label_text(series[named[n]].name, 40), kInk, s);
+    draw_text(img, best.x0 + pad / 2 + sample + 6 * s, cy - kGlyphH * s / 2, names[n], kInk, s);
   }
   return img;
 }
@@ -531,22 +548,25 @@ Image heatmap(const char* op, const std::vector<float>& weights, int64_t rows, i
   GG_CHECK(o.max_size >= 200, "{}: max_size {} is too small (expected at least 200)", op, o.max_size);
   const int T = static_cast<int>(rows), S = static_cast<int>(cols);
   std::vector<std::u32string> row_text, col_text;
-  size_t row_glyphs = 0, col_glyphs = 0;
-  for (const auto& l : row_labels) row_text.push_back(label_text(l, 24)), row_glyphs = std::max(row_glyphs, row_text.back().size());
-  for (const auto& l : col_labels) col_text.push_back(label_text(l, 24)), col_glyphs = std::max(col_glyphs, col_text.back().size());
+  size_t row_glyphs = 0, col_glyphs = 0;  // of the longest label
+  for (const auto& l : row_labels) row_text.push_back(label_text(l, 24));
+  for (const auto& l : col_labels) col_text.push_back(label_text(l, 24));
+  for (const auto& t : row_text) row_glyphs = std::max(row_glyphs, t.size());
+  for (const auto& t : col_text) col_glyphs = std::max(col_glyphs, t.size());
   const std::u32string title = label_text(o.title);
 
   // Layout: the largest text scale (2, else 1) whose cells still hold a line of text.
   int s = 2, cell = 0, left = 0, top = 0, pad = 0, bar_block = 0;
   bool vertical = true;
   for (; s >= 1; --s) {
-    const int cw = kGlyphW * s, ch = kGlyphH * s, title_h = title.empty() ? 0 : 2 * kGlyphH * s;
     pad = 10 * s;
+    const int cw = kGlyphW * s, ch = kGlyphH * s, title_h = title.empty() ? 0 : kGlyphH * (s + 1) + pad / 2;
     left = pad + static_cast<int>(row_glyphs) * cw + cw;
-    bar_block = 2 * cw + 14 * s + 6 * s + 4 * cw + pad;  // gap, bar, tick, "0.25", margin
+    bar_block = 2 * cw + 14 * s + 8 * s + 4 * cw + pad;  // gap, bar, tick, "0.25", margin
     const int max_cell = 36 * s;
     const int fit_w = (o.max_size - left - bar_block) / S;
-    const int horizontal_top = pad + title_h + ch + s, vertical_top = pad + title_h + static_cast<int>(col_glyphs) * cw + cw;
+    const int horizontal_top = pad + title_h + ch + s;
+    const int vertical_top = pad + title_h + static_cast<int>(col_glyphs) * cw + cw;
     // Column labels lie flat when each fits its cell, else they stand up.
     const int flat_cell = std::min({max_cell, fit_w, (o.max_size - horizontal_top - pad) / T});
     vertical = static_cast<int>(col_glyphs) * cw + 2 * s > flat_cell;
@@ -558,11 +578,11 @@ Image heatmap(const char* op, const std::vector<float>& weights, int64_t rows, i
   cell = std::max(cell, ch + 2);
   const int grid_w = S * cell, grid_h = T * cell, gx = left, gy = top;
   const int bar_h = std::max(grid_h, 100 * s), bar_x = gx + grid_w + 2 * cw, bar_w = 14 * s;
-  const int width = std::max(gx + grid_w + bar_block, text_width(title, 2 * s) + 2 * pad);
+  const int width = std::max(gx + grid_w + bar_block, text_width(title, s + 1) + 2 * pad);
   const int height = gy + bar_h + pad;
 
   Image img = blank_image(width, height);
-  if (!title.empty()) draw_text_centered(img, width / 2, pad + kGlyphH * s, title, kInk, 2 * s);
+  if (!title.empty()) draw_text(img, (width - text_width(title, s + 1)) / 2, pad, title, kInk, s + 1);
   // Cells, with a value where "0.00" fits: at the label scale, else at scale 1.
   const int value_scale = text_width(U"0.00", s) + 4 * s <= cell ? s : text_width(U"0.00", 1) + 4 <= cell ? 1 : 0;
   for (int i = 0; i < T; ++i)
@@ -589,11 +609,12 @@ Image heatmap(const char* op, const std::vector<float>& weights, int64_t rows, i
   for (int y = 0; y < bar_h; ++y)
     fill_rect(img, bar_x, gy + y, bar_w, 1, heat_color(static_cast<float>(1.0 - (y + 0.5) / bar_h)));
   frame_rect(img, bar_x - 1, gy - 1, bar_w + 2, bar_h + 2, kFrame);
-  const std::vector<double> bar_ticks = bar_h >= 8 * ch ? std::vector<double>{0, 0.25, 0.5, 0.75, 1} : std::vector<double>{0, 0.5, 1};
+  const std::vector<double> bar_ticks =
+      bar_h >= 8 * ch ? std::vector<double>{0, 0.25, 0.5, 0.75, 1} : std::vector<double>{0, 0.5, 1};
   for (double v : bar_ticks) {
     const int y = gy + static_cast<int>(std::lround((1 - v) * (bar_h - s)));
     fill_rect(img, bar_x + bar_w + 1, y, 4 * s, s, kFrame);
-    draw_text(img, bar_x + bar_w + 6 * s, y - ch / 2, decode_utf8(fmt::format("{:g}", v)), kInk, s);
+    draw_text(img, bar_x + bar_w + 8 * s, y - ch / 2, decode_utf8(fmt::format("{:g}", v)), kInk, s);
   }
   return img;
 }

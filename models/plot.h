@@ -25,7 +25,7 @@ struct Rgb {
 struct Image {
   int width = 0, height = 0;
   std::vector<uint8_t> rgb{};
-  Rgb at(int x, int y) const;
+  Rgb at(int x, int y) const;  // 0 <= x < width, 0 <= y < height
 };
 
 struct Series {

@@ -4,6 +4,8 @@
 #include "autograd/embedding.h"
 #include "autograd/index.h"
 #include "autograd/linalg.h"
+#include "autograd/reduce.h"
+#include "core/random.h"
 #include "autograd/shape.h"
 #include "autograd/softmax.h"
 #include "nn/functional.h"
@@ -166,8 +168,19 @@ Tensor RNNSeq2Seq::forward(const Tensor& src, const Tensor& src_lengths, const T
   auto state = encode(src, src_lengths);
   auto& st = static_cast<State&>(*state);
   std::vector<Tensor> outputs;
-  for (int64_t t = 0; t < tgt_in.size(1); ++t) outputs.push_back(step(st, tgt_in.select(1, t), nullptr));
-  return logits(stack(outputs, 1));  // [B, T, V]: one output GEMM for all steps
+  if (teacher_forcing >= 1.0 || !is_training()) {
+    for (int64_t t = 0; t < tgt_in.size(1); ++t) outputs.push_back(step(st, tgt_in.select(1, t), nullptr));
+    return logits(stack(outputs, 1));  // [B, T, V]: one output GEMM for all steps
+  }
+  // Scheduled sampling: some steps read the previous prediction instead of the reference.
+  Tensor previous;
+  for (int64_t t = 0; t < tgt_in.size(1); ++t) {
+    const bool own = t > 0 && global_generator().uniform() >= teacher_forcing;
+    Tensor input = own ? argmax(previous.detach(), 1) : tgt_in.select(1, t);
+    previous = logits(step(st, input, nullptr));  // [B, V]
+    outputs.push_back(previous);
+  }
+  return stack(outputs, 1);
 }
 
 Tensor RNNSeq2Seq::decode_step(DecoderState& state, const Tensor& tokens, Tensor* attention_weights) {

@@ -29,6 +29,12 @@ class Seq2Seq : public nn::Module {
   // If `attention` is given it receives where this step looked: [B, S] (zeros for a model
   // without attention).
   virtual Tensor decode_step(DecoderState& state, const Tensor& tokens, Tensor* attention = nullptr) = 0;
+
+  // While training, the probability that a step is fed the reference token; otherwise it is
+  // fed the model's own best guess from the previous step (scheduled sampling, Bengio et al.,
+  // 2015). 1 is plain teacher forcing. The RNN model honours it; the Transformer, which
+  // computes all steps at once, always uses teacher forcing.
+  double teacher_forcing = 1.0;
 };
 
 }  // namespace gg::models

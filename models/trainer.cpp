@@ -81,6 +81,9 @@ TrainResult train(Translator& translator, const std::vector<data::EncodedPair>& 
   GG_CHECK(!o.out_dir.empty(), "train: an output directory is needed");
   GG_CHECK(!train_pairs.empty(), "train: no training pairs");
   Seq2Seq& model = *translator.model;
+  GG_CHECK(o.teacher_forcing > 0 && o.teacher_forcing <= 1, "train: teacher forcing must be in (0, 1], got {}",
+           o.teacher_forcing);
+  model.teacher_forcing = o.teacher_forcing;
   optim::Adam optimizer(model.parameters(), {.lr = o.lr});
   std::unique_ptr<optim::LRScheduler> schedule;
   if (o.warmup_steps > 0) schedule = std::make_unique<optim::WarmupInverseSqrtLR>(optimizer, o.warmup_steps);

@@ -23,6 +23,7 @@ struct TrainOptions {
   double lr = 1e-3;
   double clip = 1.0;              // gradient-norm clipping; 0 = off
   double label_smoothing = 0.0;
+  double teacher_forcing = 1.0;   // < 1: scheduled sampling (see Seq2Seq::teacher_forcing)
   int64_t warmup_steps = 0;       // > 0: linear warmup then 1/sqrt(step) (the Transformer schedule)
   double time_budget_minutes = 0; // > 0: stop (after saving) when this much wall-clock time has passed
   int64_t patience = 0;           // > 0: stop after this many epochs without a better validation loss

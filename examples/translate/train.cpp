@@ -101,6 +101,7 @@ void add_train_flags(CLI::App* cmd, gg::models::TrainOptions& t) {
   cmd->add_option("--lr", t.lr, "Adam learning rate")->capture_default_str();
   cmd->add_option("--clip", t.clip, "gradient-norm clipping (0: off)")->capture_default_str();
   cmd->add_option("--label-smoothing", t.label_smoothing)->capture_default_str();
+  cmd->add_option("--teacher-forcing", t.teacher_forcing, "probability of feeding the reference token (rnn)")->capture_default_str();
   cmd->add_option("--warmup", t.warmup_steps, "> 0: linear warmup then 1/sqrt(step)")->capture_default_str();
   cmd->add_option("--time-budget", t.time_budget_minutes, "stop after this many minutes (0: no limit)")->capture_default_str();
   cmd->add_option("--patience", t.patience, "early stopping after this many epochs without improvement (0: off)")->capture_default_str();

@@ -155,3 +155,16 @@ TEST_CASE("model: beam search with beam 1 equals greedy decoding", "[models][dec
     CHECK(beam[b][0].log_prob == Approx(greedy[b].log_prob).epsilon(1e-6));
   }
 }
+
+TEST_CASE("model: scheduled sampling still learns, and is off outside training", "[models][decode]") {
+  gg::manual_seed(13);
+  gg::models::RNNSeq2Seq model(kVocab, kVocab, {.embed = 16, .hidden = 32, .dropout = 0.0});
+  Toy toy = make_reverse_task(16, 6);
+  model.eval();
+  gg::Tensor forced = model.forward(toy.src, toy.src_lengths, toy.tgt_in);
+  model.teacher_forcing = 0.5;
+  gg::Tensor still_forced = model.forward(toy.src, toy.src_lengths, toy.tgt_in);  // eval: no sampling
+  CHECK(gg::max(gg::abs(forced - still_forced)).item() == 0.0);
+  std::vector<double> losses = train(model, toy, 80, 1e-2);
+  CHECK(losses.back() < 0.5 * losses.front());
+}
