@@ -77,6 +77,16 @@ int main(int argc, char** argv) try {
                loss_value);
     fmt::print("{}\n", gg::models::attention_text(out.weights.select(0, 0), kSource, kTarget));
   }
+
+  // Self-attention is the same machinery with query = key = value: every word of one
+  // sentence looks at the words of the same sentence. With a causal mask (as in a decoder)
+  // word t may only look at words 0..t, so each row's weights stop at the diagonal.
+  gg::nn::Embedding embed(T, kDim);
+  gg::nn::MultiHeadAttention self_attention(kDim, 2, {.batch_first = true});
+  gg::Tensor x = embed.forward(target_ids);  // [1, T, E]
+  auto self = self_attention.forward(x, x, x, {}, gg::nn::functional::causal_mask(T));
+  fmt::print("self-attention (2 heads, untrained, causal mask): \"the black cat eats fish\" attends to itself\n{}\n",
+             gg::models::attention_text(self.weights.select(0, 0), kTarget, kTarget));
   return 0;
 } catch (const std::exception& e) {
   fmt::print(stderr, "error: {}\n", e.what());
