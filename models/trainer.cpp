@@ -14,6 +14,7 @@
 #include "core/random.h"
 #include "core/safetensors.h"
 #include "data/bleu.h"
+#include "models/plot.h"
 #include "nn/functional.h"
 #include "optim/clip.h"
 #include "optim/optimizers.h"
@@ -56,6 +57,24 @@ void save_training_state(const std::string& dir, optim::Optimizer& optimizer, op
   json j = state;
   j["rng"] = rng.str();
   write_file_atomic(dir + "/trainer.json", j.dump(2) + "\n");
+}
+
+// DIR/loss.png: the logged training losses and the validation loss after each epoch.
+void write_loss_curve(const std::string& path, const TrainResult& result) {
+  Series train{.name = "train (logged steps)"}, valid{.name = "validation (per epoch)"};
+  for (const auto& [step, loss] : result.step_losses) {
+    train.x.push_back(static_cast<double>(step));
+    train.y.push_back(loss);
+  }
+  for (const auto& e : result.epochs) {
+    valid.x.push_back(static_cast<double>(e.step));
+    valid.y.push_back(e.valid_loss);
+  }
+  std::vector<Series> series;
+  if (!train.x.empty()) series.push_back(train);
+  if (!valid.x.empty()) series.push_back(valid);
+  if (series.empty()) return;
+  write_line_plot_png(path, series, {.title = "loss", .x_label = "step", .y_label = "cross-entropy per token", .log_y = true});
 }
 
 }  // namespace
@@ -218,6 +237,7 @@ TrainResult train(Translator& translator, const std::vector<data::EncodedPair>& 
                  rec.valid_loss, rec.valid_ppl, rec.valid_bleu >= 0 ? fmt::format("  BLEU {:.2f}", rec.valid_bleu) : "",
                  clock_string(rec.seconds), improved ? "  (best, saved)" : "");
     if (!out_of_time) checkpoint_last(epoch + 1, 0);
+    write_loss_curve(o.out_dir + "/loss.png", result);
     if (o.patience > 0 && bad_epochs >= o.patience) {
       result.stop_reason = "early stopping";
       break;

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "data/bleu.h"
+#include "models/plot.h"
 
 namespace translate_cli {
 
@@ -118,6 +119,14 @@ gg::Tensor attention_matrix(const gg::models::Translation& t) {
 std::vector<std::string> with_eos(std::vector<std::string> tokens) {
   tokens.push_back("<eos>");
   return tokens;
+}
+
+void write_attention_png(const std::string& path, const gg::models::Translation& t) {
+  std::vector<float> flat;
+  for (const auto& row : t.attention) flat.insert(flat.end(), row.begin(), row.end());
+  gg::models::write_heatmap_png(path, flat, static_cast<int64_t>(t.attention.size()),
+                                static_cast<int64_t>(t.source_tokens.size()), with_eos(t.target_tokens), t.source_tokens,
+                                {.title = t.text});
 }
 
 }  // namespace translate_cli

@@ -48,5 +48,7 @@ void print_attribution_if_tatoeba(const std::string& path);
 // A translation's attention as a [target tokens + <eos>, source tokens] tensor, and the row labels.
 gg::Tensor attention_matrix(const gg::models::Translation& t);
 std::vector<std::string> with_eos(std::vector<std::string> tokens);
+// The attention picture of one translation, as a PNG.
+void write_attention_png(const std::string& path, const gg::models::Translation& t);
 
 }  // namespace translate_cli

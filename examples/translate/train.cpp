@@ -196,7 +196,8 @@ void add_demo(CLI::App& app) {
     fmt::print("{}\n{} parameters; {} training pairs; at most {} minutes\n\n", translator.model->str(),
                translator.model->num_parameters(), enc_train.size(), minutes);
     gg::models::TrainOptions t{.out_dir = out, .epochs = 30, .batch_size = 64, .lr = 3e-3, .clip = 1.0,
-                               .time_budget_minutes = minutes, .patience = 3, .valid_bleu_sentences = 0, .seed = seed};
+                               .time_budget_minutes = minutes, .patience = 3, .valid_bleu_sentences = 0, .log_every = 10,
+                               .seed = seed};
     auto result = gg::models::train(translator, enc_train, enc_valid, valid, t);
     auto best = gg::models::Translator::load(out);
     report_test(best, test, 1, 8);
@@ -205,8 +206,11 @@ void add_demo(CLI::App& app) {
     target.push_back("<eos>");
     fmt::print("\nwhere the model looks, translating \"{}\":\n{}", test[0].src,
                gg::models::attention_text(attention_matrix(one), one.source_tokens, with_eos(one.target_tokens)));
-    fmt::print("\ntrained {} steps in {:.1f} minutes ({}); model, metrics.jsonl and checkpoints in {}\n", result.steps,
-               result.seconds / 60, result.stop_reason, out);
+    write_attention_png(out + "/attention.png", one);
+    fmt::print("\ntrained {} steps in {:.1f} minutes ({})\n", result.steps, result.seconds / 60, result.stop_reason);
+    fmt::print("pictures: {0}/attention.png (where it looks) and {0}/loss.png (the loss curve)\n", out);
+    fmt::print("the model, metrics.jsonl and checkpoints are in {0}; try:\n  echo \"{1}\" | build/bin/translate translate --model {0} --show-attention\n",
+               out, test[1].src);
   });
 }
 

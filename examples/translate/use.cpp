@@ -79,7 +79,10 @@ void add_attention(CLI::App& app) {
     auto t = gg::models::Translator::load(model_dir);
     auto tr = t.translate({sentence}, beam, true)[0];
     fmt::print("{}\n\n{}", tr.text, gg::models::attention_text(attention_matrix(tr), tr.source_tokens, with_eos(tr.target_tokens)));
-    GG_CHECK(png.empty(), "attention: PNG output is not available in this build yet");
+    if (!png.empty()) {
+      write_attention_png(png, tr);
+      fmt::print("\nwrote {}\n", png);
+    }
   });
 }
 
