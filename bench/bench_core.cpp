@@ -57,6 +57,20 @@ void overhead_table() {
   for (const Row& r : rows) fmt::print("  {:<36} {:>8.3f} us\n", r.what, r.seconds * 1e6);
 }
 
+void lstm_cell_table() {
+  fmt::print("\nLSTM cell forward + backward, B=64, input 256, hidden 512, float32 (median milliseconds)\n");
+  gg::nn::LSTMCell cell(256, 512);
+  gg::Tensor x = gg::randn({64, 256}, {.requires_grad = true});
+  gg::Tensor h = gg::randn({64, 512}), c = gg::randn({64, 512}), r = gg::randn({64, 512});
+  double t = gg::bench::seconds_per_call([&] {
+    auto s = cell.forward(x, {h, c});
+    gg::sum(s.h * r + s.c).backward();
+    cell.zero_grad();
+    x.zero_grad();
+  });
+  fmt::print("  {:<36} {:>8.3f} ms\n", "LSTMCell step, forward + backward", t * 1e3);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) try {
@@ -71,6 +85,7 @@ int main(int argc, char** argv) try {
   fmt::print("glassgrad core benchmark, {} thread(s), OpenBLAS {}\n", threads, openblas_get_config());
   matmul_table();
   overhead_table();
+  lstm_cell_table();
   return 0;
 } catch (const std::exception& e) {
   fmt::print(stderr, "error: {}\n", e.what());

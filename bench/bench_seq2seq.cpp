@@ -69,6 +69,7 @@ int main(int argc, char** argv) try {
     fmt::print("{}", profiler->table(25));
     fmt::print("kernels {:.1f}% of wall time; matmul {:.2f} GFLOP in total, {:.1f} GFLOP/s overall\n",
                100 * profiler->total_seconds() / seconds, matmul_flops / 1e9, matmul_flops / seconds / 1e9);
+    fmt::print("matmul_gflop_per_step={:.4f}\n", matmul_flops / 1e9 / steps);
   }
   fmt::print("glassgrad {} {} threads={} steps={} loss={:.4f} {:.1f} ms/step {:.1f} tgt_tok/s\n", model_name, size,
              threads, steps, loss, 1e3 * seconds / steps, static_cast<double>(tokens) / seconds);

@@ -30,8 +30,9 @@ gg_build() {
   local dir="$1"
   shift
   gg_log "configuring in ${dir}"
-  cmake -S "$GG_ROOT" -B "$dir" -DCMAKE_BUILD_TYPE=Release "$@" >"$dir.configure.log" 2>&1 ||
-    { cat "$dir.configure.log" >&2; exit 1; }
+  mkdir -p "$dir"
+  cmake -S "$GG_ROOT" -B "$dir" -DCMAKE_BUILD_TYPE=Release "$@" >"$dir/configure.log" 2>&1 ||
+    { cat "$dir/configure.log" >&2; exit 1; }
   gg_log "building ($(nproc) jobs)"
   cmake --build "$dir" -j "$(nproc)"
 }

@@ -1,0 +1,91 @@
+#!/usr/bin/python3
+"""Runs every benchmark workload in glassgrad and in its PyTorch twin on this machine, in one
+run, and prints one table. Called by bench/run.sh after it builds; see README "Benchmarks".
+
+Each number is the median of --repeats runs; both frameworks are run with 1 and 2 threads
+and the better setting is reported. Ratios above 1 mean glassgrad is faster.
+"""
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, "build", "bin")
+PY = "/usr/bin/python3"
+ENV = dict(os.environ, OMP_WAIT_POLICY=os.environ.get("OMP_WAIT_POLICY", "passive"))
+
+
+def run(cmd):
+    out = subprocess.run(cmd, capture_output=True, text=True, env=ENV)
+    if out.returncode != 0:
+        sys.exit(f"benchmark failed: {' '.join(cmd)}\n{out.stdout}\n{out.stderr}")
+    return out.stdout
+
+
+def last_number(text, unit):
+    m = re.findall(r"([0-9.]+) " + re.escape(unit), text)
+    if not m:
+        sys.exit(f"no '{unit}' in output:\n{text}")
+    return float(m[-1])
+
+
+def median_of(cmd, unit, repeats):
+    return statistics.median(last_number(run(cmd), unit) for _ in range(repeats))
+
+
+def best(values, higher_is_better):
+    return max(values) if higher_is_better else min(values)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--sizes", default="small,medium")
+    a = p.parse_args()
+    rows = []
+
+    core = run([os.path.join(BIN, "bench_core")])
+    sgemm = max(float(x) for x in re.findall(r"^\s+\d+\s+[0-9.]+\s+[0-9.]+\s+([0-9.]+)", core, re.M))
+    print(core)
+
+    for size in a.sizes.split(","):
+        steps = "20" if size == "small" else "5"
+        for model in ["lstm-attn", "transformer"]:
+            ours = [median_of([os.path.join(BIN, "bench_seq2seq"), "--model", model, "--size", size, "--steps", steps,
+                               "--threads", t], "tgt_tok/s", a.repeats) for t in ["1", "2"]]
+            theirs = [median_of([PY, os.path.join(ROOT, "bench", "bench_seq2seq.py"), "--model", model, "--size", size,
+                                 "--steps", steps, "--threads", t], "tgt_tok/s", a.repeats) for t in ["1", "2"]]
+            prof = run([os.path.join(BIN, "bench_seq2seq"), "--model", model, "--size", size, "--steps", steps,
+                        "--threads", "2" if ours[1] >= ours[0] else "1", "--profile"])
+            gflop_step = float(re.search(r"matmul_gflop_per_step=([0-9.]+)", prof).group(1))
+            ms_step = last_number(prof, "ms/step")
+            achieved = gflop_step / (ms_step / 1e3)
+            rows.append((f"train {model} {size} (tgt tok/s)", best(ours, True), best(theirs, True), True,
+                         f"{100 * achieved / sgemm:.0f}%"))
+
+    ours = [median_of([os.path.join(BIN, "bench_decode"), "--threads", t], "ms/sentence", a.repeats) for t in ["1", "2"]]
+    theirs = [median_of([PY, os.path.join(ROOT, "bench", "bench_decode.py"), "--threads", t], "ms/sentence", a.repeats)
+              for t in ["1", "2"]]
+    rows.append(("greedy decode, batch 1 (ms/sentence)", best(ours, False), best(theirs, False), False, ""))
+
+    torch_core = run([PY, os.path.join(ROOT, "bench", "bench_core.py")])
+    print(torch_core)
+    ours_add = last_number(re.search(r"gg::add, recording the graph.*", core).group(0), "us")
+    theirs_add = last_number(re.search(r"torch.add, recording the graph.*", torch_core).group(0), "us")
+    rows.append(("tiny add recording the graph (us)", ours_add, theirs_add, False, ""))
+    ours_cell = last_number(re.search(r"LSTMCell step.*", core).group(0), "ms")
+    theirs_cell = last_number(re.search(r"LSTMCell step.*", torch_core).group(0), "ms")
+    rows.append(("LSTM cell fwd+bwd B=64 H=512 (ms)", ours_cell, theirs_cell, False, ""))
+
+    print(f"raw OpenBLAS sgemm in this run: {sgemm:.1f} GFLOP/s (best of n = 256..2048)\n")
+    print(f"{'workload':<40} {'glassgrad':>12} {'PyTorch':>12} {'ratio':>8} {'% sgemm':>8}")
+    for name, ours, theirs, higher, roof in rows:
+        ratio = ours / theirs if higher else theirs / ours
+        print(f"{name:<40} {ours:>12.1f} {theirs:>12.1f} {ratio:>7.2f}x {roof:>8}")
+
+
+if __name__ == "__main__":
+    main()
