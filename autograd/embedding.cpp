@@ -13,7 +13,10 @@ struct EmbeddingBackward : Node {
   std::vector<Tensor> backward(const Tensor& dy) override {
     const Shape& w = inputs[0].shape;
     Tensor rows = kernel::contiguous(dy).view({-1, w[1]});  // [N, E]
-    if (padding_idx >= 0) rows = kernel::masked_fill(rows, kernel::compare(kernel::Compare::Eq, ids(), scalar_tensor(static_cast<double>(padding_idx), {.dtype = DType::Int64})).unsqueeze(1), 0.0);
+    if (padding_idx >= 0) {  // the padding row learns nothing: drop its rows of dy
+      Tensor pad = scalar_tensor(static_cast<double>(padding_idx), {.dtype = DType::Int64});
+      rows = kernel::masked_fill(rows, kernel::compare(kernel::Compare::Eq, ids(), pad).unsqueeze(1), 0.0);
+    }
     return {kernel::index_add(zeros(w, {.dtype = dy.dtype()}), 0, ids(), rows), Tensor()};
   }
 };

@@ -116,8 +116,12 @@ TrainResult train(Translator& translator, const std::vector<data::EncodedPair>& 
     GG_CHECK(in.good(), "train --resume: {} has no trainer.json; nothing to resume", o.out_dir);
     json state = json::parse(in);
     SafetensorsFile opt = load_safetensors(o.out_dir + "/optimizer.safetensors");
-    NamedTensors opt_state, sched_state;
-    for (auto& [k, v] : opt.tensors) (k.rfind("schedule.", 0) == 0 ? sched_state : opt_state).emplace_back(k.substr(k.rfind("schedule.", 0) == 0 ? 9 : 0), v);
+    NamedTensors opt_state, sched_state;  // the schedule's entries are saved as "schedule.<key>"
+    const std::string prefix = "schedule.";
+    for (auto& [k, v] : opt.tensors) {
+      if (k.rfind(prefix, 0) == 0) sched_state.emplace_back(k.substr(prefix.size()), v);
+      else opt_state.emplace_back(k, v);
+    }
     optimizer.load_state_dict(opt_state);
     if (schedule) schedule->load_state_dict(sched_state);
     model.load_state_dict(load_safetensors(o.out_dir + "/last.safetensors").tensors);
