@@ -39,8 +39,8 @@ void add_eval(CLI::App& app) {
     const double loss = gg::models::evaluate_loss(*t.model, encode(t, test));
     Scores s = score(t, test, beam);
     fmt::print("{} sentences, {}\n", test.size(), beam > 1 ? fmt::format("beam {}", beam) : "greedy");
-    fmt::print("BLEU = {}\n  signature {}\n", s.bleu.str(), s.bleu.signature);
-    fmt::print("BLEU (lowercased) = {}\n  signature {}\n", s.bleu_lowercase.str(), s.bleu_lowercase.signature);
+    fmt::print("{}\n  signature {}\n", s.bleu.str(), s.bleu.signature);
+    fmt::print("lowercased: {}\n  signature {}\n", s.bleu_lowercase.str(), s.bleu_lowercase.signature);
     fmt::print("perplexity {:.2f} (loss {:.4f} per target token), exact match {:.1f}%\n", std::exp(loss), loss, 100 * s.exact_match);
     for (int64_t i = 0; i < std::min<int64_t>(samples, static_cast<int64_t>(test.size())); ++i)
       fmt::print("  {}\n    -> {}\n    (reference: {})\n", test[i].src, s.hypotheses[i], test[i].tgt);
