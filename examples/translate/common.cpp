@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "data/bleu.h"
+#include "data/utf8.h"
 #include "models/plot.h"
 
 namespace translate_cli {
@@ -97,7 +98,8 @@ Scores score(gg::models::Translator& t, const std::vector<SentencePair>& pairs, 
   auto translations = t.translate(sources, beam);
   for (size_t i = 0; i < translations.size(); ++i) {
     s.hypotheses.push_back(translations[i].text);
-    exact += translations[i].text == references[i];
+    // A lowercasing model is judged against the lowercased reference.
+    exact += translations[i].text == (t.config.lowercase ? gg::data::to_lower(references[i]) : references[i]);
   }
   s.exact_match = pairs.empty() ? 0 : static_cast<double>(exact) / static_cast<double>(pairs.size());
   s.bleu = gg::data::corpus_bleu(s.hypotheses, references);
