@@ -8,6 +8,8 @@
 // --profile prints the op profiler's table for the timed steps, and the matmul GFLOP/s.
 #include <fmt/core.h>
 
+#include <sys/resource.h>
+
 #include <chrono>
 #include <string>
 
@@ -71,8 +73,11 @@ int main(int argc, char** argv) try {
                100 * profiler->total_seconds() / seconds, matmul_flops / 1e9, matmul_flops / seconds / 1e9);
     fmt::print("matmul_gflop_per_step={:.4f}\n", matmul_flops / 1e9 / steps);
   }
-  fmt::print("glassgrad {} {} threads={} steps={} loss={:.4f} {:.1f} ms/step {:.1f} tgt_tok/s\n", model_name, size,
-             threads, steps, loss, 1e3 * seconds / steps, static_cast<double>(tokens) / seconds);
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);  // ru_maxrss: peak resident set size, KiB on Linux
+  fmt::print("glassgrad {} {} threads={} steps={} loss={:.4f} peak_rss={:.0f}MiB {:.1f} ms/step {:.1f} tgt_tok/s\n",
+             model_name, size, threads, steps, loss, usage.ru_maxrss / 1024.0, 1e3 * seconds / steps,
+             static_cast<double>(tokens) / seconds);
   return 0;
 } catch (const std::exception& e) {
   fmt::print(stderr, "error: {}\n", e.what());

@@ -5,6 +5,7 @@
 """
 import argparse
 import os
+import resource
 import sys
 import time
 
@@ -48,7 +49,8 @@ def main():
         loss = train_step(batch)
         tokens += batch[4]
     seconds = time.perf_counter() - start
-    print(f"pytorch {a.model} {a.size} threads={a.threads} steps={a.steps} loss={loss:.4f} "
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    print(f"pytorch {a.model} {a.size} threads={a.threads} steps={a.steps} loss={loss:.4f} peak_rss={peak:.0f}MiB "
           f"{1e3 * seconds / a.steps:.1f} ms/step {tokens / seconds:.1f} tgt_tok/s")
 
 
