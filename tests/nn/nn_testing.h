@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "error_message.h"
 #include "glassgrad.h"
 
 namespace nn_test {
@@ -112,16 +113,6 @@ inline bool all_zero(const Tensor& t) {
   return true;
 }
 
-// The message of the gg::Error that f throws; fails the test if f throws nothing.
-template <class F>
-std::string error_message(F&& f) {
-  try {
-    f();
-  } catch (const gg::Error& e) {
-    return e.what();
-  }
-  FAIL("expected a gg::Error, but nothing was thrown");
-  return "";
-}
+using gg::testing::error_message;  // tests/error_message.h
 
 }  // namespace nn_test

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "error_message.h"
 #include "glassgrad.h"
 
 namespace optim_test {
@@ -35,16 +36,6 @@ inline void require_values(const Tensor& actual, const std::vector<double>& expe
   }
 }
 
-// The message of the gg::Error that f throws; fails the test if f throws nothing.
-template <class F>
-std::string error_message(F&& f) {
-  try {
-    f();
-  } catch (const gg::Error& e) {
-    return e.what();
-  }
-  FAIL("expected a gg::Error, but nothing was thrown");
-  return "";
-}
+using gg::testing::error_message;  // tests/error_message.h
 
 }  // namespace optim_test
