@@ -16,6 +16,8 @@
 
 #include "autograd/elementwise.h"
 #include "autograd/embedding.h"
+#include "autograd/fused_attention.h"
+#include "autograd/fused_rnn.h"
 #include "autograd/grad_mode.h"
 #include "autograd/gradcheck.h"
 #include "autograd/graph.h"

@@ -39,4 +39,55 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   return y;
 }
 
+// forward: Y = X W^T + b      backward: dX = dY W,  dW = dY^T X,  db = sum of dY's rows
+// X [..., in] is read as [N, in]; W [out, in]; b [out]. As PyTorch's addmm: the bias is written
+// first and the GEMM adds to it. dW comes out in W's own [out, in] layout; matmul(X, W.t())
+// would give a transposed gradient that every later copy reads column by column.
+struct LinearBackward : Node {
+  SavedTensor x{this}, w{this};  // x as [N, in], contiguous
+  std::string name() const override { return "LinearBackward"; }
+  std::vector<Tensor> backward(const Tensor& dy_in) override {
+    const int64_t out = inputs[1].shape[0];
+    const Tensor dy = kernel::view(kernel::contiguous(dy_in), {-1, out});  // [N, out]
+    Tensor dx, dw, db;
+    if (needs_grad(0)) dx = kernel::view(kernel::matmul(dy, w()), inputs[0].shape);
+    if (needs_grad(1)) dw = kernel::matmul(dy.transpose(0, 1), x());
+    if (needs_grad(2)) db = kernel::sum(dy, {0}, false);
+    return {dx, dw, db};
+  }
+};
+
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  GG_CHECK(weight.defined() && weight.dim() == 2, "linear: weight must be 2-D [out, in], got shape {}",
+           weight.defined() ? weight.shape() : Shape{});
+  GG_CHECK(x.defined() && x.dim() >= 1 && x.size(-1) == weight.size(1),
+           "linear: input of shape {} does not fit weight of shape {} (expected last dim {}); hint: the layer "
+           "was built for {} input features",
+           x.defined() ? x.shape() : Shape{}, weight.shape(), weight.size(1), weight.size(1));
+  GG_CHECK(x.dtype() == weight.dtype() && x.is_floating_point(),
+           "linear: the input is {} but the layer's weight is {}; hint: convert the module with "
+           "module.to(gg::DType::{}) or the input with .to(...)",
+           dtype_name(x.dtype()), dtype_name(weight.dtype()), x.dtype() == DType::Float64 ? "Float64" : "Float32");
+  const int64_t in = weight.size(1), out = weight.size(0);
+  GG_CHECK(!bias.defined() || (bias.dim() == 1 && bias.size(0) == out && bias.dtype() == weight.dtype()),
+           "linear: bias must be {} [{}] for a weight of shape {}, got {} of shape {}", dtype_name(weight.dtype()), out,
+           weight.shape(), bias.defined() ? dtype_name(bias.dtype()) : "undefined", bias.defined() ? bias.shape() : Shape{});
+  Shape out_shape = x.shape();
+  out_shape.back() = out;
+  int64_t rows = 1;  // N: the leading dims flattened
+  for (int64_t d = 0; d + 1 < x.dim(); ++d) rows *= x.size(d);
+  const Tensor x2 = kernel::view(kernel::contiguous(x), {rows, in});
+  Tensor y = Tensor::empty({x2.size(0), out}, x.dtype());
+  if (bias.defined()) kernel::copy(y, bias);               // every row starts as b
+  kernel::matmul_into(y, x2, weight.transpose(0, 1), bias.defined() ? 1.0 : 0.0);  // += X W^T
+  y = kernel::view(y, out_shape);
+  if (needs_grad(x, weight, bias)) {
+    auto node = std::make_shared<LinearBackward>();
+    if (needs_grad(weight)) node->x = x2;
+    if (needs_grad(x)) node->w = weight;
+    attach(y, node, {x, weight, bias});
+  }
+  return y;
+}
+
 }  // namespace gg

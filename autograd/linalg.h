@@ -7,4 +7,8 @@ namespace gg {
 // broadcast batch dims; a 1-D operand is a vector (a row on the left, a column on the right).
 Tensor matmul(const Tensor& a, const Tensor& b);
 
+// y = x W^T + b: x [..., in], weight [out, in], bias [out] or undefined -> [..., out]. One GEMM
+// over all leading dims, into a buffer that already holds the bias; one backward node.
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = {});
+
 }  // namespace gg

@@ -6,12 +6,15 @@
 #include <cmath>
 
 #include "autograd/node.h"
+#include "core/fast_math.h"
 #include "core/kernels.h"
 #include "core/parallel.h"
 #include "core/profiler.h"
 
 namespace gg {
 namespace {
+
+using fast::exp_of;  // float32: core/fast_math.h; float64: libm
 
 struct Rows {
   int64_t n = 0, classes = 0;
@@ -69,8 +72,9 @@ struct CrossEntropyBackward : Node {
             std::fill(row, row + C, T(0));
             continue;
           }
-          for (int64_t c = 0; c < C; ++c)
-            row[c] = static_cast<T>(w * (std::exp(static_cast<double>(px[n * C + c] - pl[n])) - eps / static_cast<double>(C)));
+          const T wt = static_cast<T>(w), floor = static_cast<T>(eps / static_cast<double>(C)), l = pl[n];
+          const T* xr = px + n * C;
+          for (int64_t c = 0; c < C; ++c) row[c] = wt * (exp_of(xr[c] - l) - floor);
           row[y[n]] -= static_cast<T>(w * (1.0 - eps));
         }
       });
@@ -104,20 +108,23 @@ Tensor cross_entropy(const Tensor& logits_in, const Tensor& target_in, const Cro
     T* pout = losses.data<T>();
     parallel_for(N, std::max<int64_t>(1, kParallelGrain / C), [&](int64_t begin, int64_t end) {
       for (int64_t n = begin; n < end; ++n) {
+        if (py[n] == options.ignore_index) {  // padding: no loss, no gradient, nothing to compute
+          pl[n] = T(0);
+          pout[n] = T(0);
+          continue;
+        }
         const T* row = px + n * C;
         T mx = row[0];
-        for (int64_t c = 1; c < C; ++c) mx = std::max(mx, row[c]);
-        double total = 0, sum = 0;
+#pragma omp simd reduction(max : mx)
+        for (int64_t c = 1; c < C; ++c) mx = row[c] > mx ? row[c] : mx;
+        double total = 0, sum = 0;  // accumulated in double, whatever T is
+#pragma omp simd reduction(+ : total, sum)
         for (int64_t c = 0; c < C; ++c) {
-          total += std::exp(static_cast<double>(row[c] - mx));
+          total += static_cast<double>(exp_of(row[c] - mx));
           sum += static_cast<double>(row[c]);
         }
         const double l = std::log(total) + static_cast<double>(mx);
         pl[n] = static_cast<T>(l);
-        if (py[n] == options.ignore_index) {
-          pout[n] = T(0);
-          continue;
-        }
         const double nll = l - static_cast<double>(row[py[n]]);
         const double smooth = l - sum / static_cast<double>(C);
         pout[n] = static_cast<T>((1.0 - eps) * nll + eps * smooth);

@@ -1,6 +1,7 @@
 // Elementwise kernels: unary maps, broadcasting binary ops, comparisons, where, casts, copies.
 #include <cmath>
 
+#include "core/fast_math.h"
 #include "core/kernels.h"
 #include "core/profiler.h"
 #include "core/strided_loop.h"
@@ -71,12 +72,9 @@ bool is_nan(T v) {
   else return false;
 }
 
-template <class T>
-T sigmoid(T x) {  // never exponentiates a large positive number
-  if (x >= 0) return T(1) / (T(1) + std::exp(-x));
-  T e = std::exp(x);
-  return e / (T(1) + e);
-}
+using fast::exp_of;  // float32: core/fast_math.h's vectorizable versions; float64: libm
+using fast::sigmoid_of;
+using fast::tanh_of;
 
 }  // namespace
 
@@ -101,11 +99,11 @@ Tensor unary(Unary op, const Tensor& x) {
       }
       if constexpr (std::is_floating_point_v<T>) {
         switch (op) {
-          case Unary::Exp: return map1<T, T>(out, x, [](T v) { return std::exp(v); });
+          case Unary::Exp: return map1<T, T>(out, x, [](T v) { return exp_of(v); });
           case Unary::Log: return map1<T, T>(out, x, [](T v) { return std::log(v); });
           case Unary::Sqrt: return map1<T, T>(out, x, [](T v) { return std::sqrt(v); });
-          case Unary::Tanh: return map1<T, T>(out, x, [](T v) { return std::tanh(v); });
-          case Unary::Sigmoid: return map1<T, T>(out, x, [](T v) { return sigmoid(v); });
+          case Unary::Tanh: return map1<T, T>(out, x, [](T v) { return tanh_of(v); });
+          case Unary::Sigmoid: return map1<T, T>(out, x, [](T v) { return sigmoid_of(v); });
           case Unary::Reciprocal: return map1<T, T>(out, x, [](T v) { return T(1) / v; });
           case Unary::Erf: return map1<T, T>(out, x, [](T v) { return std::erf(v); });
           default: break;

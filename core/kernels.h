@@ -51,6 +51,9 @@ Tensor sum_to(const Tensor& x, const Shape& shape);
 // a [..., M, K] @ b [..., K, N] -> [..., M, N], batch dims broadcast. Float tensors go to
 // cblas_sgemm/dgemm, with transposed views passed as transposes; int64 uses the naive loop.
 Tensor matmul(const Tensor& a, const Tensor& b);
+// c = a [M, K] @ b [K, N] + beta * c, written into c [M, N] (rows contiguous): the in-place
+// GEMM that fused kernels use to add a product to what is already there.
+void matmul_into(const Tensor& c, const Tensor& a, const Tensor& b, double beta);
 // The same contract with three plain loops: the reference BLAS is tested against.
 Tensor matmul_naive(const Tensor& a, const Tensor& b);
 

@@ -79,13 +79,14 @@ BlasView blas_view(const Tensor& x) {
   return {};
 }
 
+// c = a @ b + beta * c
 template <class T>
 void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t M, int64_t N, int64_t K, const T* a, int64_t lda,
-          const T* b, int64_t ldb, T* c, int64_t ldc) {
+          const T* b, int64_t ldb, T* c, int64_t ldc, T beta = T(0)) {
   if constexpr (std::is_same_v<T, float>)
-    cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
+    cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, 1.0f, a, lda, b, ldb, beta, c, ldc);
   else
-    cblas_dgemm(CblasRowMajor, ta, tb, M, N, K, 1.0, a, lda, b, ldb, 0.0, c, ldc);
+    cblas_dgemm(CblasRowMajor, ta, tb, M, N, K, 1.0, a, lda, b, ldb, beta, c, ldc);
 }
 
 }  // namespace
@@ -128,6 +129,32 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
     }
   });
   return out;
+}
+
+void matmul_into(const Tensor& c, const Tensor& a_in, const Tensor& b_in, double beta) {
+  GG_CHECK(a_in.dim() == 2 && b_in.dim() == 2 && c.dim() == 2 && a_in.size(1) == b_in.size(0) &&
+               c.size(0) == a_in.size(0) && c.size(1) == b_in.size(1),
+           "matmul_into: expected c [M, N] = a [M, K] @ b [K, N], got c {} a {} b {}", c.shape(), a_in.shape(),
+           b_in.shape());
+  GG_CHECK(a_in.dtype() == c.dtype() && b_in.dtype() == c.dtype() && c.is_floating_point(),
+           "matmul_into: expected one float dtype, got c {} a {} b {}", dtype_name(c.dtype()), dtype_name(a_in.dtype()),
+           dtype_name(b_in.dtype()));
+  GG_CHECK(c.stride(1) == 1 && c.stride(0) >= std::max<int64_t>(c.size(1), 1),
+           "matmul_into: the output must have contiguous rows, got strides ({}, {})", c.stride(0), c.stride(1));
+  const int64_t M = c.size(0), N = c.size(1), K = a_in.size(1);
+  GG_PROFILE("matmul", 2.0 * static_cast<double>(M * N * K));
+  if (M == 0 || N == 0) return;
+  if (K == 0) {
+    if (beta == 0) fill(c, 0);
+    else scale(c, beta);
+    return;
+  }
+  Tensor a = blas_view(a_in).ok ? a_in : contiguous(a_in), b = blas_view(b_in).ok ? b_in : contiguous(b_in);
+  const BlasView va = blas_view(a), vb = blas_view(b);
+  visit_floating(c.dtype(), "matmul_into", [&]<class T>() {
+    gemm<T>(va.trans, vb.trans, M, N, K, a.data<T>(), va.ld, b.data<T>(), vb.ld, c.data<T>(), c.stride(0),
+            static_cast<T>(beta));
+  });
 }
 
 Tensor matmul_naive(const Tensor& a, const Tensor& b) {

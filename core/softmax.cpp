@@ -2,6 +2,7 @@
 // before exponentiating, so exp never overflows.
 #include <cmath>
 
+#include "core/fast_math.h"
 #include "core/kernels.h"
 #include "core/profiler.h"
 #include "core/parallel.h"
@@ -34,7 +35,7 @@ Tensor softmax_impl(const Tensor& x_in, int64_t dim, std::string_view op) {
         for (int64_t j = 1; j < n; ++j) mx = std::max(mx, row[j * inner]);
         double total = 0;
         for (int64_t j = 0; j < n; ++j) {
-          T e = std::exp(row[j * inner] - mx);
+          T e = fast::exp_of(row[j * inner] - mx);
           total += e;
           if constexpr (!kLog) orow[j * inner] = e;
         }

@@ -41,7 +41,7 @@ size_t decode_one(std::string_view text, size_t i, char32_t& out) {
 }  // namespace
 
 std::optional<size_t> find_invalid_utf8(std::string_view text) {
-  char32_t cp;
+  char32_t cp = 0;
   for (size_t i = 0; i < text.size();) {
     size_t len = decode_one(text, i, cp);
     if (len == 0) return i;
@@ -63,7 +63,7 @@ void check_utf8(std::string_view text, std::string_view where) {
 std::u32string decode_utf8(std::string_view text, std::string_view where) {
   std::u32string out;
   out.reserve(text.size());
-  char32_t cp;
+  char32_t cp = 0;
   for (size_t i = 0; i < text.size();) {
     size_t len = decode_one(text, i, cp);
     if (len == 0) check_utf8(text, where);  // throws with the position
@@ -104,7 +104,7 @@ size_t utf8_length(std::string_view text) { return decode_utf8(text, "utf8_lengt
 
 std::vector<std::string> split_code_points(std::string_view text) {
   std::vector<std::string> out;
-  char32_t cp;
+  char32_t cp = 0;
   for (size_t i = 0; i < text.size();) {
     size_t len = decode_one(text, i, cp);
     if (len == 0) check_utf8(text, "split_code_points");
@@ -153,7 +153,7 @@ std::string to_lower(std::string_view text) {
 std::vector<std::string> split_whitespace(std::string_view text) {
   std::vector<std::string> out;
   std::string current;
-  char32_t cp;
+  char32_t cp = 0;
   for (size_t i = 0; i < text.size();) {
     size_t len = decode_one(text, i, cp);
     if (len == 0) check_utf8(text, "split_whitespace");
@@ -173,7 +173,7 @@ namespace {
 
 // Byte offsets [begin, end) of `text` without the surrounding is_space() code points.
 std::pair<size_t, size_t> stripped_range(std::string_view text, bool left) {
-  char32_t cp;
+  char32_t cp = 0;
   size_t begin = text.size(), end = 0;
   for (size_t i = 0; i < text.size();) {
     size_t len = decode_one(text, i, cp);

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "autograd/elementwise.h"
+#include "autograd/fused_attention.h"
 #include "autograd/linalg.h"
 #include "autograd/reduce.h"
 #include "autograd/shape.h"
@@ -67,11 +68,12 @@ Tensor general_scores(const Tensor& query, const Tensor& keys, const Tensor& W) 
   return matmul(matmul(query, W), keys.transpose(-1, -2));  // (s^T W) h_j
 }
 
-Tensor additive_scores(const Tensor& query, const Tensor& keys_proj, const Tensor& U, const Tensor& v) {
+Tensor additive_scores(const Tensor& query, const Tensor& keys_proj, const Tensor& U, const Tensor& v, bool fused) {
   GG_CHECK(U.dim() == 2 && U.size(1) == query.size(-1) && U.size(0) == keys_proj.size(-1),
            "additive attention: U of shape {} does not fit queries {} and projected keys {}", U.shape(),
            query.shape(), keys_proj.shape());
-  Tensor query_proj = matmul(query, U.t());                                    // [B, Tq, A]
+  Tensor query_proj = gg::linear(query, U);                                     // [B, Tq, A] = query U^T
+  if (fused) return additive_score_fused(query_proj, keys_proj, v);            // the same, in one op
   Tensor hidden = tanh(query_proj.unsqueeze(2) + keys_proj.unsqueeze(1));      // [B, Tq, S, A]
   return matmul(hidden, v);                                                    // [B, Tq, S]
 }
@@ -83,7 +85,7 @@ Tensor concat_scores(const Tensor& query, const Tensor& keys, const Tensor& W, c
            query.shape(), keys.shape(), query.size(-1) + keys.size(-1));
   Tensor s = query.unsqueeze(2).expand({B, Tq, S, query.size(-1)});  // [B, Tq, S, Dq]
   Tensor h = keys.unsqueeze(1).expand({B, Tq, S, keys.size(-1)});    // [B, Tq, S, Dk]
-  Tensor hidden = tanh(linear(cat({s, h}, -1), W));                  // [B, Tq, S, A]
+  Tensor hidden = tanh(gg::linear(cat({s, h}, -1), W));                 // [B, Tq, S, A]
   return matmul(hidden, v);                                          // [B, Tq, S]
 }
 

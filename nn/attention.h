@@ -48,7 +48,9 @@ Tensor dot_scores(const Tensor& query, const Tensor& keys);
 Tensor scaled_dot_scores(const Tensor& query, const Tensor& keys);
 Tensor general_scores(const Tensor& query, const Tensor& keys, const Tensor& W);  // W [Dq, Dk]
 // keys_proj = W h_j [B, S, A] (computed once per source sentence), U [A, Dq], v [A].
-Tensor additive_scores(const Tensor& query, const Tensor& keys_proj, const Tensor& U, const Tensor& v);
+// fused: one op (autograd/fused_attention.h); false: broadcast add, tanh and matmul, op by op.
+Tensor additive_scores(const Tensor& query, const Tensor& keys_proj, const Tensor& U, const Tensor& v,
+                       bool fused = true);
 // W [A, Dq + Dk], v [A]: builds [s; h_j] for every pair, literally.
 Tensor concat_scores(const Tensor& query, const Tensor& keys, const Tensor& W, const Tensor& v);
 
@@ -104,13 +106,14 @@ class AdditiveAttention : public Attention {
   Tensor project_keys(const Tensor& keys) { return W->forward(keys); }  // [B, S, A]
   Tensor score(const Tensor& query, const Tensor& keys) override { return score_projected(query, project_keys(keys)); }
   Tensor score_projected(const Tensor& query, const Tensor& keys_proj) {
-    return functional::additive_scores(query, keys_proj, U->weight, v);
+    return functional::additive_scores(query, keys_proj, U->weight, v, fused);
   }
   // forward() with keys already projected by project_keys.
   AttentionOutput forward_projected(const Tensor& query, const Tensor& keys_proj, const Tensor& values,
                                     const Tensor& mask = {});
   std::shared_ptr<Linear> W, U;
   Tensor v;
+  bool fused = true;  // score with the fused op; false: the composed ops (the two are tested to agree)
 };
 
 // Luong's concat attention: W [A, Dq + Dk] ~ Linear's init (no bias), v as in additive.

@@ -13,24 +13,7 @@
 
 namespace gg::nn::functional {
 
-Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
-  GG_CHECK(weight.defined() && weight.dim() == 2, "linear: weight must be 2-D [out, in], got shape {}",
-           weight.defined() ? weight.shape() : Shape{});
-  GG_CHECK(x.defined() && x.dim() >= 1 && x.size(-1) == weight.size(1),
-           "linear: input of shape {} does not fit weight of shape {} (expected last dim {}); hint: the layer "
-           "was built for {} input features",
-           x.shape(), weight.shape(), weight.size(1), weight.size(1));
-  GG_CHECK(x.dtype() == weight.dtype(),
-           "linear: the input is {} but the layer's weight is {}; hint: convert the module with "
-           "module.to(gg::DType::{}) or the input with .to(...)",
-           dtype_name(x.dtype()), dtype_name(weight.dtype()), x.dtype() == DType::Float64 ? "Float64" : "Float32");
-  // One GEMM over all leading dims: [..., in] -> [N, in] @ [in, out]; weight.t() is a view.
-  Shape out_shape = x.shape();
-  out_shape.back() = weight.size(0);
-  Tensor y = matmul(x.reshape({-1, weight.size(1)}), weight.t());
-  if (bias.defined()) y = y + bias;
-  return y.reshape(out_shape);
-}
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) { return gg::linear(x, weight, bias); }
 
 Tensor embedding(const Tensor& ids, const Tensor& weight, int64_t padding_idx) {
   return gg::embedding(weight, ids, padding_idx);

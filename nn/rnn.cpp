@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "autograd/elementwise.h"
+#include "autograd/fused_rnn.h"
 #include "autograd/reduce.h"
 #include "autograd/shape.h"
 #include "nn/functional.h"
@@ -74,7 +75,7 @@ RNNState initial_state(const char* who, RNNMode mode, const RNNState& given, int
 // ---- cells -----------------------------------------------------------------------------------------
 
 RNNCellBase::RNNCellBase(RNNMode mode, int64_t input_size, int64_t hidden_size, RNNCellOptions options)
-    : mode(mode), input_size(input_size), hidden_size(hidden_size) {
+    : mode(mode), input_size(input_size), hidden_size(hidden_size), fused(options.fused) {
   GG_CHECK(input_size > 0 && hidden_size > 0, "RNN cell: sizes must be positive, got input {} hidden {}", input_size,
            hidden_size);
   const int64_t G = gate_chunks(mode) * hidden_size;
@@ -96,6 +97,10 @@ RNNState RNNCellBase::forward(const Tensor& x, const RNNState& state) {
            "layer for [T, B, I]",
            name(), input_size, x.shape());
   RNNState s = initial_state(name().c_str(), mode, state, 0, x.size(0), hidden_size, x.dtype());
+  if (mode == RNNMode::LSTM && fused) {
+    const Tensor hc = lstm_cell_fused(functional::linear(x, weight_ih, bias_ih), functional::linear(s.h, weight_hh, bias_hh), s.c);
+    return {hc.narrow(1, 0, hidden_size), hc.narrow(1, hidden_size, hidden_size)};
+  }
   return rnn_step(mode, functional::linear(x, weight_ih, bias_ih), s, weight_hh, bias_hh);
 }
 
@@ -167,6 +172,13 @@ RNNOutput RNNBase::forward(const Tensor& x_in, const Tensor& lengths, const RNNS
       const Tensor x_proj = functional::linear(layer_input, weight_ih[k], bias_ih[k]);  // [T, B, G*H], one GEMM
       RNNState state{init.h.select(0, static_cast<int64_t>(k)),
                      mode == RNNMode::LSTM ? init.c.select(0, static_cast<int64_t>(k)) : Tensor()};
+      if (mode == RNNMode::LSTM && options.fused) {  // the whole direction as one op: [T + 2, B, H]
+        const Tensor all = lstm_layer_fused(x_proj, weight_hh[k], bias_hh[k], state.h, state.c, lengths, d == 1);
+        direction_outputs.push_back(all.narrow(0, 0, T));
+        final_h.push_back(all.select(0, T));
+        final_c.push_back(all.select(0, T + 1));
+        continue;
+      }
       std::vector<Tensor> outputs(static_cast<size_t>(T));
       for (int64_t step = 0; step < T; ++step) {
         const int64_t t = d == 0 ? step : T - 1 - step;

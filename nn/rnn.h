@@ -1,7 +1,10 @@
 #pragma once
 // Recurrent cells and layers: RNN (tanh or relu), GRU and LSTM.
 //
-// One recurrence step is shared by the cells and the sequence layers (rnn_step). Weights
+// One recurrence step is shared by the cells and the sequence layers (rnn_step). LSTMs run,
+// by default, on the fused kernels of autograd/fused_rnn.h (one op per step in a cell, one op
+// per layer and direction in a sequence layer); `fused = false` in the options selects the
+// composed ops of rnn_step instead, to read the graph op by op (the two are tested to agree). Weights
 // follow PyTorch's layout exactly, so checkpoints compare one to one:
 //   weight_ih [G*H, I], weight_hh [G*H, H], bias_ih [G*H], bias_hh [G*H]
 // with G gate chunks stacked in PyTorch's order: 1 for RNN, 3 for GRU (r, z, n), 4 for LSTM
@@ -35,6 +38,7 @@ RNNState rnn_step(RNNMode mode, const Tensor& x_proj, const RNNState& state, con
 struct RNNCellOptions {
   bool bias = true;
   DType dtype = DType::Float32;
+  bool fused = true;  // LSTM: one fused op per step (autograd/fused_rnn.h); false: the composed ops
 };
 
 // The base of RNNCell, GRUCell and LSTMCell: one step at a time, for decoder loops:
@@ -47,6 +51,7 @@ class RNNCellBase : public Module {
 
   RNNMode mode;
   int64_t input_size, hidden_size;
+  bool fused = true;  // see RNNCellOptions::fused; may be changed at any time
   Tensor weight_ih, weight_hh, bias_ih, bias_hh;
 };
 
@@ -79,6 +84,7 @@ struct RNNOptions {
   bool bias = true;
   bool relu = false;         // RNN only: relu instead of tanh
   DType dtype = DType::Float32;
+  bool fused = true;         // LSTM: one fused op per layer and direction; false: the composed ops per step
 };
 
 struct RNNOutput {

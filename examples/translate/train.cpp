@@ -167,7 +167,7 @@ void add_train(CLI::App& app) {
 
 void add_demo(CLI::App& app) {
   auto* cmd = app.add_subcommand("demo", "train an attention model on a generated task and show what it learned");
-  static std::string task = "dates", out;
+  static std::string task = "dates", out, attention = "additive";
   static double minutes = 3;
   static uint64_t seed = 0;
   std::string names;
@@ -175,6 +175,8 @@ void add_demo(CLI::App& app) {
   cmd->add_option("--task", task, "one of: " + names)->capture_default_str();
   cmd->add_option("--minutes", minutes, "training time budget")->capture_default_str();
   cmd->add_option("--out", out, "the model directory (default runs/demo-TASK)");
+  cmd->add_option("--attention", attention, "none, dot, scaled-dot, general, additive or concat")
+      ->check(CLI::IsMember({"none", "dot", "scaled-dot", "general", "additive", "bahdanau", "concat"}))->capture_default_str();
   cmd->add_option("--seed", seed)->capture_default_str();
   cmd->callback([] {
     const auto& toy = gg::data::toy_task(task);
@@ -191,6 +193,7 @@ void add_demo(CLI::App& app) {
     m.hidden = 128;
     m.dropout = 0.0;
     m.min_freq = 1;
+    m.attention = attention;
     auto translator = build_translator(m, train, out, {{"task", toy.name}, {"seed", seed}});
     auto enc_train = encode(translator, train), enc_valid = encode(translator, valid);
     fmt::print("{}\n{} parameters; {} training pairs; at most {} minutes\n\n", translator.model->str(),
@@ -201,14 +204,17 @@ void add_demo(CLI::App& app) {
     auto result = gg::models::train(translator, enc_train, enc_valid, valid, t);
     auto best = gg::models::Translator::load(out);
     report_test(best, test, 1, 8);
-    auto one = best.translate({test[0].src}, 1, true)[0];
-    auto target = one.target_tokens;
-    target.push_back("<eos>");
-    fmt::print("\nwhere the model looks, translating \"{}\":\n{}", test[0].src,
-               gg::models::attention_text(attention_matrix(one), one.source_tokens, with_eos(one.target_tokens)));
-    write_attention_png(out + "/attention.png", one);
     fmt::print("\ntrained {} steps in {:.1f} minutes ({})\n", result.steps, result.seconds / 60, result.stop_reason);
-    fmt::print("pictures: {0}/attention.png (where it looks) and {0}/loss.png (the loss curve)\n", out);
+    if (attention == "none") {
+      fmt::print("no attention: the decoder reads one fixed context, so there is no picture of where it looks\n");
+      fmt::print("the loss curve: {}/loss.png\n", out);
+    } else {
+      auto one = best.translate({test[0].src}, 1, true)[0];
+      fmt::print("\nwhere the model looks, translating \"{}\":\n{}", test[0].src,
+                 gg::models::attention_text(attention_matrix(one), one.source_tokens, with_eos(one.target_tokens)));
+      write_attention_png(out + "/attention.png", one);
+      fmt::print("pictures: {0}/attention.png (where it looks) and {0}/loss.png (the loss curve)\n", out);
+    }
     fmt::print("the model, metrics.jsonl and checkpoints are in {0}; try:\n  echo \"{1}\" | build/bin/translate translate --model {0} --show-attention\n",
                out, test[1].src);
   });

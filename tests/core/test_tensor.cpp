@@ -300,3 +300,29 @@ TEST_CASE("size and stride of a 0-d tensor are errors, not out-of-bounds reads",
   REQUIRE_THROWS_WITH(s.size(0), Catch::Contains("size") && Catch::Contains("0-d"));
   REQUIRE_THROWS_WITH(s.stride(-1), Catch::Contains("stride") && Catch::Contains("0-d"));
 }
+
+TEST_CASE("the caching allocator reuses freed large blocks and gives them back on request", "[storage]") {
+  const size_t old_limit = gg::cache_limit();
+  gg::set_cache_limit(size_t{64} << 20);
+  gg::empty_cache();
+  const void* first = nullptr;
+  {
+    gg::Tensor big = gg::Tensor::empty({100000});  // 400,000 bytes: cached when freed
+    first = big.data<float>();
+  }
+  CHECK(gg::memory_stats().cached_bytes >= 400000);
+  {
+    gg::Tensor again = gg::Tensor::empty({99000});  // same size class (393,216 .. 458,752 bytes)
+    CHECK(again.data<float>() == first);
+    CHECK(gg::memory_stats().cached_bytes == 0);
+  }
+  gg::Tensor small = gg::Tensor::empty({100});  // small blocks go straight back to malloc
+  small = gg::Tensor();
+  CHECK(gg::memory_stats().cached_bytes >= 400000);
+  gg::empty_cache();
+  CHECK(gg::memory_stats().cached_bytes == 0);
+  gg::set_cache_limit(0);  // off: nothing is kept
+  { gg::Tensor big = gg::Tensor::empty({100000}); }
+  CHECK(gg::memory_stats().cached_bytes == 0);
+  gg::set_cache_limit(old_limit);
+}
