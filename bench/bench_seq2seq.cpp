@@ -43,8 +43,9 @@ int main(int argc, char** argv) try {
   for (uint64_t i = 0; i < 8; ++i) batches.push_back(gg::bench::make_batch(V, B, L, i));
 
   auto train_step = [&](const gg::bench::Batch& batch) {
-    gg::Tensor logits = model->forward(batch.src, batch.src_lengths, batch.tgt_in);
-    gg::Tensor loss = gg::nn::functional::cross_entropy(logits, batch.tgt_out, {.ignore_index = 0});
+    // Seq2Seq::loss sends only the non-padding positions through the output layer (the
+    // PyTorch twin, written as a PyTorch user would, projects every position).
+    gg::Tensor loss = model->loss(batch.src, batch.src_lengths, batch.tgt_in, batch.tgt_out, {.ignore_index = 0});
     optimizer.zero_grad();
     loss.backward();
     gg::optim::clip_grad_norm_(model->parameters(), 1.0);

@@ -156,36 +156,52 @@ Tensor RNNSeq2Seq::step(State& st, const Tensor& tokens, Tensor* weights) {
   return a;
 }
 
-Tensor RNNSeq2Seq::logits(const Tensor& a) {
+Tensor RNNSeq2Seq::project(const Tensor& a) {
   Tensor x = nn::functional::dropout(a, options.dropout, is_training());
   return out ? out->forward(x) : nn::functional::linear(x, tgt_embed->weight);
 }
 
+Tensor RNNSeq2Seq::features(const Tensor& src, const Tensor& src_lengths, const Tensor& tgt_in) {
+  GG_CHECK(tgt_in.dim() == 2 && tgt_in.size(0) == src.size(0),
+           "RNNSeq2Seq.forward: tgt_in must be int64 [B, T] with the batch of src {}, got {}", src.shape(),
+           tgt_in.shape());
+  GG_CHECK(!scheduled_sampling(), "RNNSeq2Seq.features: with scheduled sampling (teacher_forcing {}) each step "
+           "reads the previous step's logits; use forward() or loss()", teacher_forcing);
+  auto state = encode(src, src_lengths);
+  auto& st = static_cast<State&>(*state);
+  std::vector<Tensor> outputs;
+  for (int64_t t = 0; t < tgt_in.size(1); ++t) outputs.push_back(step(st, tgt_in.select(1, t), nullptr));
+  return stack(outputs, 1);  // [B, T, D]: the output layer then runs as one GEMM for all steps
+}
+
 Tensor RNNSeq2Seq::forward(const Tensor& src, const Tensor& src_lengths, const Tensor& tgt_in) {
+  if (!scheduled_sampling()) return project(features(src, src_lengths, tgt_in));
   GG_CHECK(tgt_in.dim() == 2 && tgt_in.size(0) == src.size(0),
            "RNNSeq2Seq.forward: tgt_in must be int64 [B, T] with the batch of src {}, got {}", src.shape(),
            tgt_in.shape());
   auto state = encode(src, src_lengths);
   auto& st = static_cast<State&>(*state);
-  std::vector<Tensor> outputs;
-  if (teacher_forcing >= 1.0 || !is_training()) {
-    for (int64_t t = 0; t < tgt_in.size(1); ++t) outputs.push_back(step(st, tgt_in.select(1, t), nullptr));
-    return logits(stack(outputs, 1));  // [B, T, V]: one output GEMM for all steps
-  }
   // Scheduled sampling: some steps read the previous prediction instead of the reference.
+  std::vector<Tensor> outputs;
   Tensor previous;
   for (int64_t t = 0; t < tgt_in.size(1); ++t) {
     const bool own = t > 0 && global_generator().uniform() >= teacher_forcing;
     Tensor input = own ? argmax(previous.detach(), 1) : tgt_in.select(1, t);
-    previous = logits(step(st, input, nullptr));  // [B, V]
+    previous = project(step(st, input, nullptr));  // [B, V]
     outputs.push_back(previous);
   }
   return stack(outputs, 1);
 }
 
+Tensor RNNSeq2Seq::loss(const Tensor& src, const Tensor& src_lengths, const Tensor& tgt_in, const Tensor& tgt_out,
+                        const CrossEntropyOptions& options) {
+  if (scheduled_sampling()) return nn::functional::cross_entropy(forward(src, src_lengths, tgt_in), tgt_out, options);
+  return Seq2Seq::loss(src, src_lengths, tgt_in, tgt_out, options);
+}
+
 Tensor RNNSeq2Seq::decode_step(DecoderState& state, const Tensor& tokens, Tensor* attention_weights) {
   auto& st = dynamic_cast<State&>(state);
-  return log_softmax(logits(step(st, tokens, attention_weights)), -1);
+  return log_softmax(project(step(st, tokens, attention_weights)), -1);
 }
 
 }  // namespace gg::models

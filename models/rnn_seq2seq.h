@@ -47,7 +47,13 @@ class RNNSeq2Seq : public Seq2Seq {
   std::string name() const override { return "RNNSeq2Seq"; }
   std::string extra_repr() const override;
 
+  // With scheduled sampling (teacher_forcing < 1 while training) every step needs its own
+  // logits, so forward and loss project step by step instead of through features().
   Tensor forward(const Tensor& src, const Tensor& src_lengths, const Tensor& tgt_in) override;
+  Tensor features(const Tensor& src, const Tensor& src_lengths, const Tensor& tgt_in) override;
+  Tensor project(const Tensor& a) override;  // dropout, then the output layer
+  Tensor loss(const Tensor& src, const Tensor& src_lengths, const Tensor& tgt_in, const Tensor& tgt_out,
+              const CrossEntropyOptions& options) override;
   std::unique_ptr<DecoderState> encode(const Tensor& src, const Tensor& src_lengths) override;
   Tensor decode_step(DecoderState& state, const Tensor& tokens, Tensor* attention = nullptr) override;
 
@@ -64,7 +70,7 @@ class RNNSeq2Seq : public Seq2Seq {
   // One decoder step; returns what the output layer reads (a_t [B, H], or [h_t; c_t] [B, 2H])
   // and fills `weights` [B, S].
   Tensor step(State& state, const Tensor& tokens, Tensor* weights);
-  Tensor logits(const Tensor& a);
+  bool scheduled_sampling() const { return is_training() && teacher_forcing < 1.0; }
 };
 
 }  // namespace gg::models

@@ -8,6 +8,7 @@
 // Token ids are int64 with <pad> = 0 (data/vocab.h).
 #include <memory>
 
+#include "autograd/loss.h"
 #include "nn/module.h"
 
 namespace gg::models {
@@ -23,7 +24,19 @@ struct DecoderState {
 class Seq2Seq : public nn::Module {
  public:
   // Teacher forcing: src [B, S], src_lengths [B], tgt_in [B, T] (<bos> + target) -> logits [B, T, V].
-  virtual Tensor forward(const Tensor& src, const Tensor& src_lengths, const Tensor& tgt_in) = 0;
+  // By default project(features(...)).
+  virtual Tensor forward(const Tensor& src, const Tensor& src_lengths, const Tensor& tgt_in);
+  // The decoder's teacher-forced outputs before the vocabulary projection: [B, T, D].
+  virtual Tensor features(const Tensor& src, const Tensor& src_lengths, const Tensor& tgt_in) = 0;
+  // The output layer: [..., D] -> logits [..., V].
+  virtual Tensor project(const Tensor& features) = 0;
+  // The training loss: cross-entropy of the logits against tgt_out [B, T]. Only the positions
+  // whose target is not options.ignore_index (the padding) go through the output layer: in a
+  // bucketed batch about a quarter of [B, T] is padding, and the output layer's GEMM is most of
+  // a step's work. Equal to cross_entropy(forward(...), tgt_out, options); with
+  // Reduction::None it is exactly that, shaped like tgt_out.
+  virtual Tensor loss(const Tensor& src, const Tensor& src_lengths, const Tensor& tgt_in, const Tensor& tgt_out,
+                      const CrossEntropyOptions& options);
   virtual std::unique_ptr<DecoderState> encode(const Tensor& src, const Tensor& src_lengths) = 0;
   // tokens [B]: the previous output of each row -> log-probabilities [B, V] of the next one.
   // If `attention` is given it receives where this step looked: [B, S] (zeros for a model

@@ -86,8 +86,8 @@ double evaluate_loss(Seq2Seq& model, const std::vector<data::EncodedPair>& pairs
   double total = 0;
   int64_t tokens = 0;
   for (const auto& batch : data::make_batches(pairs, {.batch_size = batch_size, .shuffle = false})) {
-    Tensor logits = model.forward(batch.src, batch.src_lengths, batch.tgt_in);
-    Tensor loss = nn::functional::cross_entropy(logits, batch.tgt_out, {.ignore_index = 0, .reduction = Reduction::Sum});
+    Tensor loss = model.loss(batch.src, batch.src_lengths, batch.tgt_in, batch.tgt_out,
+                             {.ignore_index = 0, .reduction = Reduction::Sum});
     total += loss.item();
     tokens += batch.tgt_tokens;
   }
@@ -157,9 +157,8 @@ TrainResult train(Translator& translator, const std::vector<data::EncodedPair>& 
     auto window_start = epoch_start;
     for (size_t b = static_cast<size_t>(skip_batches); b < batches.size(); ++b) {
       const auto& batch = batches[b];
-      Tensor logits = model.forward(batch.src, batch.src_lengths, batch.tgt_in);
-      Tensor loss = nn::functional::cross_entropy(logits, batch.tgt_out,
-                                                  {.ignore_index = 0, .label_smoothing = o.label_smoothing});
+      Tensor loss = model.loss(batch.src, batch.src_lengths, batch.tgt_in, batch.tgt_out,
+                               {.ignore_index = 0, .label_smoothing = o.label_smoothing});
       optimizer.zero_grad();
       loss.backward();
       const double norm = o.clip > 0 ? optim::clip_grad_norm_(model.parameters(), o.clip) : 0.0;

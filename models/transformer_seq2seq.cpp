@@ -58,14 +58,14 @@ std::unique_ptr<DecoderState> TransformerSeq2Seq::encode(const Tensor& src, cons
   return state;
 }
 
-Tensor TransformerSeq2Seq::forward(const Tensor& src, const Tensor& src_lengths, const Tensor& tgt_in) {
+Tensor TransformerSeq2Seq::features(const Tensor& src, const Tensor& src_lengths, const Tensor& tgt_in) {
   auto state = encode(src, src_lengths);
   auto& st = static_cast<State&>(*state);
   const int64_t T = tgt_in.size(1);
   Tensor target_pad = eq(tgt_in, 0.0);  // [B, T]
   Tensor y = decoder->forward(embed(*tgt_embed, tgt_in), st.memory, nn::functional::causal_mask(T), {}, target_pad,
                               st.source_pad);
-  return project(y);  // [B, T, V]
+  return y;  // [B, T, D]
 }
 
 Tensor TransformerSeq2Seq::decode_step(DecoderState& state, const Tensor& tokens, Tensor* attention) {

@@ -27,7 +27,8 @@ class TransformerSeq2Seq : public Seq2Seq {
   TransformerSeq2Seq(int64_t src_vocab, int64_t tgt_vocab, TransformerSeq2SeqOptions options = {});
   std::string name() const override { return "TransformerSeq2Seq"; }
 
-  Tensor forward(const Tensor& src, const Tensor& src_lengths, const Tensor& tgt_in) override;
+  Tensor features(const Tensor& src, const Tensor& src_lengths, const Tensor& tgt_in) override;
+  Tensor project(const Tensor& x) override;
   std::unique_ptr<DecoderState> encode(const Tensor& src, const Tensor& src_lengths) override;
   Tensor decode_step(DecoderState& state, const Tensor& tokens, Tensor* attention = nullptr) override;
 
@@ -40,7 +41,6 @@ class TransformerSeq2Seq : public Seq2Seq {
 
  private:
   Tensor embed(nn::Embedding& table, const Tensor& ids);
-  Tensor project(const Tensor& x);
 };
 
 }  // namespace gg::models

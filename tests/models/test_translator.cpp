@@ -168,3 +168,35 @@ TEST_CASE("model: scheduled sampling still learns, and is off outside training",
   std::vector<double> losses = train(model, toy, 80, 1e-2);
   CHECK(losses.back() < 0.5 * losses.front());
 }
+
+TEST_CASE("model: loss() (only non-padding rows projected) equals cross-entropy of forward(), value and gradients",
+          "[models][loss]") {
+  const Toy toy = make_reverse_task(6, 41);
+  for (int arch = 0; arch < 2; ++arch) {
+    INFO((arch == 0 ? "RNN" : "Transformer"));
+    for (auto reduction : {gg::Reduction::Mean, gg::Reduction::Sum, gg::Reduction::None}) {
+      std::vector<std::vector<double>> results;
+      for (bool via_loss : {true, false}) {
+        gg::manual_seed(42);
+        std::shared_ptr<gg::models::Seq2Seq> model;
+        if (arch == 0)
+          model = std::make_shared<gg::models::RNNSeq2Seq>(kVocab, kVocab, gg::models::RNNSeq2SeqOptions{.embed = 8, .hidden = 8, .dropout = 0.0});
+        else
+          model = std::make_shared<gg::models::TransformerSeq2Seq>(
+              kVocab, kVocab, gg::models::TransformerSeq2SeqOptions{.d_model = 8, .heads = 2, .encoder_layers = 1,
+                                                                    .decoder_layers = 1, .dim_feedforward = 16, .dropout = 0.0});
+        const gg::CrossEntropyOptions options{.ignore_index = kPad, .label_smoothing = 0.1, .reduction = reduction};
+        gg::Tensor loss = via_loss ? model->loss(toy.src, toy.src_lengths, toy.tgt_in, toy.tgt_out, options)
+                                   : gg::nn::functional::cross_entropy(model->forward(toy.src, toy.src_lengths, toy.tgt_in),
+                                                                       toy.tgt_out, options);
+        gg::sum(loss).backward();
+        std::vector<double> r = loss.to_vector<double>();
+        for (const auto& p : model->parameters())
+          for (double g : p.grad().to_vector<double>()) r.push_back(g);
+        results.push_back(r);
+      }
+      REQUIRE(results[0].size() == results[1].size());
+      for (size_t i = 0; i < results[0].size(); ++i) REQUIRE(results[0][i] == Approx(results[1][i]).epsilon(1e-5).margin(1e-7));
+    }
+  }
+}
