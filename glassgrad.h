@@ -17,6 +17,7 @@
 #include "autograd/elementwise.h"
 #include "autograd/embedding.h"
 #include "autograd/fused_attention.h"
+#include "autograd/fused_layer_norm.h"
 #include "autograd/fused_rnn.h"
 #include "autograd/grad_mode.h"
 #include "autograd/gradcheck.h"

@@ -5,6 +5,7 @@
 
 #include "autograd/elementwise.h"
 #include "autograd/embedding.h"
+#include "autograd/fused_layer_norm.h"
 #include "autograd/index.h"
 #include "autograd/linalg.h"
 #include "autograd/reduce.h"
@@ -27,12 +28,13 @@ Tensor dropout(const Tensor& x, double p, bool training) {
 }
 
 Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight, const Tensor& bias,
-                  double eps) {
+                  double eps, bool fused) {
   const auto k = static_cast<int64_t>(normalized_shape.size());
   bool fits = k >= 1 && x.dim() >= k;
   for (int64_t i = 0; fits && i < k; ++i) fits = x.size(x.dim() - k + i) == normalized_shape[i];
   GG_CHECK(fits, "layer_norm: input of shape {} does not end with the normalized shape {}", x.shape(),
            normalized_shape);
+  if (fused) return layer_norm_fused(x, normalized_shape.numel(), weight, bias, eps);
   std::vector<int64_t> dims;
   for (int64_t i = 0; i < k; ++i) dims.push_back(x.dim() - k + i);
   Tensor centered = x - mean(x, dims, true);

@@ -15,8 +15,9 @@ Tensor embedding(const Tensor& ids, const Tensor& weight, int64_t padding_idx = 
 Tensor dropout(const Tensor& x, double p, bool training);
 // y = (x - mean) / sqrt(var + eps) * weight + bias over the last normalized_shape.size()
 // dims (biased variance, as torch's layer_norm); weight and bias may be undefined.
+// fused: one op (autograd/fused_layer_norm.h); false: the composed ops, the twin it is tested against.
 Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight = {},
-                  const Tensor& bias = {}, double eps = 1e-5);
+                  const Tensor& bias = {}, double eps = 1e-5, bool fused = true);
 // gelu(x) = x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)), the exact form (PyTorch's default).
 Tensor gelu(const Tensor& x);
 

@@ -28,10 +28,13 @@ class LayerNorm : public Module {
 
   std::string name() const override { return "LayerNorm"; }
   std::string extra_repr() const override { return fmt::format("{}, eps={}", normalized_shape, eps); }
-  Tensor forward(const Tensor& x) override { return functional::layer_norm(x, normalized_shape, weight, bias, eps); }
+  Tensor forward(const Tensor& x) override {
+    return functional::layer_norm(x, normalized_shape, weight, bias, eps, fused);
+  }
 
   Shape normalized_shape;
   double eps;
+  bool fused = true;  // the fused op; false: the composed ops (tested to agree)
   Tensor weight, bias;  // normalized_shape each; undefined without elementwise_affine
 };
 

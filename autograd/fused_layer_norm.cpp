@@ -1,0 +1,111 @@
+// The fused layer norm and its backward node (see autograd/fused_layer_norm.h).
+#include "autograd/fused_layer_norm.h"
+
+#include <cmath>
+
+#include "autograd/node.h"
+#include "core/kernels.h"
+#include "core/parallel.h"
+#include "core/profiler.h"
+
+namespace gg {
+
+struct LayerNormBackward : Node {
+  SavedTensor x{this}, w{this}, mean{this}, rstd{this};  // x as [N, n]; mean, rstd [N]
+  bool has_weight = false;
+  std::string name() const override { return "LayerNormBackward"; }
+  std::vector<Tensor> backward(const Tensor& dy_in) override {
+    const Tensor xs = x(), mu = mean(), rs = rstd();
+    const Tensor ws = has_weight ? w() : Tensor();
+    const int64_t N = xs.size(0), n = xs.size(1);
+    const Tensor dy = kernel::view(kernel::contiguous(dy_in), {N, n});
+    Tensor dx = Tensor::empty({N, n}, xs.dtype());
+    // Per-row parts of dw and db, summed over rows at the end (rows run in parallel).
+    const bool affine = needs_grad(1) || needs_grad(2);
+    Tensor dw_rows = affine ? Tensor::empty({N, n}, xs.dtype()) : Tensor();
+    ProfileScope scope("layer_norm");
+    visit_floating(xs.dtype(), "LayerNormBackward", [&]<class T>() {
+      const T* pw = ws.defined() ? ws.data<T>() : nullptr;
+      parallel_for(N, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(n, 1)), [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) {
+          const T* xr = xs.data<T>() + r * n;
+          const T* g = dy.data<T>() + r * n;
+          T* d = dx.data<T>() + r * n;
+          const T m = mu.data<T>()[r], s = rs.data<T>()[r];
+          double sum_g = 0, sum_gx = 0;  // mean(g) and mean(g xhat), g = dy w
+#pragma omp simd reduction(+ : sum_g, sum_gx)
+          for (int64_t j = 0; j < n; ++j) {
+            const T gj = pw ? g[j] * pw[j] : g[j];
+            const T xh = (xr[j] - m) * s;
+            sum_g += static_cast<double>(gj);
+            sum_gx += static_cast<double>(gj * xh);
+            if (affine) dw_rows.data<T>()[r * n + j] = g[j] * xh;
+          }
+          const T mean_g = static_cast<T>(sum_g / static_cast<double>(n)), mean_gx = static_cast<T>(sum_gx / static_cast<double>(n));
+          for (int64_t j = 0; j < n; ++j) {
+            const T gj = pw ? g[j] * pw[j] : g[j];
+            d[j] = s * (gj - mean_g - (xr[j] - m) * s * mean_gx);
+          }
+        }
+      });
+    });
+    return {needs_grad(0) ? kernel::view(dx, inputs[0].shape) : Tensor(),
+            needs_grad(1) ? kernel::view(kernel::sum(dw_rows, {0}, false), inputs[1].shape) : Tensor(),
+            needs_grad(2) ? kernel::view(kernel::sum(dy, {0}, false), inputs[2].shape) : Tensor()};
+  }
+};
+
+Tensor layer_norm_fused(const Tensor& x, int64_t n, const Tensor& weight, const Tensor& bias, double eps) {
+  GG_CHECK(x.defined() && x.is_floating_point(), "layer_norm_fused: x must be a float tensor");
+  GG_CHECK(n >= 1 && x.numel() % n == 0, "layer_norm_fused: {} elements per row do not divide x of shape {}", n, x.shape());
+  for (const Tensor* t : {&weight, &bias})
+    GG_CHECK(!t->defined() || (t->numel() == n && t->dtype() == x.dtype()),
+             "layer_norm_fused: weight and bias must have {} {} elements, got {} of shape {}", n, dtype_name(x.dtype()),
+             dtype_name(t->dtype()), t->shape());
+  const int64_t N = x.numel() / n;
+  const Tensor xs = kernel::view(kernel::contiguous(x), {N, n});
+  const Tensor w = weight.defined() ? kernel::contiguous(weight) : Tensor(), b = bias.defined() ? kernel::contiguous(bias) : Tensor();
+  Tensor y = Tensor::empty({N, n}, x.dtype()), mean = Tensor::empty({N}, x.dtype()), rstd = Tensor::empty({N}, x.dtype());
+  {
+    ProfileScope scope("layer_norm");
+    visit_floating(x.dtype(), "layer_norm_fused", [&]<class T>() {
+      const T* pw = w.defined() ? w.data<T>() : nullptr;
+      const T* pb = b.defined() ? b.data<T>() : nullptr;
+      parallel_for(N, std::max<int64_t>(1, kParallelGrain / n), [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) {
+          const T* xr = xs.data<T>() + r * n;
+          double sum = 0;
+#pragma omp simd reduction(+ : sum)
+          for (int64_t j = 0; j < n; ++j) sum += static_cast<double>(xr[j]);
+          const double m = sum / static_cast<double>(n);
+          double sq = 0;  // two passes: no cancellation for rows far from zero
+#pragma omp simd reduction(+ : sq)
+          for (int64_t j = 0; j < n; ++j) sq += (static_cast<double>(xr[j]) - m) * (static_cast<double>(xr[j]) - m);
+          const T mt = static_cast<T>(m), s = static_cast<T>(1.0 / std::sqrt(sq / static_cast<double>(n) + eps));
+          mean.data<T>()[r] = mt;
+          rstd.data<T>()[r] = s;
+          T* yr = y.data<T>() + r * n;
+          for (int64_t j = 0; j < n; ++j) {
+            const T xh = (xr[j] - mt) * s;
+            yr[j] = (pw ? xh * pw[j] : xh) + (pb ? pb[j] : T(0));
+          }
+        }
+      });
+    });
+  }
+  y = kernel::view(y, x.shape());
+  if (needs_grad(x, weight, bias)) {
+    auto node = std::make_shared<LayerNormBackward>();
+    node->x = xs;
+    if (w.defined()) {
+      node->w = w;
+      node->has_weight = true;
+    }
+    node->mean = mean;
+    node->rstd = rstd;
+    attach(y, node, {x, weight, bias});
+  }
+  return y;
+}
+
+}  // namespace gg

@@ -1,0 +1,49 @@
+// The fused layer norm (autograd/fused_layer_norm.h) against its composed twin, forward and
+// backward, over one and two normalized dims, with and without weight and bias; gradchecks
+// of the op in float64.
+#include "nn_testing.h"
+
+using gg::Tensor;
+namespace F = gg::nn::functional;
+using nn_test::In;
+
+TEST_CASE("fused layer norm agrees with the composed ops", "[nn][layer_norm]") {
+  for (auto [dtype, rtol] : {std::pair{gg::DType::Float64, 1e-12}, std::pair{gg::DType::Float32, 2e-5}})
+    for (const gg::Shape& normalized : {gg::Shape{6}, gg::Shape{4, 6}})
+      for (bool affine : {true, false}) {
+        INFO(gg::dtype_name(dtype) << ", normalized over " << normalized << (affine ? ", affine" : ""));
+        std::vector<std::vector<Tensor>> results;
+        for (bool fused : {true, false}) {
+          gg::manual_seed(91);
+          const gg::TensorOptions leaf{.dtype = dtype, .requires_grad = true};
+          Tensor x = gg::uniform({3, 4, 6}, -2, 3, leaf);  // rows with a nonzero mean
+          Tensor w = affine ? gg::uniform(normalized, 0.5, 1.5, leaf) : Tensor();
+          Tensor b = affine ? gg::uniform(normalized, -1, 1, leaf) : Tensor();
+          Tensor y = F::layer_norm(x, normalized, w, b, 1e-5, fused);
+          gg::sum(y * gg::randn(y.shape(), {.dtype = dtype})).backward();
+          results.push_back({y, x.grad()});
+          if (affine) {
+            results.back().push_back(w.grad());
+            results.back().push_back(b.grad());
+          }
+        }
+        const char* names[] = {"y", "x grad", "weight grad", "bias grad"};
+        for (size_t i = 0; i < results[0].size(); ++i) nn_test::require_close(results[0][i], results[1][i], rtol, names[i]);
+      }
+}
+
+TEST_CASE("gradcheck: fused layer norm op", "[gradcheck][nn][layer_norm]") {
+  gg::manual_seed(92);
+  auto affine = [](const In& in) { return gg::layer_norm_fused(in[0], 5, in[1], in[2], 1e-5); };
+  nn_test::expect_gradcheck("layer_norm_fused (affine)", affine,
+                            {nn_test::leaf({3, 2, 5}, -1, 2), nn_test::leaf({5}, 0.5, 1.5), nn_test::leaf({5})});
+  auto plain = [](const In& in) { return gg::layer_norm_fused(in[0], 10, {}, {}, 1e-5); };
+  nn_test::expect_gradcheck("layer_norm_fused (no affine, two dims)", plain, {nn_test::leaf({3, 2, 5}, -1, 2)});
+}
+
+TEST_CASE("fused layer norm names the op and the sizes on bad input", "[nn][layer_norm]") {
+  CHECK_THAT(nn_test::error_message([] { gg::layer_norm_fused(gg::zeros({3, 5}), 5, gg::ones({4}), {}, 1e-5); }),
+             Catch::Matchers::Contains("layer_norm_fused") && Catch::Matchers::Contains("5 float32 elements"));
+  CHECK_THAT(nn_test::error_message([] { gg::layer_norm_fused(gg::zeros({3, 5}), 4, {}, {}, 1e-5); }),
+             Catch::Matchers::Contains("4 elements per row do not divide x of shape [3, 5]"));
+}
