@@ -14,7 +14,18 @@ struct MatmulBackward : Node {
   std::vector<Tensor> backward(const Tensor& dy) override {
     Tensor da, db;
     if (needs_grad(0)) da = sum_to(kernel::matmul(dy, b().transpose(-1, -2)), inputs[0].shape);
-    if (needs_grad(1)) db = sum_to(kernel::matmul(a().transpose(-1, -2), dy), inputs[1].shape);
+    if (needs_grad(1)) {
+      const Tensor& av = a();
+      if (inputs[1].shape.size() == 2 && av.dim() > 2) {
+        // b [K, N] was shared by every batch: db = sum_i a_i^T dy_i is one GEMM over the
+        // stacked rows, instead of a [batch, K, N] product summed afterwards.
+        const int64_t K = av.size(-1), N = dy.size(-1);
+        const Tensor a2 = kernel::view(kernel::contiguous(av), {-1, K});
+        db = kernel::matmul(a2.transpose(0, 1), kernel::view(kernel::contiguous(dy), {-1, N}));
+      } else {
+        db = sum_to(kernel::matmul(av.transpose(-1, -2), dy), inputs[1].shape);
+      }
+    }
     return {da, db};
   }
 };
