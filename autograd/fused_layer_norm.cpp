@@ -26,6 +26,7 @@ struct LayerNormBackward : Node {
     ProfileScope scope("layer_norm");
     visit_floating(xs.dtype(), "LayerNormBackward", [&]<class T>() {
       const T* pw = ws.defined() ? ws.data<T>() : nullptr;
+      T* pdw = affine ? dw_rows.data<T>() : nullptr;
       parallel_for(N, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(n, 1)), [&](int64_t r0, int64_t r1) {
         for (int64_t r = r0; r < r1; ++r) {
           const T* xr = xs.data<T>() + r * n;
@@ -39,7 +40,10 @@ struct LayerNormBackward : Node {
             const T xh = (xr[j] - m) * s;
             sum_g += static_cast<double>(gj);
             sum_gx += static_cast<double>(gj * xh);
-            if (affine) dw_rows.data<T>()[r * n + j] = g[j] * xh;
+          }
+          if (pdw) {
+            T* dwr = pdw + r * n;
+            for (int64_t j = 0; j < n; ++j) dwr[j] = g[j] * ((xr[j] - m) * s);
           }
           const T mean_g = static_cast<T>(sum_g / static_cast<double>(n)), mean_gx = static_cast<T>(sum_gx / static_cast<double>(n));
           for (int64_t j = 0; j < n; ++j) {

@@ -1,7 +1,9 @@
-// softmax and log_softmax: fused kernels (core/softmax.cpp) with closed-form backward.
-// The composed forms they must agree with (tested in tests/autograd/test_softmax.cpp):
-//   softmax(x)     = exp(x - max) / sum(exp(x - max))
-//   log_softmax(x) = (x - max) - log(sum(exp(x - max)))
+// softmax, log_softmax and masked_softmax: fused kernels (core/softmax.cpp) with closed-form
+// backward, each one pass over the rows. The composed forms they must agree with (tested in
+// tests/autograd/test_softmax.cpp and tests/nn/test_attention.cpp):
+//   softmax(x)              = exp(x - max) / sum(exp(x - max))
+//   log_softmax(x)          = (x - max) - log(sum(exp(x - max)))
+//   masked_softmax(x, mask) = masked_fill(softmax(masked_fill(x, mask, -1e9)), mask, 0)
 #include "autograd/softmax.h"
 
 #include "autograd/elementwise.h"
@@ -17,7 +19,7 @@ struct SoftmaxBackward : Node {
   int64_t dim = 0;
   std::string name() const override { return "SoftmaxBackward"; }
   std::vector<Tensor> backward(const Tensor& dy) override {
-    return {y() * (dy - sum(dy * y(), {dim}, true))};
+    return {kernel::softmax_backward(y(), dy, dim)};  // y * (dy - sum(dy * y, dim))
   }
 };
 Tensor softmax(const Tensor& x, int64_t dim) {
@@ -31,13 +33,26 @@ Tensor softmax(const Tensor& x, int64_t dim) {
   return y;
 }
 
+// Masked keys have y = 0, so SoftmaxBackward gives them no gradient: the mask is not needed.
+Tensor masked_softmax(const Tensor& x, const Tensor& mask) {
+  if (!mask.defined()) return softmax(x, -1);
+  Tensor y = kernel::masked_softmax(x, mask);
+  if (needs_grad(x)) {
+    auto node = std::make_shared<SoftmaxBackward>();
+    node->y = y;
+    node->dim = x.dim() - 1;
+    attach(y, node, {x});
+  }
+  return y;
+}
+
 // forward: y = log_softmax(x)      backward: dx = dy - exp(y) * sum(dy, dim)
 struct LogSoftmaxBackward : Node {
   SavedTensor y{this};
   int64_t dim = 0;
   std::string name() const override { return "LogSoftmaxBackward"; }
   std::vector<Tensor> backward(const Tensor& dy) override {
-    return {dy - exp(y()) * sum(dy, {dim}, true)};
+    return {kernel::log_softmax_backward(y(), dy, dim)};  // dy - exp(y) * sum(dy, dim)
   }
 };
 Tensor log_softmax(const Tensor& x, int64_t dim) {

@@ -60,6 +60,12 @@ Tensor matmul_naive(const Tensor& a, const Tensor& b);
 // ---- softmax (core/softmax.cpp): numerically stable (the row max is subtracted first) ------
 Tensor softmax(const Tensor& x, int64_t dim);
 Tensor log_softmax(const Tensor& x, int64_t dim);
+// Their gradients from the output y: softmax dx = y (dy - sum(dy y)), log_softmax dx = dy - exp(y) sum(dy).
+Tensor softmax_backward(const Tensor& y, const Tensor& dy, int64_t dim);
+Tensor log_softmax_backward(const Tensor& y, const Tensor& dy, int64_t dim);
+// Softmax over the last dim with the keys where `mask` (bool, broadcast to x) is true left
+// out: they get exactly 0, and a row whose keys are all masked is all zeros.
+Tensor masked_softmax(const Tensor& x, const Tensor& mask);
 
 // ---- indexing (core/index.cpp) ---------------------------------------------------------------
 Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index);  // index: int64 [N]

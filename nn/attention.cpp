@@ -33,7 +33,7 @@ Tensor causal_mask(int64_t T, int64_t S) {
   return gt(cols, rows + static_cast<double>(S - T));  // [T, S]
 }
 
-Tensor masked_softmax(const Tensor& scores, const Tensor& mask) {
+Tensor masked_softmax(const Tensor& scores, const Tensor& mask, bool fused) {
   if (!mask.defined()) return softmax(scores, -1);
   GG_CHECK(mask.dtype() == DType::Bool,
            "attention: the mask must be bool (true = masked), got {} of shape {}; hint: build it with "
@@ -46,12 +46,13 @@ Tensor masked_softmax(const Tensor& scores, const Tensor& mask) {
            "attention: mask of shape {} does not broadcast to the scores of shape {} ([B, Tq, S]); hint: a key "
            "padding mask [B, S] needs unsqueeze(1) to become [B, 1, S]",
            mask.shape(), scores.shape());
+  if (fused) return gg::masked_softmax(scores, mask);  // one op; the lines below are what it computes
   Tensor weights = softmax(masked_fill(scores, mask, kMaskedScore), -1);
   return masked_fill(weights, mask, 0.0);  // exact zeros, and zero rows where all keys are masked
 }
 
 AttentionOutput attend(const Tensor& scores, const Tensor& values, const Tensor& mask) {
-  Tensor weights = masked_softmax(scores, mask);  // [B, Tq, S]
+  Tensor weights = functional::masked_softmax(scores, mask);  // [B, Tq, S]
   return {matmul(weights, values), weights};      // [B, Tq, Dv]
 }
 

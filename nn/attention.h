@@ -39,7 +39,8 @@ Tensor causal_mask(int64_t T, int64_t S = -1);
 
 // softmax over the last dim with masked entries at exactly zero, and all-zero rows where
 // everything is masked. mask: bool, broadcastable to scores, or undefined for none.
-Tensor masked_softmax(const Tensor& scores, const Tensor& mask);
+// fused: one op (gg::masked_softmax); false: masked_fill, softmax, masked_fill, op by op.
+Tensor masked_softmax(const Tensor& scores, const Tensor& mask, bool fused = true);
 // weights = masked_softmax(scores, mask); context = weights @ values.
 AttentionOutput attend(const Tensor& scores, const Tensor& values, const Tensor& mask);
 

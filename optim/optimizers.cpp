@@ -4,7 +4,9 @@
 
 #include "autograd/elementwise.h"
 #include "autograd/grad_mode.h"
+#include "core/parallel.h"
 #include "core/profiler.h"
+#include "core/storage.h"
 
 namespace gg::optim {
 namespace {
@@ -21,6 +23,46 @@ void for_each_param(std::vector<ParamGroup>& groups, F&& f) {
       Tensor& p = groups[g].params[i];
       if (p.grad().defined()) f(groups[g], g, i, p, p.grad());
     }
+}
+
+// Adam's update for one parameter in one pass: the arithmetic of the op-by-op version in
+// Adam::step, element by element, with every tensor read and written once.
+struct AdamCoefficients {
+  double beta1, beta2, eps;
+  double step_size;    // lr / (1 - beta1^t)
+  double inv_bias2;    // 1 / sqrt(1 - beta2^t)
+  double l2;           // weight decay added to the gradient (Adam), else 0
+  double decay;        // 1 - lr wd (AdamW), else 1
+};
+
+void adam_fused(const Tensor& p, const Tensor& g, const Tensor& m, const Tensor& v, const AdamCoefficients& c) {
+  ProfileScope scope("adam (fused)");
+  visit_floating(p.dtype(), "Adam", [&]<class T>() {
+    T* pp = p.data<T>();
+    const T* pg = g.data<T>();
+    T* pm = m.data<T>();
+    T* pv = v.data<T>();
+    const T b1 = static_cast<T>(c.beta1), b2 = static_cast<T>(c.beta2), one_b1 = static_cast<T>(1 - c.beta1),
+            one_b2 = static_cast<T>(1 - c.beta2), eps = static_cast<T>(c.eps), step = static_cast<T>(c.step_size),
+            inv_bias2 = static_cast<T>(c.inv_bias2), l2 = static_cast<T>(c.l2), decay = static_cast<T>(c.decay);
+    parallel_for(p.numel(), kParallelGrain, [&](int64_t begin, int64_t end) {
+#pragma omp simd
+      for (int64_t i = begin; i < end; ++i) {
+        const T w = pp[i] * decay;
+        const T grad = pg[i] + l2 * w;
+        const T mi = b1 * pm[i] + one_b1 * grad;
+        const T vi = b2 * pv[i] + one_b2 * grad * grad;
+        pm[i] = mi;
+        pv[i] = vi;
+        pp[i] = w - step * (mi / (std::sqrt(vi) * inv_bias2 + eps));
+      }
+    });
+  });
+}
+
+bool fusable(const Tensor& p, const Tensor& g) {
+  return p.is_contiguous() && g.is_contiguous() && g.dtype() == p.dtype() && g.shape() == p.shape() &&
+         p.is_floating_point();
 }
 
 }  // namespace
@@ -57,6 +99,15 @@ void Adam::step() {
   for_each_param(param_groups(), [&](ParamGroup& group, size_t g, size_t i, Tensor& p, Tensor grad) {
     const double t = static_cast<double>(count_update(g, i));
     const double bias1 = 1 - std::pow(o.beta1, t), bias2 = 1 - std::pow(o.beta2, t);
+    if (o.fused && fusable(p, grad)) {
+      const bool l2 = o.weight_decay != 0 && !decoupled_, decay = o.weight_decay != 0 && decoupled_;
+      adam_fused(p, grad, buffer(g, i, "exp_avg"), buffer(g, i, "exp_avg_sq"),
+                 {.beta1 = o.beta1, .beta2 = o.beta2, .eps = o.eps, .step_size = group.lr / bias1,
+                  .inv_bias2 = 1 / std::sqrt(bias2), .l2 = l2 ? o.weight_decay : 0.0,
+                  .decay = decay ? 1 - group.lr * o.weight_decay : 1.0});
+      p.storage()->bump_version();
+      return;
+    }
     if (o.weight_decay != 0) {
       if (decoupled_) p.mul_(1 - group.lr * o.weight_decay);
       else grad = grad + p * o.weight_decay;

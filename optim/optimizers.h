@@ -29,6 +29,10 @@ struct AdamOptions {
   double beta1 = 0.9, beta2 = 0.999;
   double eps = 1e-8;
   double weight_decay = 0.0;  // Adam: added to the gradient (L2); AdamW: decoupled, p *= 1 - lr wd
+  // true: one pass over each parameter, its gradient and both moments (like torch's
+  // fused=True); false: the update op by op, as written below. They agree to rounding
+  // (tests/optim/test_optimizers.cpp). Non-contiguous or mixed-dtype tensors take the op-by-op path.
+  bool fused = true;
 };
 
 // m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;

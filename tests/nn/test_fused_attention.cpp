@@ -52,3 +52,57 @@ TEST_CASE("fused additive score names the op and the shapes on bad input", "[nn]
   CHECK_THAT(nn_test::error_message([] { gg::additive_score_fused(gg::zeros({2, 3, 4}), gg::zeros({2, 5, 3}), gg::zeros({4})); }),
              Catch::Matchers::Contains("additive_score_fused") && Catch::Matchers::Contains("[2, 5, 3]"));
 }
+
+// ---- masked softmax: one op (gg::masked_softmax) against masked_fill, softmax, masked_fill ----
+
+namespace {
+// Masks that broadcast the ways attention uses them: key padding [B, 1, S], causal [Tq, S],
+// both, and multi-head [B, 1, 1, S] against [B, h, Tq, S]; row 1 of batch 1 is fully masked.
+std::vector<std::pair<gg::Shape, Tensor>> softmax_masks() {
+  const Tensor pad = F::padding_mask(gg::from_vector<int64_t>({4, 0}), 4);  // [2, 1, 4]; batch 1 all masked
+  const Tensor causal = F::causal_mask(3, 4);                                // [3, 4]
+  return {{{2, 3, 4}, pad},
+          {{2, 3, 4}, causal},
+          {{2, 3, 4}, gg::logical_or(pad, causal)},
+          {{2, 2, 3, 4}, pad.unsqueeze(1)}};
+}
+}  // namespace
+
+TEST_CASE("fused masked softmax agrees with the composed ops, forward and backward", "[nn][attention]") {
+  for (auto [dtype, rtol] : {std::pair{gg::DType::Float64, 1e-12}, std::pair{gg::DType::Float32, 2e-6}}) {
+    for (const auto& [shape, mask] : softmax_masks()) {
+      INFO(gg::dtype_name(dtype) << " scores " << shape << " mask " << mask.shape());
+      std::vector<std::vector<Tensor>> results;
+      for (bool fused : {true, false}) {
+        gg::manual_seed(84);
+        Tensor x = gg::randn(shape, {.dtype = dtype}) * 3.0;
+        x.requires_grad_();
+        Tensor w = F::masked_softmax(x, mask, fused);
+        gg::sum(w * gg::randn(shape, {.dtype = dtype})).backward();
+        results.push_back({w, x.grad()});
+      }
+      nn_test::require_close(results[0][0], results[1][0], rtol, "weights");
+      nn_test::require_close(results[0][1], results[1][1], rtol, "scores grad");
+      const auto w = results[0][0].to(gg::DType::Float64).to_vector<double>();
+      const auto m = mask.expand(shape).contiguous().to_vector<bool>();
+      for (size_t i = 0; i < w.size(); ++i)
+        if (m[i]) REQUIRE(w[i] == 0.0);  // exactly zero, not merely small
+    }
+  }
+}
+
+TEST_CASE("gradcheck: fused masked softmax", "[gradcheck][nn][attention]") {
+  for (const auto& [shape, mask] : softmax_masks()) {
+    INFO("mask " << mask.shape());
+    gg::manual_seed(85);
+    auto fn = [mask](const In& in) { return gg::masked_softmax(in[0], mask); };
+    nn_test::expect_gradcheck("masked_softmax", fn, {nn_test::leaf(shape, -2.0, 2.0)});
+  }
+}
+
+TEST_CASE("fused masked softmax names the op and the shapes on bad input", "[nn][attention]") {
+  CHECK_THAT(nn_test::error_message([] { gg::masked_softmax(gg::zeros({2, 3, 4}), gg::zeros({2, 1, 5}).to(gg::DType::Bool)); }),
+             Catch::Matchers::Contains("masked_softmax") && Catch::Matchers::Contains("[2, 1, 5]"));
+  CHECK_THAT(nn_test::error_message([] { gg::masked_softmax(gg::zeros({2, 3, 4}), gg::zeros({2, 1, 4})); }),
+             Catch::Matchers::Contains("masked_softmax") && Catch::Matchers::Contains("bool"));
+}

@@ -24,6 +24,12 @@ inline void set_grad(Tensor& p, const std::vector<double>& grad) {
   gg::sum(p * gg::from_vector(grad, {static_cast<int64_t>(grad.size())}, {.dtype = gg::DType::Float64})).backward();
 }
 
+// Sets p.grad() to exactly `grad`, a tensor of p's shape and dtype.
+inline void set_grad(Tensor& p, const Tensor& grad) {
+  p.zero_grad();
+  gg::sum(p * grad).backward();
+}
+
 inline std::vector<double> values(const Tensor& t) { return t.to_vector<double>(); }
 
 // Requires actual == expected element by element, to `rel` relative error.

@@ -134,3 +134,26 @@ TEST_CASE("clip_grad_norm_ works on float32 gradients of a module", "[optim][cli
     for (double g : values(p.grad())) s += g * g;
   CHECK(std::sqrt(s) == Approx(0.5).epsilon(1e-5));
 }
+
+TEST_CASE("clip_grad_norm_: the one-pass 2-norm of large float32 and float64 gradients matches a double sum",
+          "[optim][clip]") {
+  for (const gg::DType dtype : {gg::DType::Float32, gg::DType::Float64}) {
+    INFO(gg::dtype_name(dtype));
+    gg::manual_seed(9);
+    // 100,000 and 7 elements: several chunks of the fused reduction, and a tail.
+    std::vector<Tensor> ps{gg::zeros({500, 200}, {.dtype = dtype}), gg::zeros({7}, {.dtype = dtype})};
+    double squares = 0;
+    for (Tensor& p : ps) {
+      p.requires_grad_();
+      optim_test::set_grad(p, gg::randn(p.shape(), {.dtype = dtype}));
+      for (double g : p.grad().to_vector<double>()) squares += g * g;
+    }
+    const double norm = optim::clip_grad_norm_(ps, 1.0);
+    CHECK(norm == Approx(std::sqrt(squares)).epsilon(1e-12));
+    double after = 0;
+    for (const Tensor& p : ps)
+      for (double g : p.grad().to_vector<double>()) after += g * g;
+    const double expected = norm / (norm + 1e-6);  // torch's clip_coef: max_norm / (norm + 1e-6)
+    CHECK(std::sqrt(after) == Approx(expected).epsilon(dtype == gg::DType::Float32 ? 1e-6 : 1e-12));
+  }
+}

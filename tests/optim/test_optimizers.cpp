@@ -111,8 +111,10 @@ Vec adam_reference(double lr, double wd, bool decoupled) {
 }  // namespace
 
 TEST_CASE("Adam: bias-corrected moments", "[optim]") {
+  const bool fused = GENERATE(true, false);
+  INFO("fused " << fused);
   Tensor p = param(kP0);
-  optim::Adam opt({p}, {.lr = 0.1});
+  optim::Adam opt({p}, {.lr = 0.1, .fused = fused});
   const Vec ref = adam_reference(0.1, 0.0, false);
   check_two_steps(opt, p, {ref[2], ref[3]}, {ref[0], ref[1]});
   // The first Adam step moves each element by lr in the direction of -sign(g).
@@ -122,19 +124,46 @@ TEST_CASE("Adam: bias-corrected moments", "[optim]") {
 }
 
 TEST_CASE("Adam with L2 weight decay: g += wd p", "[optim]") {
+  const bool fused = GENERATE(true, false);
+  INFO("fused " << fused);
   Tensor p = param(kP0);
-  optim::Adam opt({p}, {.lr = 0.1, .weight_decay = 0.5});
+  optim::Adam opt({p}, {.lr = 0.1, .weight_decay = 0.5, .fused = fused});
   const Vec ref = adam_reference(0.1, 0.5, false);
   check_two_steps(opt, p, {ref[2], ref[3]}, {ref[0], ref[1]});
 }
 
 TEST_CASE("AdamW: decoupled weight decay p *= 1 - lr wd", "[optim]") {
+  const bool fused = GENERATE(true, false);
+  INFO("fused " << fused);
   Tensor p = param(kP0);
-  optim::AdamW opt({p}, {.lr = 0.1, .weight_decay = 0.5});
+  optim::AdamW opt({p}, {.lr = 0.1, .weight_decay = 0.5, .fused = fused});
   const Vec ref = adam_reference(0.1, 0.5, true);
   check_two_steps(opt, p, {ref[2], ref[3]}, {ref[0], ref[1]});
   CHECK(opt.name() == "AdamW");
   CHECK(optim::AdamW({p}).options.weight_decay == 1e-2);  // PyTorch's default
+}
+
+TEST_CASE("Adam: the fused pass and the op-by-op update agree on float32 and float64 over many steps", "[optim]") {
+  for (auto [dtype, rtol] : {std::pair{gg::DType::Float64, 1e-12}, std::pair{gg::DType::Float32, 1e-5}}) {
+    for (const bool decoupled : {false, true}) {
+      INFO(gg::dtype_name(dtype) << (decoupled ? " AdamW" : " Adam"));
+      std::vector<Tensor> finals;
+      for (const bool fused : {true, false}) {
+        gg::manual_seed(7);
+        // 70,000 elements: more than one parallel chunk; and a small one.
+        std::vector<Tensor> ps{gg::randn({350, 200}, {.dtype = dtype}), gg::randn({3}, {.dtype = dtype})};
+        for (Tensor& p : ps) p.requires_grad_();
+        optim::Adam opt(ps, {.lr = 0.01, .weight_decay = 0.1, .fused = fused}, decoupled);
+        for (int step = 0; step < 5; ++step) {
+          for (Tensor& p : ps) optim_test::set_grad(p, gg::randn(p.shape(), {.dtype = dtype}));
+          opt.step();
+        }
+        finals.push_back(gg::cat({ps[0].detach().flatten(), ps[1].detach()}, 0));
+      }
+      const auto a = finals[0].to(gg::DType::Float64).to_vector<double>(), b = finals[1].to(gg::DType::Float64).to_vector<double>();
+      for (size_t i = 0; i < a.size(); ++i) REQUIRE(a[i] == Approx(b[i]).epsilon(rtol).margin(rtol));
+    }
+  }
 }
 
 TEST_CASE("RMSprop: v = a v + (1 - a) g^2, p -= lr g / (sqrt(v) + eps)", "[optim]") {
