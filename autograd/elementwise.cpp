@@ -232,7 +232,9 @@ Tensor erf(const Tensor& x) {
 struct TanhBackward : Node {
   SavedTensor y{this};
   std::string name() const override { return "TanhBackward"; }
-  std::vector<Tensor> backward(const Tensor& dy) override { return {dy * (1.0 - y() * y())}; }
+  std::vector<Tensor> backward(const Tensor& dy) override {
+    return {kernel::activation_backward(Unary::Tanh, y(), dy)};  // dy * (1 - y*y), one pass
+  }
 };
 Tensor tanh(const Tensor& x) {
   Tensor y = kernel::unary(Unary::Tanh, x);
@@ -248,7 +250,9 @@ Tensor tanh(const Tensor& x) {
 struct SigmoidBackward : Node {
   SavedTensor y{this};
   std::string name() const override { return "SigmoidBackward"; }
-  std::vector<Tensor> backward(const Tensor& dy) override { return {dy * y() * (1.0 - y())}; }
+  std::vector<Tensor> backward(const Tensor& dy) override {
+    return {kernel::activation_backward(Unary::Sigmoid, y(), dy)};  // dy * y * (1 - y), one pass
+  }
 };
 Tensor sigmoid(const Tensor& x) {
   Tensor y = kernel::unary(Unary::Sigmoid, x);
@@ -265,7 +269,7 @@ struct ReluBackward : Node {
   SavedTensor y{this};
   std::string name() const override { return "ReluBackward"; }
   std::vector<Tensor> backward(const Tensor& dy) override {
-    return {masked_fill(dy, le(y(), 0.0), 0.0)};  // y > 0 exactly where x > 0
+    return {kernel::activation_backward(Unary::Relu, y(), dy)};  // dy where y > 0 (exactly where x > 0), else 0
   }
 };
 Tensor relu(const Tensor& x) {

@@ -114,6 +114,24 @@ Tensor unary(Unary op, const Tensor& x) {
   return out;
 }
 
+Tensor activation_backward(Unary op, const Tensor& y, const Tensor& dy) {
+  GG_PROFILE(unary_name(op));
+  check_same_dtype(y, dy, unary_name(op));
+  GG_CHECK(y.shape() == dy.shape() && y.is_floating_point(),
+           "{} backward: the output {} {} and its gradient {} must be float tensors of one shape", unary_name(op),
+           dtype_name(y.dtype()), y.shape(), dy.shape());
+  Tensor dx = empty_like(dy);
+  visit_floating(y.dtype(), unary_name(op), [&]<class T>() {
+    switch (op) {
+      case Unary::Tanh: return map2<T, T, T>(dx, y, dy, [](T v, T g) { return g * (T(1) - v * v); });
+      case Unary::Sigmoid: return map2<T, T, T>(dx, y, dy, [](T v, T g) { return g * v * (T(1) - v); });
+      case Unary::Relu: return map2<T, T, T>(dx, y, dy, [](T v, T g) { return v <= T(0) ? T(0) : g; });
+      default: fail("activation_backward: no fused backward for {}", unary_name(op));
+    }
+  });
+  return dx;
+}
+
 Tensor binary(Binary op, const Tensor& a, const Tensor& b) {
   GG_PROFILE(binary_name(op));
   std::string_view name = binary_name(op);

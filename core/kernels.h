@@ -24,6 +24,9 @@ enum class Logical { And, Or, Xor };
 Tensor logical(Logical op, const Tensor& a, const Tensor& b);  // bool x bool -> bool
 Tensor logical_not(const Tensor& x);
 
+// The gradient of an activation from its output y, in one pass over y and dy (same shape):
+// Tanh dy (1 - y^2), Sigmoid dy y (1 - y), Relu dy where y > 0 else 0.
+Tensor activation_backward(Unary op, const Tensor& y, const Tensor& dy);
 Tensor pow_scalar(const Tensor& x, double exponent);
 Tensor clamp(const Tensor& x, double low, double high);
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);  // cond ? a : b, broadcasting
