@@ -17,6 +17,10 @@ struct EmbeddingBackward : Node {
       Tensor pad = scalar_tensor(static_cast<double>(padding_idx), {.dtype = DType::Int64});
       rows = kernel::masked_fill(rows, kernel::compare(kernel::Compare::Eq, ids(), pad).unsqueeze(1), 0.0);
     }
+    if (inputs[0].leaf) {  // the engine adds the rows of every use into .grad() at once (node.h)
+      deferred.push_back({DeferredGrad::Kind::Rows, inputs[0].leaf, nullptr, rows, ids(), w});
+      return {Tensor(), Tensor()};
+    }
     return {kernel::index_add(zeros(w, {.dtype = dy.dtype()}), 0, ids(), rows), Tensor()};
   }
 };

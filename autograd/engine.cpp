@@ -4,6 +4,8 @@
 // RNN unroll), then runs each node once all of its consumers have contributed to its
 // gradient. Gradients are summed here, in one place: into a node's pending gradient, or
 // into a leaf's .grad().
+#include <map>
+#include <tuple>
 #include <unordered_map>
 
 #include "autograd/node.h"
@@ -24,6 +26,66 @@ void accumulate_leaf(AutogradMeta& leaf, const Tensor& g) {
   else kernel::axpy(leaf.grad, 1.0, g);
 }
 
+// Rows of several [N_i, C] matrices stacked into one [sum N_i, C] (one of them: itself).
+Tensor stack_rows(const std::vector<const Tensor*>& parts) {
+  if (parts.size() == 1) return *parts[0];
+  std::vector<Tensor> ts;
+  for (const Tensor* t : parts) ts.push_back(*t);
+  return kernel::cat(ts, 0);
+}
+
+// Every deferred use of one weight (and bias), summed: see DeferredGrad in node.h.
+void flush_deferred(const std::vector<DeferredGrad>& uses) {
+  std::vector<const Tensor*> dys, xs;
+  for (const DeferredGrad& u : uses) {
+    dys.push_back(&u.dy);
+    xs.push_back(&u.x);
+  }
+  const Tensor dy = stack_rows(dys), x = stack_rows(xs);
+  AutogradMeta& w = *uses[0].weight;
+  if (uses[0].kind == DeferredGrad::Kind::Rows) {  // dW[ids[i]] += dy[i], straight into .grad()
+    if (!w.grad.defined()) w.grad = zeros(uses[0].weight_shape, {.dtype = dy.dtype()});
+    else if (!w.grad.is_contiguous()) w.grad = kernel::clone(w.grad);
+    kernel::index_add_(w.grad, 0, x, dy);
+    return;
+  }
+  if (w.grad.defined() && w.grad.is_contiguous()) kernel::matmul_into(w.grad, kernel::permute(dy, {1, 0}), x, 1.0);
+  else accumulate_leaf(w, kernel::matmul(kernel::permute(dy, {1, 0}), x));
+  if (uses[0].bias) accumulate_leaf(*uses[0].bias, kernel::sum(dy, {0}, false));
+}
+
+// The deferred weight gradients of one backward pass, grouped by (weight, bias, kind). A group is
+// computed as soon as the last edge into its weight has been processed, so that a weight
+// used once (an output layer) frees its dy as early as if nothing had been deferred.
+class DeferredGrads {
+ public:
+  void count_use(const AutogradMeta* leaf) { ++uses_left_[leaf]; }
+  void add(DeferredGrad&& d) {
+    auto& group = groups_[{d.weight.get(), d.bias.get(), d.kind}];
+    group.push_back(std::move(d));
+  }
+  void edge_done(const AutogradMeta* leaf) {
+    if (--uses_left_[leaf] > 0) return;
+    for (auto it = groups_.begin(); it != groups_.end();) {
+      if (std::get<0>(it->first) == leaf) {
+        flush_deferred(it->second);
+        it = groups_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  void flush_all() {
+    for (auto& [key, group] : groups_) flush_deferred(group);
+    groups_.clear();
+  }
+
+ private:
+  std::unordered_map<const AutogradMeta*, int> uses_left_;
+  // (weight, bias, kind): a tied embedding is both an embedding and an output layer.
+  std::map<std::tuple<const AutogradMeta*, const AutogradMeta*, DeferredGrad::Kind>, std::vector<DeferredGrad>> groups_;
+};
+
 }  // namespace
 
 void run_backward(const Tensor& root, const Tensor& grad, bool retain_graph) {
@@ -36,12 +98,14 @@ void run_backward(const Tensor& root, const Tensor& grad, bool retain_graph) {
   }
   // Count, for every node, how many edges from other nodes in the graph lead to it.
   std::unordered_map<Node*, int> consumers;
+  DeferredGrads deferred;  // and, for every leaf, how many edges lead to it
   std::vector<Node*> stack{root_fn.get()};
   consumers[root_fn.get()] = 0;
   while (!stack.empty()) {
     Node* node = stack.back();
     stack.pop_back();
     for (const Edge& e : node->inputs) {
+      if (e.leaf) deferred.count_use(e.leaf.get());
       if (!e.fn) continue;
       auto [it, first_visit] = consumers.try_emplace(e.fn.get(), 0);
       ++it->second;
@@ -68,12 +132,15 @@ void run_backward(const Tensor& root, const Tensor& grad, bool retain_graph) {
       grads = node->backward(g);
       GG_CHECK(grads.size() == node->inputs.size(), "backward: {} returned {} gradients for {} inputs", node->name(),
                grads.size(), node->inputs.size());
+      for (DeferredGrad& d : node->deferred) deferred.add(std::move(d));
+      node->deferred.clear();
     }
     for (size_t i = 0; i < node->inputs.size(); ++i) {
       const Edge& e = node->inputs[i];
       const Tensor gi = i < grads.size() ? grads[i] : Tensor();
       if (gi.defined() && e.needed()) check_grad_shape(gi, e, *node, i);
       if (e.leaf && gi.defined()) accumulate_leaf(*e.leaf, gi);
+      if (e.leaf) deferred.edge_done(e.leaf.get());
       if (!e.fn) continue;
       if (gi.defined()) {
         Tensor& slot = pending[e.fn.get()];
@@ -83,6 +150,7 @@ void run_backward(const Tensor& root, const Tensor& grad, bool retain_graph) {
     }
     if (!retain_graph) node->release();
   }
+  deferred.flush_all();  // none left when every node ran; kept so that no gradient can be lost
 }
 
 // ---- Tensor's autograd members ----------------------------------------------------------------

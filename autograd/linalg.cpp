@@ -62,6 +62,12 @@ struct LinearBackward : Node {
     const Tensor dy = kernel::view(kernel::contiguous(dy_in), {-1, out});  // [N, out]
     Tensor dx, dw, db;
     if (needs_grad(0)) dx = kernel::view(kernel::matmul(dy, w()), inputs[0].shape);
+    // A leaf weight (and bias): the engine sums dy^T x over every use in one GEMM (node.h).
+    if (inputs[1].leaf && (!needs_grad(2) || inputs[2].leaf)) {
+      deferred.push_back({DeferredGrad::Kind::Linear, inputs[1].leaf, needs_grad(2) ? inputs[2].leaf : nullptr, dy, x(),
+                          inputs[1].shape});
+      return {dx, Tensor(), Tensor()};
+    }
     if (needs_grad(1)) dw = kernel::matmul(dy.transpose(0, 1), x());
     if (needs_grad(2)) db = kernel::sum(dy, {0}, false);
     return {dx, dw, db};

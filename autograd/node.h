@@ -45,6 +45,23 @@ struct Edge {
 
 class SavedTensor;
 
+// A weight gradient left for the engine to compute, summed over every use of the weight in
+// one backward pass. An RNN cell applies the same weight at every time step; each step's
+// product has as few rows as the batch, a GEMM that thin runs far below the machine's peak,
+// and an embedding's per-step gradient would be a dense [V, E] matrix mostly of zeros. The
+// engine collects the uses of a leaf and, once the last one is in, stacks their rows and
+// does the sum in one go (as cuDNN's RNNs do): see run_backward.
+struct DeferredGrad {
+  enum class Kind {
+    Linear,  // dW += dy^T x (dy [N, out], x [N, in]); db += the sum of dy's rows
+    Rows,    // dW[x[i], :] += dy[i, :] (x int64 ids [N], dy [N, E]): an embedding
+  };
+  Kind kind = Kind::Linear;
+  std::shared_ptr<AutogradMeta> weight, bias;  // leaves; bias may be null
+  Tensor dy, x;
+  Shape weight_shape;
+};
+
 struct Node {
   Node() = default;
   Node(const Node&) = delete;
@@ -62,6 +79,8 @@ struct Node {
   bool released() const { return released_; }
 
   std::vector<Edge> inputs;
+  // Filled by backward() instead of returning a leaf weight's gradient; the engine takes it.
+  std::vector<DeferredGrad> deferred;
   Shape shape;  // of the output, for graph printing and error messages
   DType dtype = DType::Float32;
 

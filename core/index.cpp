@@ -68,8 +68,17 @@ Tensor index_select(const Tensor& x_in, int64_t dim, const Tensor& index_in) {
   return out;
 }
 
-Tensor index_add(const Tensor& x, int64_t dim, const Tensor& index_in, const Tensor& src_in) {
+Tensor index_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src) {
+  Tensor out = clone(x);
+  index_add_(out, dim, index, src);
+  return out;
+}
+
+void index_add_(const Tensor& out, int64_t dim, const Tensor& index_in, const Tensor& src_in) {
   GG_PROFILE("index_add");
+  const Tensor& x = out;
+  GG_CHECK(out.is_contiguous(), "index_add_: the destination (shape {}) must be contiguous; hint: .contiguous()",
+           out.shape());
   check_index(index_in, "index_add");
   const int64_t d = wrap_dim(dim, x.dim(), "index_add");
   const Tensor index = contiguous(index_in), src = contiguous(src_in);
@@ -78,7 +87,7 @@ Tensor index_add(const Tensor& x, int64_t dim, const Tensor& index_in, const Ten
   GG_CHECK(index.dim() <= 1 && src.shape() == expected,
            "index_add: source of shape {} does not fit input {} with {} indices along dim {} (expected {})",
            src.shape(), x.shape(), index.numel(), d, expected);
-  Tensor out = clone(x);
+  out.storage()->bump_version();
   const Split3 s = split3(x.shape(), d);
   const int64_t count = index.numel();
   const int64_t* ix = index.data<int64_t>();
@@ -95,7 +104,6 @@ Tensor index_add(const Tensor& x, int64_t dim, const Tensor& index_in, const Ten
         }
     }
   });
-  return out;
 }
 
 Tensor gather(const Tensor& x_in, int64_t dim, const Tensor& index_in) {

@@ -74,6 +74,7 @@ Tensor masked_softmax(const Tensor& x, const Tensor& mask);
 Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index);  // index: int64 [N]
 // x with src's slices added at `index` along dim: out.select(dim, index[i]) += src.select(dim, i).
 Tensor index_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src);
+void index_add_(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src);  // in place; x contiguous
 Tensor gather(const Tensor& x, int64_t dim, const Tensor& index);  // out[..i..] = x[..index[..i..]..]
 // x with src added at index along dim: out[..index[..i..]..] += src[..i..].
 Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src);
