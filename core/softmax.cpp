@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "core/fast_math.h"
 #include "core/kernels.h"
@@ -11,6 +12,34 @@
 
 namespace gg::kernel {
 namespace {
+
+// One row of n contiguous values: the loops are branch-free with explicit SIMD reductions
+// (a float max or sum is not vectorized otherwise: reordering changes rounding and NaN
+// propagation), so they run 8 floats at a time with AVX2.
+template <bool kLog, class T>
+void softmax_row(const T* row, T* out, int64_t n) {
+  T mx = row[0];
+#pragma omp simd reduction(max : mx)
+  for (int64_t j = 0; j < n; ++j) mx = std::max(mx, row[j]);
+  double total = 0;  // in double: a float sum of thousands of terms (a vocabulary) drifts
+  if constexpr (kLog) {
+#pragma omp simd reduction(+ : total)
+    for (int64_t j = 0; j < n; ++j) total += static_cast<double>(fast::exp_of(row[j] - mx));
+    // (x - max) - log(total): folding max into log(total) first would round it to max's ulp.
+    const T log_total = static_cast<T>(std::log(total));
+#pragma omp simd
+    for (int64_t j = 0; j < n; ++j) out[j] = (row[j] - mx) - log_total;
+  } else {
+#pragma omp simd reduction(+ : total)
+    for (int64_t j = 0; j < n; ++j) {
+      out[j] = fast::exp_of(row[j] - mx);
+      total += static_cast<double>(out[j]);
+    }
+    const T inv = static_cast<T>(1.0 / total);
+#pragma omp simd
+    for (int64_t j = 0; j < n; ++j) out[j] *= inv;
+  }
+}
 
 template <bool kLog>
 Tensor softmax_impl(const Tensor& x_in, int64_t dim, std::string_view op) {
@@ -29,26 +58,16 @@ Tensor softmax_impl(const Tensor& x_in, int64_t dim, std::string_view op) {
     const T* px = x.data<T>();
     T* po = out.data<T>();
     parallel_for(rows, std::max<int64_t>(1, kParallelGrain / n), [&](int64_t begin, int64_t end) {
+      if (inner == 1) {  // the last dim: contiguous rows
+        for (int64_t r = begin; r < end; ++r) softmax_row<kLog>(px + r * n, po + r * n, n);
+        return;
+      }
+      std::vector<T> buf(static_cast<size_t>(2 * n));  // a strided row, gathered and scattered
       for (int64_t r = begin; r < end; ++r) {
         const int64_t base = (r / inner) * n * inner + r % inner;
-        const T* row = px + base;
-        T* orow = po + base;
-        T mx = row[0];
-        for (int64_t j = 1; j < n; ++j) mx = std::max(mx, row[j * inner]);
-        double total = 0;
-        for (int64_t j = 0; j < n; ++j) {
-          T e = fast::exp_of(row[j * inner] - mx);
-          total += e;
-          if constexpr (!kLog) orow[j * inner] = e;
-        }
-        if constexpr (kLog) {
-          // (x - max) - log(total): folding max into log(total) first would round it to max's ulp.
-          const T log_total = static_cast<T>(std::log(total));
-          for (int64_t j = 0; j < n; ++j) orow[j * inner] = (row[j * inner] - mx) - log_total;
-        } else {
-          const T inv = static_cast<T>(1.0 / total);
-          for (int64_t j = 0; j < n; ++j) orow[j * inner] *= inv;
-        }
+        for (int64_t j = 0; j < n; ++j) buf[j] = px[base + j * inner];
+        softmax_row<kLog>(buf.data(), buf.data() + n, n);
+        for (int64_t j = 0; j < n; ++j) po[base + j * inner] = buf[n + j];
       }
     });
   });
@@ -82,8 +101,25 @@ Tensor softmax_backward_impl(const Tensor& y_in, const Tensor& dy_in, int64_t di
         const T* yr = py + base;
         const T* gr = pg + base;
         T* dr = pd + base;
-        T total = 0;
-        for (int64_t j = 0; j < n; ++j) total += kLog ? gr[j * inner] : gr[j * inner] * yr[j * inner];
+        double sum = 0;
+        if (inner == 1) {  // contiguous rows: SIMD loops
+          if constexpr (kLog) {
+#pragma omp simd reduction(+ : sum)
+            for (int64_t j = 0; j < n; ++j) sum += static_cast<double>(gr[j]);
+            const T total = static_cast<T>(sum);
+#pragma omp simd
+            for (int64_t j = 0; j < n; ++j) dr[j] = gr[j] - fast::exp_of(yr[j]) * total;
+          } else {
+#pragma omp simd reduction(+ : sum)
+            for (int64_t j = 0; j < n; ++j) sum += static_cast<double>(gr[j] * yr[j]);
+            const T total = static_cast<T>(sum);
+#pragma omp simd
+            for (int64_t j = 0; j < n; ++j) dr[j] = yr[j] * (gr[j] - total);
+          }
+          continue;
+        }
+        for (int64_t j = 0; j < n; ++j) sum += static_cast<double>(kLog ? gr[j * inner] : gr[j * inner] * yr[j * inner]);
+        const T total = static_cast<T>(sum);
         for (int64_t j = 0; j < n; ++j) {
           const int64_t k = j * inner;
           if constexpr (kLog) dr[k] = gr[k] - fast::exp_of(yr[k]) * total;
@@ -126,31 +162,53 @@ Tensor masked_softmax(const Tensor& x_in, const Tensor& mask) {
     const T* px = x.data<T>();
     T* po = out.data<T>();
     parallel_for(rows, std::max<int64_t>(1, kParallelGrain / n), [&](int64_t begin, int64_t end) {
+      // Row r's index in the leading dims, and the mask's offset there; both advance by one row
+      // at a time with a carry, like an odometer.
+      std::vector<int64_t> idx(static_cast<size_t>(dims), 0);
+      int64_t moff = 0;
+      for (int64_t i = dims - 2, rest = begin; i >= 0; --i) {
+        idx[i] = rest % shape[i];
+        rest /= shape[i];
+        moff += idx[i] * ms[i];
+      }
       for (int64_t r = begin; r < end; ++r) {
-        int64_t moff = 0;  // the mask's offset for row r: its index in every leading dim
-        for (int64_t i = dims - 2, rest = r; i >= 0; --i) {
-          moff += (rest % shape[i]) * ms[i];
-          rest /= shape[i];
+        if (r > begin) {
+          for (int64_t i = dims - 2; i >= 0; --i) {
+            moff += ms[i];
+            if (++idx[i] < shape[i]) break;
+            moff -= idx[i] * ms[i];
+            idx[i] = 0;
+          }
         }
         const bool* m = pm + moff;
-        const int64_t mstep = ms[dims - 1];
         const T* row = px + r * n;
         T* orow = po + r * n;
-        T mx = -std::numeric_limits<T>::infinity();
-        for (int64_t j = 0; j < n; ++j)
-          if (!m[j * mstep]) mx = std::max(mx, row[j]);
-        if (mx == -std::numeric_limits<T>::infinity()) {  // every key masked (or -inf): a zero row
+        constexpr T kLow = -std::numeric_limits<T>::infinity();
+        if (ms[dims - 1] == 0) {  // one mask value for the whole row
+          if (*m) {
+            std::fill(orow, orow + n, T(0));
+            continue;
+          }
+          m = nullptr;
+        }
+        if (!m) {
+          softmax_row<false>(row, orow, n);
+          continue;
+        }
+        // Masked keys become -inf, the row goes through the plain softmax, and they are then set
+        // to exactly 0 (exp of -inf is not exactly 0 in fast::exp_of's clamped range).
+        int64_t open = 0;
+        for (int64_t j = 0; j < n; ++j) {
+          orow[j] = m[j] ? kLow : row[j];
+          open += !m[j];
+        }
+        if (open == 0) {  // every key masked: a zero row
           std::fill(orow, orow + n, T(0));
           continue;
         }
-        double total = 0;
-        for (int64_t j = 0; j < n; ++j) {
-          const T e = m[j * mstep] ? T(0) : fast::exp_of(row[j] - mx);
-          total += e;
-          orow[j] = e;
-        }
-        const T inv = static_cast<T>(1.0 / total);
-        for (int64_t j = 0; j < n; ++j) orow[j] *= inv;
+        softmax_row<false>(orow, orow, n);
+        for (int64_t j = 0; j < n; ++j)
+          if (m[j]) orow[j] = T(0);
       }
     });
   });
