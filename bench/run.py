@@ -3,7 +3,9 @@
 run, and prints one table. Called by bench/run.sh after it builds; see README "Benchmarks".
 
 Each number is the median of --repeats runs; both frameworks are run with 1 and 2 threads
-and the better setting is reported. Ratios above 1 mean glassgrad is faster.
+and the better setting is reported. The two sides' runs alternate (ours, theirs, ours, ...),
+so that a busy spell on a shared machine slows both instead of one. Ratios above 1 mean
+glassgrad is faster.
 """
 import argparse
 import os
@@ -32,8 +34,19 @@ def last_number(text, unit):
     return float(m[-1])
 
 
-def median_of(cmd, unit, repeats):
-    return statistics.median(last_number(run(cmd), unit) for _ in range(repeats))
+def paired_medians(ours_cmd, theirs_cmd, unit, repeats):
+    """Medians of `repeats` runs of each command, run alternately."""
+    ours, theirs = [], []
+    for _ in range(repeats):
+        ours.append(last_number(run(ours_cmd), unit))
+        theirs.append(last_number(run(theirs_cmd), unit))
+    return statistics.median(ours), statistics.median(theirs)
+
+
+def both_thread_counts(ours_cmd, theirs_cmd, unit, repeats):
+    """([ours at 1, ours at 2 threads], [theirs at 1, theirs at 2])."""
+    pairs = [paired_medians(ours_cmd + ["--threads", t], theirs_cmd + ["--threads", t], unit, repeats) for t in ["1", "2"]]
+    return [p[0] for p in pairs], [p[1] for p in pairs]
 
 
 def best(values, higher_is_better):
@@ -52,12 +65,12 @@ def main():
     print(core)
 
     for size in a.sizes.split(","):
-        steps = "20" if size == "small" else "5"
+        steps = "40" if size == "small" else "5"
         for model in ["lstm-attn", "transformer"]:
-            ours = [median_of([os.path.join(BIN, "bench_seq2seq"), "--model", model, "--size", size, "--steps", steps,
-                               "--threads", t], "tgt_tok/s", a.repeats) for t in ["1", "2"]]
-            theirs = [median_of([PY, os.path.join(ROOT, "bench", "bench_seq2seq.py"), "--model", model, "--size", size,
-                                 "--steps", steps, "--threads", t], "tgt_tok/s", a.repeats) for t in ["1", "2"]]
+            ours, theirs = both_thread_counts(
+                [os.path.join(BIN, "bench_seq2seq"), "--model", model, "--size", size, "--steps", steps],
+                [PY, os.path.join(ROOT, "bench", "bench_seq2seq.py"), "--model", model, "--size", size, "--steps", steps],
+                "tgt_tok/s", a.repeats)
             prof = run([os.path.join(BIN, "bench_seq2seq"), "--model", model, "--size", size, "--steps", steps,
                         "--threads", "2" if ours[1] >= ours[0] else "1", "--profile"])
             gflop_step = float(re.search(r"matmul_gflop_per_step=([0-9.]+)", prof).group(1))
@@ -66,9 +79,8 @@ def main():
             rows.append((f"train {model} {size} (tgt tok/s)", best(ours, True), best(theirs, True), True,
                          f"{100 * achieved / sgemm:.0f}%"))
 
-    ours = [median_of([os.path.join(BIN, "bench_decode"), "--threads", t], "ms/sentence", a.repeats) for t in ["1", "2"]]
-    theirs = [median_of([PY, os.path.join(ROOT, "bench", "bench_decode.py"), "--threads", t], "ms/sentence", a.repeats)
-              for t in ["1", "2"]]
+    ours, theirs = both_thread_counts([os.path.join(BIN, "bench_decode")],
+                                      [PY, os.path.join(ROOT, "bench", "bench_decode.py")], "ms/sentence", a.repeats)
     rows.append(("greedy decode, batch 1 (ms/sentence)", best(ours, False), best(theirs, False), False, ""))
 
     torch_core = run([PY, os.path.join(ROOT, "bench", "bench_core.py")])
