@@ -26,6 +26,12 @@ void accumulate_leaf(AutogradMeta& leaf, const Tensor& g) {
   else kernel::axpy(leaf.grad, 1.0, g);
 }
 
+// The same for a gradient computed here, that nothing else holds: no copy needed.
+void accumulate_leaf_fresh(AutogradMeta& leaf, Tensor g) {
+  if (!leaf.grad.defined()) leaf.grad = std::move(g);
+  else kernel::axpy(leaf.grad, 1.0, g);
+}
+
 // Rows of several [N_i, C] matrices stacked into one [sum N_i, C] (one of them: itself).
 Tensor stack_rows(const std::vector<const Tensor*>& parts) {
   if (parts.size() == 1) return *parts[0];
@@ -50,8 +56,8 @@ void flush_deferred(const std::vector<DeferredGrad>& uses) {
     return;
   }
   if (w.grad.defined() && w.grad.is_contiguous()) kernel::matmul_into(w.grad, kernel::permute(dy, {1, 0}), x, 1.0);
-  else accumulate_leaf(w, kernel::matmul(kernel::permute(dy, {1, 0}), x));
-  if (uses[0].bias) accumulate_leaf(*uses[0].bias, kernel::sum(dy, {0}, false));
+  else accumulate_leaf_fresh(w, kernel::matmul(kernel::permute(dy, {1, 0}), x));
+  if (uses[0].bias) accumulate_leaf_fresh(*uses[0].bias, kernel::sum(dy, {0}, false));
 }
 
 // The deferred weight gradients of one backward pass, grouped by (weight, bias, kind). A group is
