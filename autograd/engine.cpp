@@ -26,6 +26,10 @@ void accumulate_leaf(AutogradMeta& leaf, const Tensor& g) {
   else kernel::axpy(leaf.grad, 1.0, g);
 }
 
+// True when t is the only handle on its memory (no view, saved tensor or caller shares it),
+// so that adding into it in place cannot change anything else.
+bool sole_owner(const Tensor& t) { return t.storage().use_count() == 1 && t.is_contiguous(); }
+
 // The same for a gradient computed here, that nothing else holds: no copy needed.
 void accumulate_leaf_fresh(AutogradMeta& leaf, Tensor g) {
   if (!leaf.grad.defined()) leaf.grad = std::move(g);
@@ -150,7 +154,9 @@ void run_backward(const Tensor& root, const Tensor& grad, bool retain_graph) {
       if (!e.fn) continue;
       if (gi.defined()) {
         Tensor& slot = pending[e.fn.get()];
-        slot = slot.defined() ? kernel::binary(kernel::Binary::Add, slot, gi) : gi;
+        if (!slot.defined()) slot = gi;
+        else if (sole_owner(slot)) kernel::axpy(slot, 1.0, gi);  // nothing else can see it: add in place
+        else slot = kernel::binary(kernel::Binary::Add, slot, gi);
       }
       if (--consumers[e.fn.get()] == 0) ready.push_back(e.fn.get());
     }
