@@ -171,6 +171,16 @@ TEST_CASE("a diamond: a node used twice runs once, after both consumers contribu
   }
 }
 
+TEST_CASE("one gradient handed to two nodes is not changed when one of them receives more", "[autograd][engine]") {
+  // t = (a + b) + a: AddBackward gives the same dy to both of its inputs, and a then gets a
+  // second contribution. The engine sums in place only into a gradient nothing else holds,
+  // so b's copy of dy must stay dy. dx = 3 * 2 w + 5 w = 11 w.
+  const Tensor x = f64({1, -2, 0.5}, {}, true), w = f64({1, 2, 3});
+  const Tensor a = x * 3.0, b = x * 5.0;
+  gg::sum(((a + b) + a) * w).backward();
+  CHECK(values(x.grad()) == std::vector<double>{11, 22, 33});
+}
+
 TEST_CASE("inputs that do not require grad get no gradient", "[autograd][engine]") {
   const Tensor x = f64({1, 2}, {}, true);
   const Tensor c = f64({3, 4});
