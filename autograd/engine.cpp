@@ -15,10 +15,17 @@
 namespace gg {
 namespace {
 
-void check_grad_shape(const Tensor& g, const Edge& e, const Node& node, size_t input) {
-  GG_CHECK(g.shape() == e.shape && g.dtype() == e.dtype,
+void check_grad_shape(const Tensor& g, const Edge& e, const Node& node, size_t input, const Node::Slice& slice) {
+  Shape expected = e.shape;
+  if (slice.dim >= 0) {  // a slice along dim: its size there, inside the input
+    const bool fits = slice.dim < g.dim() && slice.start >= 0 && slice.start + g.size(slice.dim) <= e.shape[slice.dim];
+    GG_CHECK(fits, "backward: {} returned a gradient of shape {} for input {} of shape {}, which a slice at {} along dim "
+             "{} does not fit", node.name(), g.shape(), input, e.shape, slice.start, slice.dim);
+    expected[slice.dim] = g.size(slice.dim);
+  }
+  GG_CHECK(g.shape() == expected && g.dtype() == e.dtype,
            "backward: {} returned a gradient of shape {} ({}) for input {}, which has shape {} ({})", node.name(),
-           g.shape(), dtype_name(g.dtype()), input, e.shape, dtype_name(e.dtype));
+           g.shape(), dtype_name(g.dtype()), input, expected, dtype_name(e.dtype));
 }
 
 void accumulate_leaf(AutogradMeta& leaf, const Tensor& g) {
@@ -34,6 +41,14 @@ bool sole_owner(const Tensor& t) { return t.storage().use_count() == 1 && t.is_c
 void accumulate_leaf_fresh(AutogradMeta& leaf, Tensor g) {
   if (!leaf.grad.defined()) leaf.grad = std::move(g);
   else kernel::axpy(leaf.grad, 1.0, g);
+}
+
+// Adds g, the gradient of a slice of an input of `shape`, into `total`, that input's summed
+// gradient so far (undefined: none yet); into a copy of it unless in_place.
+void add_slice(Tensor& total, const Tensor& g, const Node::Slice& slice, const Shape& shape, bool in_place) {
+  if (!total.defined()) total = zeros(shape, {.dtype = g.dtype()});
+  else if (!in_place) total = kernel::clone(total);
+  kernel::axpy(kernel::narrow(total, slice.dim, slice.start, g.size(slice.dim)), 1.0, g);
 }
 
 // Rows of several [N_i, C] matrices stacked into one [sum N_i, C] (one of them: itself).
@@ -148,13 +163,18 @@ void run_backward(const Tensor& root, const Tensor& grad, bool retain_graph) {
     for (size_t i = 0; i < node->inputs.size(); ++i) {
       const Edge& e = node->inputs[i];
       const Tensor gi = i < grads.size() ? grads[i] : Tensor();
-      if (gi.defined() && e.needed()) check_grad_shape(gi, e, *node, i);
-      if (e.leaf && gi.defined()) accumulate_leaf(*e.leaf, gi);
+      const Node::Slice slice = gi.defined() && e.needed() ? node->grad_slice(i) : Node::Slice{};
+      if (gi.defined() && e.needed()) check_grad_shape(gi, e, *node, i, slice);
+      if (e.leaf && gi.defined()) {
+        if (slice.dim < 0) accumulate_leaf(*e.leaf, gi);
+        else add_slice(e.leaf->grad, gi, slice, e.shape, /*in_place=*/true);  // .grad() accumulates in place
+      }
       if (e.leaf) deferred.edge_done(e.leaf.get());
       if (!e.fn) continue;
       if (gi.defined()) {
         Tensor& slot = pending[e.fn.get()];
-        if (!slot.defined()) slot = gi;
+        if (slice.dim >= 0) add_slice(slot, gi, slice, e.shape, sole_owner(slot));
+        else if (!slot.defined()) slot = gi;
         else if (sole_owner(slot)) kernel::axpy(slot, 1.0, gi);  // nothing else can see it: add in place
         else slot = kernel::binary(kernel::Binary::Add, slot, gi);
       }

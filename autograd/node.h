@@ -73,6 +73,16 @@ struct Node {
   // where an input needs none (check needs_grad(i) to skip the work).
   virtual std::vector<Tensor> backward(const Tensor& grad_output) = 0;
 
+  // Where the gradient backward() returns for input i lands: all of the input (dim < 0), or
+  // only the slice [start, start + its size) along dim, the rest being zero. narrow and select
+  // use it, so that the engine adds their gradient into that slice of the input's gradient
+  // instead of receiving a zero-filled tensor as large as the input per use (one per time step
+  // when a decoder reads step t of a precomputed [B, T, ...] tensor).
+  struct Slice {
+    int64_t dim = -1, start = 0;
+  };
+  virtual Slice grad_slice(size_t /*input*/) const { return {}; }
+
   bool needs_grad(size_t input) const { return inputs[input].needed(); }
   // Frees what was saved for backward; backward through this node again is an error.
   void release();

@@ -83,14 +83,12 @@ Tensor transpose(const Tensor& x, int64_t dim0, int64_t dim1) {
 }
 
 // forward: y = x[start : start + length] along dim      backward: dx = zeros with dy placed at that range
+// (the engine places it: grad_slice tells it where, see autograd/node.h)
 struct NarrowBackward : Node {
   int64_t dim = 0, start = 0;
   std::string name() const override { return "NarrowBackward"; }
-  std::vector<Tensor> backward(const Tensor& dy) override {
-    Tensor dx = zeros(inputs[0].shape, {.dtype = dy.dtype()});
-    kernel::copy(kernel::narrow(dx, dim, start, dy.shape()[dim]), dy);
-    return {dx};
-  }
+  std::vector<Tensor> backward(const Tensor& dy) override { return {dy}; }
+  Slice grad_slice(size_t) const override { return {dim, start}; }
 };
 Tensor narrow(const Tensor& x, int64_t dim, int64_t start, int64_t length) {
   Tensor y = kernel::narrow(x, dim, start, length);

@@ -181,6 +181,25 @@ TEST_CASE("one gradient handed to two nodes is not changed when one of them rece
   CHECK(values(x.grad()) == std::vector<double>{11, 22, 33});
 }
 
+TEST_CASE("slices' gradients (narrow, select) land in their place, next to whole-tensor gradients", "[autograd][engine]") {
+  // u = tanh(x) [4]; v = tanh(y) [4]. The loss reads u whole (through u + v, whose backward
+  // hands one dy to both u and v), two overlapping slices of u, one element of u, and a
+  // slice of the leaf y directly: du = w + [2, 2, 0, 0] + [0, 3, 3, 3] + [0, 0, 5, 0].
+  const Tensor x = f64({0.1, -0.2, 0.3, -0.4}, {}, true), y = f64({0.5, 0.6, -0.7, 0.8}, {}, true);
+  const Tensor w = f64({1, 2, 3, 4});
+  const Tensor u = gg::tanh(x), v = gg::tanh(y);
+  Tensor loss = gg::sum((u + v) * w) + gg::sum(u.narrow(0, 0, 2) * 2.0) + gg::sum(u.narrow(0, 1, 3) * 3.0) +
+                u.select(0, 2) * 5.0 + gg::sum(y.narrow(0, 2, 2) * 7.0);
+  loss.backward();
+  const std::vector<double> du = {1 + 2, 2 + 2 + 3, 3 + 3 + 5, 4 + 3}, dv = {1, 2, 3, 4}, dy_direct = {0, 0, 7, 7};
+  const auto xs = values(x), ys = values(y), gx = values(x.grad()), gy = values(y.grad());
+  for (size_t i = 0; i < 4; ++i) {
+    const double tu = std::tanh(xs[i]), tv = std::tanh(ys[i]);
+    CHECK(gx[i] == Approx(du[i] * (1 - tu * tu)).epsilon(1e-12));
+    CHECK(gy[i] == Approx(dv[i] * (1 - tv * tv) + dy_direct[i]).epsilon(1e-12));
+  }
+}
+
 TEST_CASE("inputs that do not require grad get no gradient", "[autograd][engine]") {
   const Tensor x = f64({1, 2}, {}, true);
   const Tensor c = f64({3, 4});
