@@ -24,6 +24,13 @@ Tensor merge_heads(const Tensor& x) {
   return x.permute({0, 2, 1, 3}).reshape({B, T, h * d});
 }
 
+// The same tensor, not merely equal values: one handle's view of one storage, with one
+// autograd history (a gradient must reach it through every use).
+bool same_tensor(const Tensor& a, const Tensor& b) {
+  return a.storage() == b.storage() && a.offset() == b.offset() && a.shape() == b.shape() &&
+         a.strides() == b.strides() && a.dtype() == b.dtype() && a.autograd_meta == b.autograd_meta;
+}
+
 void check_key_padding_mask(const std::string& who, const Tensor& mask, int64_t B, int64_t S) {
   GG_CHECK(mask.dtype() == DType::Bool,
            "{}: key_padding_mask must be bool (true = padding), got {} of shape {}; hint: gg::eq(tokens, pad_id)",
@@ -88,13 +95,33 @@ MultiHeadAttentionOutput MultiHeadAttention::forward(const Tensor& query_in, con
            "{}: shapes query {}, key {}, value {} do not fit embed_dim {}, kdim {}, vdim {}", who, query_in.shape(),
            key_in.shape(), value_in.shape(), E, options.kdim, options.vdim);
 
-  auto weight = [&](int64_t i, const Tensor& separate) {
-    return in_proj_weight.defined() ? in_proj_weight.narrow(0, i * E, E) : separate;
+  // Rows [first * E, (first + count) * E) of the packed projection, or the separate weight.
+  auto weight = [&](int64_t first, int64_t count, const Tensor& separate) {
+    return in_proj_weight.defined() ? in_proj_weight.narrow(0, first * E, count * E) : separate;
   };
-  auto bias = [&](int64_t i) { return in_proj_bias.defined() ? in_proj_bias.narrow(0, i * E, E) : Tensor(); };
-  Tensor q = split_heads(functional::linear(query, weight(0, q_proj_weight), bias(0)), h);  // [B, h, Tq, d]
-  Tensor k = split_heads(functional::linear(key, weight(1, k_proj_weight), bias(1)), h);    // [B, h, S, d]
-  Tensor v = split_heads(functional::linear(value, weight(2, v_proj_weight), bias(2)), h);  // [B, h, S, d]
+  auto bias = [&](int64_t first, int64_t count) {
+    return in_proj_bias.defined() ? in_proj_bias.narrow(0, first * E, count * E) : Tensor();
+  };
+  // Self-attention (query, key and value the same tensor) projects all three with one GEMM
+  // against the packed weight, and encoder-decoder attention (key the same as value) projects
+  // key and value with one, as torch does: the same numbers as three separate products.
+  Tensor q, k, v;
+  if (in_proj_weight.defined() && same_tensor(query_in, key_in) && same_tensor(key_in, value_in)) {
+    const Tensor qkv = functional::linear(query, in_proj_weight, in_proj_bias);  // [B, T, 3E]
+    q = qkv.narrow(2, 0, E), k = qkv.narrow(2, E, E), v = qkv.narrow(2, 2 * E, E);
+  } else {
+    q = functional::linear(query, weight(0, 1, q_proj_weight), bias(0, 1));
+    if (in_proj_weight.defined() && same_tensor(key_in, value_in)) {
+      const Tensor kv = functional::linear(key, weight(1, 2, Tensor()), bias(1, 2));  // [B, S, 2E]
+      k = kv.narrow(2, 0, E), v = kv.narrow(2, E, E);
+    } else {
+      k = functional::linear(key, weight(1, 1, k_proj_weight), bias(1, 1));
+      v = functional::linear(value, weight(2, 1, v_proj_weight), bias(2, 1));
+    }
+  }
+  q = split_heads(q, h);  // [B, h, Tq, d]
+  k = split_heads(k, h);  // [B, h, S, d]
+  v = split_heads(v, h);  // [B, h, S, d]
 
   Tensor mask;  // broadcastable to [B, h, Tq, S]
   if (key_padding_mask.defined()) {

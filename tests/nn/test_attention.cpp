@@ -298,3 +298,32 @@ TEST_CASE("transformer: sinusoidal positions follow sin/cos of pos / 10000^(2i/D
     }
   REQUIRE_THROWS_WITH(pe.forward(gg::zeros({1, 4, 6}, {.dtype = DType::Float64}), 8), Catch::Contains("max_len"));
 }
+
+TEST_CASE("multi-head attention: one packed GEMM for self-attention (and for key = value) equals three projections",
+          "[nn][attention]") {
+  // forward(x, x, x) takes the packed path; copies of x are other tensors and take the
+  // separate one. Same outputs, and the same gradients for x and every parameter.
+  for (const int kind : {0, 1}) {  // 0: query = key = value, 1: key = value only
+    INFO((kind == 0 ? "self-attention" : "key = value"));
+    std::vector<std::vector<Tensor>> results;
+    for (const bool packed : {true, false}) {
+      gg::manual_seed(91);
+      gg::nn::MultiHeadAttention mha(8, 2, {.batch_first = true, .dtype = DType::Float64});
+      Tensor x = gg::randn({2, 5, 8}, {.dtype = DType::Float64, .requires_grad = true});
+      Tensor m = gg::randn({2, 4, 8}, {.dtype = DType::Float64, .requires_grad = true});
+      const Tensor q = kind == 0 ? x : m;
+      const Tensor k = packed ? x : x * 1.0, v = packed ? x : x * 1.0;  // x * 1.0: equal values, another tensor
+      const Tensor mask = F::padding_mask(gg::from_vector<int64_t>({5, 3}), 5).squeeze(1);  // [B, S]
+      auto out = mha.forward(kind == 0 && !packed ? x * 1.0 : q, k, v, mask);
+      gg::sum(out.output * gg::randn(out.output.shape(), {.dtype = DType::Float64})).backward();
+      results.push_back({out.output, x.grad(), mha.in_proj_weight.grad(), mha.in_proj_bias.grad()});
+      if (kind == 1) results.back().push_back(m.grad());
+    }
+    for (size_t i = 0; i < results[0].size(); ++i) {
+      INFO("result " << i);
+      const auto a = results[0][i].to_vector<double>(), b = results[1][i].to_vector<double>();
+      REQUIRE(a.size() == b.size());
+      for (size_t j = 0; j < a.size(); ++j) REQUIRE(a[j] == Approx(b[j]).epsilon(1e-12).margin(1e-14));
+    }
+  }
+}
