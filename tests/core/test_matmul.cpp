@@ -113,6 +113,37 @@ TEST_CASE("2-D matmul in every layout, float32 and float64", "[core][matmul]") {
   }
 }
 
+TEST_CASE("matmul_into adds beta * c, including the one-row and one-column (gemv) products", "[core][matmul]") {
+  // One row or one column goes to BLAS gemv rather than gemm: every layout of those, into an
+  // output row that is part of a wider matrix, with beta 0 over NaN (overwritten) and beta 0.5.
+  const std::vector<std::array<int64_t, 3>> sizes = {{1, 9, 6}, {5, 9, 1}, {1, 4, 1}, {4, 6, 3}};
+  for (DType dt : {DType::Float32, DType::Float64}) {
+    gg::manual_seed(2);
+    const double tol = dt == DType::Float32 ? 1e-5 : 1e-12;
+    for (auto [M, K, N] : sizes) {
+      const std::vector<std::pair<Tensor, std::string>> as = {
+          {gg::randn({M, K}, {.dtype = dt}), "a"}, {gg::randn({K, M}, {.dtype = dt}).t(), "a^T"}};
+      const std::vector<std::pair<Tensor, std::string>> bs = {
+          {gg::randn({K, N}, {.dtype = dt}), "b"},
+          {gg::randn({N, K}, {.dtype = dt}).t(), "b^T"},
+          {gg::randn({K + 1, N + 2}, {.dtype = dt}).narrow(0, 1, K).narrow(1, 1, N), "narrowed b"}};
+      for (const auto& [a, an] : as)
+        for (const auto& [b, bn] : bs)
+          for (double beta : {0.0, 0.5}) {
+            INFO(fmt::format("{} [{}, {}] @ [{}, {}] {} @ {} beta {}", gg::dtype_name(dt), M, K, K, N, an, bn, beta));
+            auto wide = gg::randn({M, N + 3}, {.dtype = dt});
+            auto c = wide.narrow(1, 2, N);  // row stride N + 3
+            const auto prev = gg::testing::values(c);  // read before c is written
+            if (beta == 0) gg::kernel::fill(c, std::nan(""));
+            gg::kernel::matmul_into(c, a, b, beta);
+            auto want = reference(a, b, {M, N});
+            for (size_t i = 0; i < want.size(); ++i) want[i] += beta * prev[i];
+            check_values(c, {M, N}, want, "matmul_into", tol, tol * std::max(1.0, max_abs(want)));
+          }
+    }
+  }
+}
+
 TEST_CASE("batched matmul with broadcast batch dims", "[core][matmul]") {
   for (DType dt : {DType::Float32, DType::Float64}) {
     gg::manual_seed(4);
