@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "autograd/grad_mode.h"
+#include "core/fast_math.h"
 
 namespace gg::models {
 namespace {
@@ -27,36 +28,121 @@ std::vector<float> row(const Tensor& weights, int64_t r) {
 
 }  // namespace
 
+Int8Screen::Int8Screen(Seq2Seq& model) {
+  const auto layer = model.output_layer();
+  GG_CHECK(layer.weight.defined() && layer.weight.dtype() == DType::Float32 && layer.weight.dim() == 2,
+           "Int8Screen: needs a float32 output layer [V, D], got {} {}", dtype_name(layer.weight.dtype()),
+           layer.weight.shape());
+  NoGradGuard no_grad;
+  source_ = layer.weight;
+  version_ = source_.storage()->version();
+  weight_ = layer.weight.contiguous();
+  if (layer.bias.defined()) bias_ = layer.bias.contiguous();
+  rows_ = kernel::quantize_rows(weight_);
+}
+
+void Int8Screen::check(Seq2Seq& model) const {
+  const Tensor w = model.output_layer().weight;
+  GG_CHECK(w.storage() == source_.storage() && w.offset() == source_.offset() && w.shape() == source_.shape(),
+           "Int8Screen: built from another model's output layer ({}) than the one decoding ({}); hint: build the "
+           "screen from the model you decode with",
+           source_.shape(), w.shape());
+  GG_CHECK(w.storage()->version() == version_,
+           "Int8Screen: the output layer has changed since the screen was built (storage version {} -> {}); hint: "
+           "build a new screen after training or loading weights",
+           version_, w.storage()->version());
+  GG_CHECK(!model.is_training(),
+           "Int8Screen: {} is in training mode, where dropout changes what the output layer reads; call eval() first",
+           model.name());
+}
+
+Int8Screen::Pick Int8Screen::pick(const float* x, int64_t barred, int64_t forced) const {
+  const int64_t V = rows_.rows, D = rows_.cols;
+  std::vector<double> logit(V), bound(V);
+  kernel::int8_matvec(rows_, x, logit.data(), bound.data());
+  const float* b = bias_.defined() ? bias_.data<float>() : nullptr;
+  if (b)
+    for (int64_t v = 0; v < V; ++v) logit[v] += b[v];
+  // Every word whose upper bound reaches the best lower bound may be the argmax: make those
+  // exact. A forced word is the only candidate.
+  double lower = -std::numeric_limits<double>::infinity();
+  for (int64_t v = 0; v < V; ++v)
+    if (v != barred) lower = std::max(lower, logit[v] - bound[v]);
+  Pick out;
+  const float* w = weight_.data<float>();
+  for (int64_t v = 0; v < V; ++v) {
+    if (forced >= 0 ? v != forced : (v == barred || logit[v] + bound[v] < lower)) continue;
+    logit[v] = kernel::dot_exact(w + v * D, x, D) + (b ? b[v] : 0.0);
+    bound[v] = 0;
+    ++out.rescored;
+    if (out.token < 0 || logit[v] > logit[out.token]) out.token = v;
+  }
+  GG_CHECK(out.token >= 0, "Int8Screen: no word to pick from a vocabulary of {} (barred {}, forced {})", V, barred,
+           forced);
+  // log_softmax over every word, the barred one included, as the float32 path computes it.
+  // (float32 exp, relative error < 2e-7, as the float32 log_softmax would have it: libm's
+  // scalar exp over 8,000 words cost as much as the int8 products)
+  const double m = *std::max_element(logit.begin(), logit.end());
+  double sum = 0;
+#pragma omp simd reduction(+ : sum)
+  for (int64_t v = 0; v < V; ++v) sum += fast::exp(static_cast<float>(logit[v] - m));
+  out.max_error = *std::max_element(bound.begin(), bound.end());
+  out.log_prob = logit[out.token] - m - std::log(sum);
+  return out;
+}
+
 std::vector<Hypothesis> greedy_decode(Seq2Seq& model, const Tensor& src, const Tensor& src_lengths,
                                       const DecodeOptions& o) {
   NoGradGuard no_grad;
   const int64_t B = src.size(0);
   const std::vector<int64_t> limit = max_lengths(src_lengths, o);
+  if (o.screen) o.screen->check(model);
   auto state = model.encode(src, src_lengths);
   std::vector<Hypothesis> hyps(B);
   std::vector<bool> done(B, false);
   Tensor tokens = full({B}, static_cast<double>(o.bos), {.dtype = DType::Int64});
   for (int64_t t = 0;; ++t) {
     Tensor weights;
-    Tensor logp = model.decode_step(*state, tokens, o.keep_attention ? &weights : nullptr);  // [B, V]
-    const int64_t V = logp.size(1);
-    std::vector<double> lp = logp.to_vector<double>();
+    const int64_t barred = t < o.min_len ? o.eos : -1;
+    // Each row's best token and its log-probability: from the float32 log-probabilities
+    // [B, V], or through the int8 screen from the output layer's input [B, D].
+    std::vector<int64_t> best(B, -1);
+    std::vector<double> best_lp(B, 0), best_error(B, 0);
+    if (o.screen) {
+      const Tensor f = model.decode_features(*state, tokens, o.keep_attention ? &weights : nullptr).contiguous();
+      GG_CHECK(f.dtype() == DType::Float32 && f.dim() == 2 && f.size(1) == o.screen->width(),
+               "greedy_decode: the screen expects float32 features [B, {}], the model gave {} {}",
+               o.screen->width(), dtype_name(f.dtype()), f.shape());
+      for (int64_t b = 0; b < B; ++b) {
+        if (done[b]) continue;
+        const auto p = o.screen->pick(f.data<float>() + b * f.size(1), barred, t + 1 >= limit[b] ? o.eos : -1);
+        best[b] = p.token;
+        best_lp[b] = p.log_prob;
+        best_error[b] = p.max_error;
+      }
+    } else {
+      const Tensor logp = model.decode_step(*state, tokens, o.keep_attention ? &weights : nullptr);  // [B, V]
+      const int64_t V = logp.size(1);
+      GG_CHECK(o.eos >= 0 && o.eos < V, "greedy_decode: <eos> id {} is outside the vocabulary of {}", o.eos, V);
+      const std::vector<double> lp = logp.to_vector<double>();
+      for (int64_t b = 0; b < B; ++b) {
+        const double* r = &lp[b * V];
+        for (int64_t v = 0; v < V; ++v)
+          if (v != barred && (best[b] < 0 || r[v] > r[best[b]])) best[b] = v;
+        if (t + 1 >= limit[b]) best[b] = o.eos;  // out of room: finish here
+        best_lp[b] = r[best[b]];
+      }
+    }
     std::vector<int64_t> next(B, o.eos);
     bool all_done = true;
     for (int64_t b = 0; b < B; ++b) {
       if (done[b]) continue;
-      const double* r = &lp[b * V];
-      int64_t best = -1;
-      for (int64_t v = 0; v < V; ++v) {
-        if (v == o.eos && t < o.min_len) continue;
-        if (best < 0 || r[v] > r[best]) best = v;
-      }
-      if (t + 1 >= limit[b]) best = o.eos;  // out of room: finish here
-      next[b] = best;
-      hyps[b].log_prob += r[best];
+      next[b] = best[b];
+      hyps[b].log_prob += best_lp[b];
+      hyps[b].log_prob_error += best_error[b];
       if (o.keep_attention) hyps[b].attention.push_back(row(weights, b));
-      if (best == o.eos) done[b] = true;
-      else hyps[b].tokens.push_back(best);
+      if (best[b] == o.eos) done[b] = true;
+      else hyps[b].tokens.push_back(best[b]);
       all_done = all_done && done[b];
     }
     if (all_done) break;

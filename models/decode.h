@@ -5,14 +5,18 @@
 // batch it is decoded in.
 #include <vector>
 
+#include "core/quantize.h"
 #include "models/seq2seq.h"
 
 namespace gg::models {
+
+class Int8Screen;
 
 struct Hypothesis {
   std::vector<int64_t> tokens;  // without <bos> and <eos>
   double log_prob = 0;          // sum of the token log-probabilities (the <eos> included)
   double score = 0;             // what the hypotheses were ranked by
+  double log_prob_error = 0;    // bound on |log_prob - the float32 model's|: nonzero only through an Int8Screen
   std::vector<std::vector<float>> attention;  // per output token (and the <eos>), weights over the source [S]
 };
 
@@ -22,6 +26,49 @@ struct DecodeOptions {
   int64_t max_len_extra = 10;
   int64_t min_len = 0;         // <eos> is not allowed before this many tokens
   bool keep_attention = false;
+  // Greedy decoding only: score the vocabulary through this screen (built from the same
+  // model, below) instead of the float32 output layer. Same tokens, a quarter of the bytes.
+  const Int8Screen* screen = nullptr;
+};
+
+// Greedy decoding at batch 1 is bound by reading the output layer every step: 32 MB of
+// float32 for 8,000 words x 1,024 features, three quarters of a step's bytes. Int8Screen keeps
+// an int8 copy of that layer (kernel::Int8Rows, a quarter of the bytes) and scores every word
+// with it, each score with a bound on its error. Then it recomputes exactly (in double, from
+// the float32 weights) only the words whose upper bound reaches the largest lower bound; the
+// best word is always among them, so the pick is the argmax of the exact logits: the float32
+// model's choice (which itself is only defined up to float32 rounding in a near-tie).
+//
+// The log-probability of the pick uses the exact logits of every rescored word and the int8
+// estimates for the rest, so it can be off by at most the largest of their error bounds
+// (Pick::max_error; in practice far less, as those words carry little probability).
+//
+// Build it once after training or loading: it refuses to run if the output layer has changed
+// since (the weight's storage version, bumped by optimizers and copies, tells).
+class Int8Screen {
+ public:
+  explicit Int8Screen(Seq2Seq& model);
+
+  struct Pick {
+    int64_t token = -1;
+    double log_prob = 0;
+    int64_t rescored = 0;    // words recomputed from the float32 weights
+    double max_error = 0;    // bound on |log_prob - the exact log-probability|
+  };
+  // features: float32 [D], what the output layer reads for one row -> the best word other
+  // than `barred` (-1 bars none), or `forced` (if not -1) with its log-probability.
+  Pick pick(const float* features, int64_t barred = -1, int64_t forced = -1) const;
+  // Throws unless the screen was built from this model's output layer, unchanged since.
+  void check(Seq2Seq& model) const;
+
+  int64_t vocab() const { return rows_.rows; }
+  int64_t width() const { return rows_.cols; }
+
+ private:
+  Tensor source_;         // the model's weight, to recognize it (and its version) later
+  uint64_t version_ = 0;
+  Tensor weight_, bias_;  // float32, contiguous
+  kernel::Int8Rows rows_;
 };
 
 // The most likely token at every step. One hypothesis per sentence.

@@ -199,9 +199,12 @@ Tensor RNNSeq2Seq::loss(const Tensor& src, const Tensor& src_lengths, const Tens
   return Seq2Seq::loss(src, src_lengths, tgt_in, tgt_out, options);
 }
 
-Tensor RNNSeq2Seq::decode_step(DecoderState& state, const Tensor& tokens, Tensor* attention_weights) {
-  auto& st = dynamic_cast<State&>(state);
-  return log_softmax(project(step(st, tokens, attention_weights)), -1);
+Tensor RNNSeq2Seq::decode_features(DecoderState& state, const Tensor& tokens, Tensor* attention_weights) {
+  return step(dynamic_cast<State&>(state), tokens, attention_weights);
+}
+
+Seq2Seq::OutputLayer RNNSeq2Seq::output_layer() {
+  return out ? OutputLayer{out->weight, out->bias} : OutputLayer{tgt_embed->weight, Tensor()};
 }
 
 }  // namespace gg::models

@@ -55,7 +55,8 @@ class RNNSeq2Seq : public Seq2Seq {
   Tensor loss(const Tensor& src, const Tensor& src_lengths, const Tensor& tgt_in, const Tensor& tgt_out,
               const CrossEntropyOptions& options) override;
   std::unique_ptr<DecoderState> encode(const Tensor& src, const Tensor& src_lengths) override;
-  Tensor decode_step(DecoderState& state, const Tensor& tokens, Tensor* attention = nullptr) override;
+  Tensor decode_features(DecoderState& state, const Tensor& tokens, Tensor* attention = nullptr) override;
+  OutputLayer output_layer() override;
 
   RNNSeq2SeqOptions options;
   std::shared_ptr<nn::Embedding> src_embed, tgt_embed;

@@ -1,12 +1,17 @@
 #include "models/seq2seq.h"
 
 #include "autograd/index.h"
+#include "autograd/softmax.h"
 #include "nn/functional.h"
 
 namespace gg::models {
 
 Tensor Seq2Seq::forward(const Tensor& src, const Tensor& src_lengths, const Tensor& tgt_in) {
   return project(features(src, src_lengths, tgt_in));
+}
+
+Tensor Seq2Seq::decode_step(DecoderState& state, const Tensor& tokens, Tensor* attention) {
+  return log_softmax(project(decode_features(state, tokens, attention)), -1);
 }
 
 Tensor Seq2Seq::loss(const Tensor& src, const Tensor& src_lengths, const Tensor& tgt_in, const Tensor& tgt_out,

@@ -38,10 +38,19 @@ class Seq2Seq : public nn::Module {
   virtual Tensor loss(const Tensor& src, const Tensor& src_lengths, const Tensor& tgt_in, const Tensor& tgt_out,
                       const CrossEntropyOptions& options);
   virtual std::unique_ptr<DecoderState> encode(const Tensor& src, const Tensor& src_lengths) = 0;
-  // tokens [B]: the previous output of each row -> log-probabilities [B, V] of the next one.
-  // If `attention` is given it receives where this step looked: [B, S] (zeros for a model
-  // without attention).
-  virtual Tensor decode_step(DecoderState& state, const Tensor& tokens, Tensor* attention = nullptr) = 0;
+  // One inference step up to the output layer. tokens [B]: the previous output of each row ->
+  // what project() reads for the next one, [B, D]. If `attention` is given it receives where
+  // this step looked: [B, S] (zeros for a model without attention).
+  virtual Tensor decode_features(DecoderState& state, const Tensor& tokens, Tensor* attention = nullptr) = 0;
+  // log_softmax(project(decode_features(...))): log-probabilities [B, V] of the next token.
+  Tensor decode_step(DecoderState& state, const Tensor& tokens, Tensor* attention = nullptr);
+
+  // The output layer as project() applies it outside training: logits = features W^T + b,
+  // with weight W [V, D] and bias b [V] (undefined when there is none, as with tied embeddings).
+  struct OutputLayer {
+    Tensor weight, bias;
+  };
+  virtual OutputLayer output_layer() = 0;
 
   // While training, the probability that a step is fed the reference token; otherwise it is
   // fed the model's own best guess from the previous step (scheduled sampling, Bengio et al.,

@@ -68,7 +68,7 @@ Tensor TransformerSeq2Seq::features(const Tensor& src, const Tensor& src_lengths
   return y;  // [B, T, D]
 }
 
-Tensor TransformerSeq2Seq::decode_step(DecoderState& state, const Tensor& tokens, Tensor* attention) {
+Tensor TransformerSeq2Seq::decode_features(DecoderState& state, const Tensor& tokens, Tensor* attention) {
   auto& st = dynamic_cast<State&>(state);
   Tensor next = tokens.unsqueeze(1);  // [B, 1]
   st.prefix = st.prefix.defined() ? cat({st.prefix, next}, 1) : next;
@@ -77,7 +77,11 @@ Tensor TransformerSeq2Seq::decode_step(DecoderState& state, const Tensor& tokens
   Tensor y = decoder->forward(embed(*tgt_embed, st.prefix), st.memory, nn::functional::causal_mask(t), {}, {},
                               st.source_pad, attention ? &cross : nullptr);
   if (attention) *attention = cross.select(1, t - 1);  // [B, S]
-  return log_softmax(project(y.select(1, t - 1)), -1);  // [B, V]
+  return y.select(1, t - 1);  // [B, D]
+}
+
+Seq2Seq::OutputLayer TransformerSeq2Seq::output_layer() {
+  return out ? OutputLayer{out->weight, out->bias} : OutputLayer{tgt_embed->weight, Tensor()};
 }
 
 }  // namespace gg::models

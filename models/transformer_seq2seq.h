@@ -30,7 +30,8 @@ class TransformerSeq2Seq : public Seq2Seq {
   Tensor features(const Tensor& src, const Tensor& src_lengths, const Tensor& tgt_in) override;
   Tensor project(const Tensor& x) override;
   std::unique_ptr<DecoderState> encode(const Tensor& src, const Tensor& src_lengths) override;
-  Tensor decode_step(DecoderState& state, const Tensor& tokens, Tensor* attention = nullptr) override;
+  Tensor decode_features(DecoderState& state, const Tensor& tokens, Tensor* attention = nullptr) override;
+  OutputLayer output_layer() override;
 
   TransformerSeq2SeqOptions options;
   std::shared_ptr<nn::Embedding> src_embed, tgt_embed;
