@@ -1,6 +1,11 @@
 #!/usr/bin/python3
 """PyTorch twin of build/bin/bench_decode: greedy decoding, batch 1, medium LSTM-attention,
-source length 20, exactly 25 decode steps, under torch.no_grad()."""
+source length 20, exactly 25 decode steps, under torch.no_grad().
+
+--int8 applies PyTorch's own dynamic int8 quantization to the model's Linear layers
+(torch.quantization.quantize_dynamic, fbgemm): the twin of glassgrad's --int8, which screens
+the output layer in int8. PyTorch's version changes the logits (its tokens may differ from
+float32's); glassgrad's keeps the float32 tokens."""
 import argparse
 import os
 import statistics
@@ -17,11 +22,14 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--threads", type=int, default=torch.get_num_threads())
     p.add_argument("--sentences", type=int, default=20)
+    p.add_argument("--int8", action="store_true")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     s = workloads.SIZES["medium"]
     model = workloads.make_model("lstm-attn", "medium").eval()
+    if a.int8:
+        model = torch.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
     S, steps = 20, 25
     times = []
     with torch.no_grad():
@@ -43,7 +51,7 @@ def main():
                 out.append(int(y))
             if n >= 0:
                 times.append(1e3 * (time.perf_counter() - start))
-    print(f"pytorch greedy decode lstm-attn medium threads={a.threads} src_len={S} steps={steps} "
+    print(f"pytorch greedy decode lstm-attn medium{' int8-dynamic' if a.int8 else ''} threads={a.threads} src_len={S} steps={steps} "
           f"{statistics.median(times):.3f} ms/sentence")
 
 

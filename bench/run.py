@@ -85,6 +85,12 @@ def main():
     ours, theirs = both_thread_counts([os.path.join(BIN, "bench_decode")],
                                       [PY, os.path.join(ROOT, "bench", "bench_decode.py")], "ms/sentence", a.repeats)
     rows.append(("greedy decode, batch 1 (ms/sentence)", best(ours, False), best(theirs, False), False, ""))
+    # int8: glassgrad's Int8Screen (the float32 tokens, the output layer read in int8) against
+    # PyTorch's quantize_dynamic of every Linear layer (its tokens may change).
+    ours, theirs = both_thread_counts([os.path.join(BIN, "bench_decode"), "--int8"],
+                                      [PY, os.path.join(ROOT, "bench", "bench_decode.py"), "--int8"], "ms/sentence",
+                                      a.repeats)
+    rows.append(("greedy decode, int8 (ms/sentence)", best(ours, False), best(theirs, False), False, ""))
 
     torch_core = run([PY, os.path.join(ROOT, "bench", "bench_core.py")])
     print(torch_core)
