@@ -20,42 +20,60 @@ struct LayerNormBackward : Node {
     const int64_t N = xs.size(0), n = xs.size(1);
     const Tensor dy = kernel::view(kernel::contiguous(dy_in), {N, n});
     Tensor dx = Tensor::empty({N, n}, xs.dtype());
-    // Per-row parts of dw and db, summed over rows at the end (rows run in parallel).
+    // dw = sum over rows of dy * xhat, db = sum over rows of dy: summed in double per block of
+    // kBlock rows while the rows are in cache, then the blocks in order (the same total for any
+    // thread count), instead of a [N, n] buffer and two column sums afterwards.
+    constexpr int64_t kBlock = 32;
+    const int64_t blocks = (N + kBlock - 1) / kBlock;
     const bool affine = needs_grad(1) || needs_grad(2);
-    Tensor dw_rows = affine ? Tensor::empty({N, n}, xs.dtype()) : Tensor();
+    std::vector<double> dw_blocks(affine ? static_cast<size_t>(blocks * n) : 0), db_blocks(dw_blocks.size());
     ProfileScope scope("layer_norm");
     visit_floating(xs.dtype(), "LayerNormBackward", [&]<class T>() {
       const T* pw = ws.defined() ? ws.data<T>() : nullptr;
-      T* pdw = affine ? dw_rows.data<T>() : nullptr;
-      parallel_for(N, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(n, 1)), [&](int64_t r0, int64_t r1) {
-        for (int64_t r = r0; r < r1; ++r) {
-          const T* xr = xs.data<T>() + r * n;
-          const T* g = dy.data<T>() + r * n;
-          T* d = dx.data<T>() + r * n;
-          const T m = mu.data<T>()[r], s = rs.data<T>()[r];
-          double sum_g = 0, sum_gx = 0;  // mean(g) and mean(g xhat), g = dy w
+      parallel_for(blocks, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(n * kBlock, 1)), [&](int64_t b0, int64_t b1) {
+        for (int64_t blk = b0; blk < b1; ++blk) {
+          double* dwb = affine ? &dw_blocks[static_cast<size_t>(blk * n)] : nullptr;
+          double* dbb = affine ? &db_blocks[static_cast<size_t>(blk * n)] : nullptr;
+          for (int64_t r = blk * kBlock; r < std::min(N, (blk + 1) * kBlock); ++r) {
+            const T* xr = xs.data<T>() + r * n;
+            const T* g = dy.data<T>() + r * n;
+            T* d = dx.data<T>() + r * n;
+            const T m = mu.data<T>()[r], s = rs.data<T>()[r];
+            double sum_g = 0, sum_gx = 0;  // mean(g) and mean(g xhat), g = dy w
 #pragma omp simd reduction(+ : sum_g, sum_gx)
-          for (int64_t j = 0; j < n; ++j) {
-            const T gj = pw ? g[j] * pw[j] : g[j];
-            const T xh = (xr[j] - m) * s;
-            sum_g += static_cast<double>(gj);
-            sum_gx += static_cast<double>(gj * xh);
-          }
-          if (pdw) {
-            T* dwr = pdw + r * n;
-            for (int64_t j = 0; j < n; ++j) dwr[j] = g[j] * ((xr[j] - m) * s);
-          }
-          const T mean_g = static_cast<T>(sum_g / static_cast<double>(n)), mean_gx = static_cast<T>(sum_gx / static_cast<double>(n));
-          for (int64_t j = 0; j < n; ++j) {
-            const T gj = pw ? g[j] * pw[j] : g[j];
-            d[j] = s * (gj - mean_g - (xr[j] - m) * s * mean_gx);
+            for (int64_t j = 0; j < n; ++j) {
+              const T gj = pw ? g[j] * pw[j] : g[j];
+              const T xh = (xr[j] - m) * s;
+              sum_g += static_cast<double>(gj);
+              sum_gx += static_cast<double>(gj * xh);
+            }
+            if (affine) {
+#pragma omp simd
+              for (int64_t j = 0; j < n; ++j) {
+                dwb[j] += static_cast<double>(g[j] * ((xr[j] - m) * s));
+                dbb[j] += static_cast<double>(g[j]);
+              }
+            }
+            const T mean_g = static_cast<T>(sum_g / static_cast<double>(n)), mean_gx = static_cast<T>(sum_gx / static_cast<double>(n));
+#pragma omp simd
+            for (int64_t j = 0; j < n; ++j) {
+              const T gj = pw ? g[j] * pw[j] : g[j];
+              d[j] = s * (gj - mean_g - (xr[j] - m) * s * mean_gx);
+            }
           }
         }
       });
     });
-    return {needs_grad(0) ? kernel::view(dx, inputs[0].shape) : Tensor(),
-            needs_grad(1) ? kernel::view(kernel::sum(dw_rows, {0}, false), inputs[1].shape) : Tensor(),
-            needs_grad(2) ? kernel::view(kernel::sum(dy, {0}, false), inputs[2].shape) : Tensor()};
+    // The blocks' partial sums, in block order.
+    auto column_total = [&](const std::vector<double>& parts, size_t input) {
+      if (!needs_grad(input)) return Tensor();
+      std::vector<double> total(static_cast<size_t>(n), 0.0);
+      for (int64_t blk = 0; blk < blocks; ++blk)
+        for (int64_t j = 0; j < n; ++j) total[j] += parts[static_cast<size_t>(blk * n + j)];
+      return kernel::view(kernel::cast(from_vector(total), xs.dtype()), inputs[input].shape);
+    };
+    return {needs_grad(0) ? kernel::view(dx, inputs[0].shape) : Tensor(), column_total(dw_blocks, 1),
+            column_total(db_blocks, 2)};
   }
 };
 

@@ -10,13 +10,15 @@ using nn_test::In;
 TEST_CASE("fused layer norm agrees with the composed ops", "[nn][layer_norm]") {
   for (auto [dtype, rtol] : {std::pair{gg::DType::Float64, 1e-12}, std::pair{gg::DType::Float32, 2e-5}})
     for (const gg::Shape& normalized : {gg::Shape{6}, gg::Shape{4, 6}})
+      for (int64_t lead : {3, 25})  // 25 x 4 = 100 rows of 6: several blocks of the backward's row sums, one ragged
       for (bool affine : {true, false}) {
-        INFO(gg::dtype_name(dtype) << ", normalized over " << normalized << (affine ? ", affine" : ""));
+        INFO(gg::dtype_name(dtype) << ", normalized over " << normalized << ", x [" << lead << ", 4, 6]"
+                                   << (affine ? ", affine" : ""));
         std::vector<std::vector<Tensor>> results;
         for (bool fused : {true, false}) {
           gg::manual_seed(91);
           const gg::TensorOptions leaf{.dtype = dtype, .requires_grad = true};
-          Tensor x = gg::uniform({3, 4, 6}, -2, 3, leaf);  // rows with a nonzero mean
+          Tensor x = gg::uniform({lead, 4, 6}, -2, 3, leaf);  // rows with a nonzero mean
           Tensor w = affine ? gg::uniform(normalized, 0.5, 1.5, leaf) : Tensor();
           Tensor b = affine ? gg::uniform(normalized, -1, 1, leaf) : Tensor();
           Tensor y = F::layer_norm(x, normalized, w, b, 1e-5, fused);
