@@ -80,7 +80,7 @@ TEST_CASE("matmul by hand", "[core][matmul]") {
 }
 
 TEST_CASE("2-D matmul in every layout, float32 and float64", "[core][matmul]") {
-  const std::vector<std::array<int64_t, 3>> sizes = {{1, 1, 1}, {1, 7, 1}, {1, 5, 4}, {6, 3, 1},
+  const std::vector<std::array<int64_t, 3>> sizes = {{1, 1, 1}, {1, 7, 1}, {1, 5, 4}, {6, 3, 1}, {5, 1, 7},
                                                       {7, 13, 5}, {16, 16, 16}, {33, 65, 17}};
   for (DType dt : {DType::Float32, DType::Float64}) {
     gg::manual_seed(1);
@@ -113,10 +113,11 @@ TEST_CASE("2-D matmul in every layout, float32 and float64", "[core][matmul]") {
   }
 }
 
-TEST_CASE("matmul_into adds beta * c, including the one-row and one-column (gemv) products", "[core][matmul]") {
-  // One row or one column goes to BLAS gemv rather than gemm: every layout of those, into an
-  // output row that is part of a wider matrix, with beta 0 over NaN (overwritten) and beta 0.5.
-  const std::vector<std::array<int64_t, 3>> sizes = {{1, 9, 6}, {5, 9, 1}, {1, 4, 1}, {4, 6, 3}};
+TEST_CASE("matmul_into adds beta * c, including one-row, one-column (gemv) and K = 1 (outer) products", "[core][matmul]") {
+  // One row or one column goes to BLAS gemv rather than gemm, and K = 1 to an outer-product
+  // loop: every layout of those, into an output that is part of a wider matrix, with beta 0
+  // over NaN (overwritten) and beta 0.5.
+  const std::vector<std::array<int64_t, 3>> sizes = {{1, 9, 6}, {5, 9, 1}, {1, 4, 1}, {5, 1, 7}, {4, 6, 3}};
   for (DType dt : {DType::Float32, DType::Float64}) {
     gg::manual_seed(2);
     const double tol = dt == DType::Float32 ? 1e-5 : 1e-12;
@@ -150,6 +151,7 @@ TEST_CASE("batched matmul with broadcast batch dims", "[core][matmul]") {
     auto r = [&](const Shape& s) { return gg::randn(s, {.dtype = dt}); };
     auto name = [&](const char* what) { return fmt::format("{} {}", gg::dtype_name(dt), what); };
     check_both(r({3, 4, 5}), r({3, 5, 2}), {3, 4, 2}, name("[3,4,5] @ [3,5,2]"));
+    check_both(r({3, 5, 6}).narrow(2, 2, 1), r({3, 1, 4}), {3, 5, 4}, name("outer products [3,5,1] @ [3,1,4]"));
     check_both(r({2, 3, 4, 5}), r({2, 3, 5, 6}), {2, 3, 4, 6}, name("4-D"));
     check_both(r({2, 1, 3, 4}), r({5, 4, 2}), {2, 5, 3, 2}, name("[2,1,3,4] @ [5,4,2]"));
     check_both(r({3, 4}), r({6, 4, 2}), {6, 3, 2}, name("2-D @ 3-D"));
