@@ -61,8 +61,7 @@ class Int8Screen {
   // Throws unless the screen was built from this model's output layer, unchanged since.
   void check(Seq2Seq& model) const;
 
-  int64_t vocab() const { return rows_.rows; }
-  int64_t width() const { return rows_.cols; }
+  int64_t width() const { return rows_.cols; }  // D, what pick() reads
 
  private:
   Tensor source_;         // the model's weight, to recognize it (and its version) later
