@@ -4,6 +4,8 @@
 // describe (say, a slice with a step along both dims) is copied first.
 #include <cblas.h>
 
+#include <vector>
+
 #include "core/kernels.h"
 #include "core/profiler.h"
 #include "core/parallel.h"
@@ -89,6 +91,31 @@ void gemv(CBLAS_TRANSPOSE trans, int64_t rows, int64_t cols, const T* A, int64_t
     cblas_dgemv(CblasRowMajor, trans, rows, cols, 1.0, A, lda, x, incx, beta, y, incy);
 }
 
+// c[M, N] = a[:, 0] b[0, :] + beta * c: a product with K = 1 (the backward of attention over one
+// query, [B][S, 1] x [1, H]) is an outer product, and one pass over c is all it needs; gemm
+// would pack both vectors and zero c first, 2.9x slower on LSTM-attention small's batches.
+// a(i, 0) = a[i * inc_a], b(0, j) = b[j * inc_b]; beta = 0 never reads c (it may hold NaN).
+template <class T>
+void outer(int64_t M, int64_t N, const T* a, int64_t inc_a, const T* b, int64_t inc_b, T* c, int64_t ldc, T beta) {
+  std::vector<T> packed;
+  if (inc_b != 1) {  // a strided row of b, gathered once so that the loop below runs in SIMD
+    packed.resize(static_cast<size_t>(N));
+    for (int64_t j = 0; j < N; ++j) packed[j] = b[j * inc_b];
+    b = packed.data();
+  }
+  for (int64_t i = 0; i < M; ++i) {
+    const T ai = a[i * inc_a];
+    T* ci = c + i * ldc;
+    if (beta == T(0)) {
+#pragma omp simd
+      for (int64_t j = 0; j < N; ++j) ci[j] = ai * b[j];
+    } else {
+#pragma omp simd
+      for (int64_t j = 0; j < N; ++j) ci[j] = ai * b[j] + beta * ci[j];
+    }
+  }
+}
+
 // c = a @ b + beta * c. A product with one row (or one column) is a matrix-vector product:
 // OpenBLAS's gemm would still pack the whole matrix for it, which makes batch-1 decoding,
 // where every product has one row, about 3.5x slower than gemv (the same weights streamed
@@ -103,6 +130,8 @@ void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t M, int64_t N, int64_t 
   } else if (N == 1) {  // c[:, 0] = op(a) b[:, 0]; a is stored [M, K] (NoTrans) or [K, M] (Trans)
     gemv<T>(ta, ta == CblasNoTrans ? M : K, ta == CblasNoTrans ? K : M, a, lda, b, tb == CblasNoTrans ? ldb : 1, c,
             ldc, beta);
+  } else if (K == 1) {  // a is stored [M, 1] (NoTrans) or [1, M]; b [1, N] (NoTrans) or [N, 1]
+    outer<T>(M, N, a, ta == CblasNoTrans ? lda : 1, b, tb == CblasNoTrans ? 1 : ldb, c, ldc, beta);
   } else if constexpr (std::is_same_v<T, float>) {
     cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, 1.0f, a, lda, b, ldb, beta, c, ldc);
   } else {

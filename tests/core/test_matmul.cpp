@@ -127,7 +127,9 @@ TEST_CASE("matmul_into adds beta * c, including one-row, one-column (gemv) and K
       const std::vector<std::pair<Tensor, std::string>> bs = {
           {gg::randn({K, N}, {.dtype = dt}), "b"},
           {gg::randn({N, K}, {.dtype = dt}).t(), "b^T"},
-          {gg::randn({K + 1, N + 2}, {.dtype = dt}).narrow(0, 1, K).narrow(1, 1, N), "narrowed b"}};
+          {gg::randn({K + 1, N + 2}, {.dtype = dt}).narrow(0, 1, K).narrow(1, 1, N), "narrowed b"},
+          // b^T out of a wider matrix: for K = 1, a row of b with stride K + 2 (gathered first)
+          {gg::randn({N, K + 2}, {.dtype = dt}).narrow(1, 1, K).t(), "narrowed b^T"}};
       for (const auto& [a, an] : as)
         for (const auto& [b, bn] : bs)
           for (double beta : {0.0, 0.5}) {
