@@ -41,6 +41,34 @@ void softmax_row(const T* row, T* out, int64_t n) {
   }
 }
 
+// One row with its mask (true = masked key): masked keys become -inf, whose exp is exactly 0
+// (fast::exp and std::exp both return 0 for -inf); a row with every key masked is all zeros.
+// The row is worked on in `out` with one pointer: softmax_row(out, out) would make the compiler
+// guard against its two pointers overlapping and run the exp loop one element at a time. An
+// attention head's row is short (often 16 keys), so per-row work is what it costs.
+template <class T>
+void masked_softmax_row(const T* row, const bool* m, T* out, int64_t n) {
+  if (std::find(m, m + n, false) == m + n) {
+    std::fill(out, out + n, T(0));
+    return;
+  }
+  constexpr T kLow = -std::numeric_limits<T>::infinity();
+#pragma omp simd
+  for (int64_t j = 0; j < n; ++j) out[j] = m[j] ? kLow : row[j];
+  T mx = kLow;
+#pragma omp simd reduction(max : mx)
+  for (int64_t j = 0; j < n; ++j) mx = std::max(mx, out[j]);
+  double total = 0;
+#pragma omp simd reduction(+ : total)
+  for (int64_t j = 0; j < n; ++j) {
+    out[j] = fast::exp_of(out[j] - mx);
+    total += static_cast<double>(out[j]);
+  }
+  const T inv = static_cast<T>(1.0 / total);
+#pragma omp simd
+  for (int64_t j = 0; j < n; ++j) out[j] *= inv;
+}
+
 template <bool kLog>
 Tensor softmax_impl(const Tensor& x_in, int64_t dim, std::string_view op) {
   GG_PROFILE(op);
@@ -142,19 +170,23 @@ Tensor log_softmax_backward(const Tensor& y, const Tensor& dy, int64_t dim) {
   return softmax_backward_impl<true>(y, dy, dim, "log_softmax");
 }
 
-Tensor masked_softmax(const Tensor& x_in, const Tensor& mask) {
+Tensor masked_softmax(const Tensor& x_in, const Tensor& mask_in) {
   GG_PROFILE("masked_softmax");
   GG_CHECK(x_in.defined() && x_in.is_floating_point() && x_in.dim() >= 1,
            "masked_softmax: the scores must be a float tensor of at least one dim, got {}", x_in.shape());
-  GG_CHECK(mask.defined() && mask.dtype() == DType::Bool && mask.dim() <= x_in.dim() &&
-               broadcast_shapes(x_in.shape(), mask.shape(), "masked_softmax") == x_in.shape(),
+  GG_CHECK(mask_in.defined() && mask_in.dtype() == DType::Bool && mask_in.dim() <= x_in.dim() &&
+               broadcast_shapes(x_in.shape(), mask_in.shape(), "masked_softmax") == x_in.shape(),
            "masked_softmax: the mask must be bool and broadcast to the scores' shape {}, got {} {}", x_in.shape(),
-           mask.defined() ? dtype_name(mask.dtype()) : "undefined", mask.shape());
+           mask_in.defined() ? dtype_name(mask_in.dtype()) : "undefined", mask_in.shape());
   const Tensor x = contiguous(x_in);
   Tensor out = empty_like(x);
   if (x.numel() == 0) return out;
   const Shape& shape = x.shape();
   const int64_t n = shape.back(), rows = x.numel() / n, dims = x.dim();
+  // The rows below read a row's mask with stride 1 (or one value for the row): any other
+  // layout (a transposed mask) is copied first.
+  const bool strided_rows = broadcast_strides(mask_in.shape(), mask_in.strides(), shape).back() > 1;
+  const Tensor mask = strided_rows ? contiguous(mask_in) : mask_in;
   // The mask read as if expanded to the scores' shape: stride 0 where it broadcasts.
   const Strides ms = broadcast_strides(mask.shape(), mask.strides(), shape);
   const bool* pm = mask.data<bool>();
@@ -183,7 +215,6 @@ Tensor masked_softmax(const Tensor& x_in, const Tensor& mask) {
         const bool* m = pm + moff;
         const T* row = px + r * n;
         T* orow = po + r * n;
-        constexpr T kLow = -std::numeric_limits<T>::infinity();
         if (ms[dims - 1] == 0) {  // one mask value for the whole row
           if (*m) {
             std::fill(orow, orow + n, T(0));
@@ -195,20 +226,7 @@ Tensor masked_softmax(const Tensor& x_in, const Tensor& mask) {
           softmax_row<false>(row, orow, n);
           continue;
         }
-        // Masked keys become -inf, the row goes through the plain softmax, and they are then set
-        // to exactly 0 (exp of -inf is not exactly 0 in fast::exp_of's clamped range).
-        int64_t open = 0;
-        for (int64_t j = 0; j < n; ++j) {
-          orow[j] = m[j] ? kLow : row[j];
-          open += !m[j];
-        }
-        if (open == 0) {  // every key masked: a zero row
-          std::fill(orow, orow + n, T(0));
-          continue;
-        }
-        softmax_row<false>(orow, orow, n);
-        for (int64_t j = 0; j < n; ++j)
-          if (m[j]) orow[j] = T(0);
+        masked_softmax_row(row, m, orow, n);
       }
     });
   });

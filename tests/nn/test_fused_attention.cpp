@@ -58,13 +58,16 @@ TEST_CASE("fused additive score names the op and the shapes on bad input", "[nn]
 namespace {
 // Masks that broadcast the ways attention uses them: key padding [B, 1, S], causal [Tq, S],
 // both, and multi-head [B, 1, 1, S] against [B, h, Tq, S]; row 1 of batch 1 is fully masked.
+// The causal mask also comes stored column by column (strides (1, 3)), which the fused kernel
+// must not read as rows.
 std::vector<std::pair<gg::Shape, Tensor>> softmax_masks() {
   const Tensor pad = F::padding_mask(gg::from_vector<int64_t>({4, 0}), 4);  // [2, 1, 4]; batch 1 all masked
   const Tensor causal = F::causal_mask(3, 4);                                // [3, 4]
   return {{{2, 3, 4}, pad},
           {{2, 3, 4}, causal},
           {{2, 3, 4}, gg::logical_or(pad, causal)},
-          {{2, 2, 3, 4}, pad.unsqueeze(1)}};
+          {{2, 2, 3, 4}, pad.unsqueeze(1)},
+          {{2, 3, 4}, causal.t().contiguous().t()}};
 }
 }  // namespace
 
