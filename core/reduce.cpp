@@ -58,12 +58,20 @@ void sum_kernel(const Tensor& x, const std::vector<int64_t>& dims, const Tensor&
     prefix = prefix && dims[i] == static_cast<int64_t>(i);
   }
   if (prefix && !suffix && x.is_contiguous()) {
-    // Column sums: [inner, outer] -> [outer], reading memory in order.
+    // Column sums: [inner, outer] -> [outer] (a bias gradient), each thread summing a band of
+    // columns row by row, reading memory in order; every column is summed in the same order
+    // whatever the thread count.
     const T* p = x.data<T>();
-    std::vector<Acc<T>> acc(outer, Acc<T>(0));
-    for (int64_t r = 0; r < inner; ++r)
-      for (int64_t c = 0; c < outer; ++c) acc[c] += static_cast<Acc<T>>(p[r * outer + c]);
-    for (int64_t c = 0; c < outer; ++c) o[c] = static_cast<TO>(acc[c]);
+    parallel_for(outer, std::max<int64_t>(64, kParallelGrain / inner), [&](int64_t c0, int64_t c1) {
+      std::vector<Acc<T>> acc(static_cast<size_t>(c1 - c0), Acc<T>(0));
+      Acc<T>* a = acc.data();
+      for (int64_t r = 0; r < inner; ++r) {
+        const T* row = p + r * outer + c0;
+#pragma omp simd
+        for (int64_t c = 0; c < c1 - c0; ++c) a[c] += static_cast<Acc<T>>(row[c]);
+      }
+      for (int64_t c = c0; c < c1; ++c) o[c] = static_cast<TO>(a[c - c0]);
+    });
     return;
   }
   Tensor rows = x;

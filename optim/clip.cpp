@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "autograd/elementwise.h"
 #include "autograd/grad_mode.h"
@@ -12,23 +13,36 @@
 namespace gg::optim {
 namespace {
 
-// sum(g^2) in one pass, accumulated in double over fixed chunks: the same total whatever the
-// thread count. The 2-norm's fast path; other norms and strided gradients go op by op.
-double sum_of_squares(const Tensor& g) {
+// sum(g^2) over all of `grads` in one parallel region (a model has dozens of small
+// gradients; a region each costs more than their arithmetic), accumulated in double over fixed
+// chunks of each gradient and added in order: the same total whatever the thread count. The
+// 2-norm's fast path; other norms and strided gradients go op by op.
+double sum_of_squares(const std::vector<Tensor>& grads) {
   ProfileScope scope("clip_grad_norm (fused)");
-  const int64_t n = g.numel(), chunk = kParallelGrain, chunks = (n + chunk - 1) / chunk;
-  std::vector<double> partial(static_cast<size_t>(chunks), 0.0);
-  visit_floating(g.dtype(), "clip_grad_norm_", [&]<class T>() {
-    const T* pg = g.data<T>();
-    parallel_for(chunks, 2, [&](int64_t c0, int64_t c1) {
-      for (int64_t c = c0; c < c1; ++c) {
+  struct Chunk {
+    const Tensor* g;
+    int64_t begin, end;
+  };
+  std::vector<Chunk> chunks;
+  int64_t total_size = 0;
+  for (const Tensor& g : grads) {
+    for (int64_t at = 0; at < g.numel(); at += kParallelGrain)
+      chunks.push_back({&g, at, std::min(g.numel(), at + kParallelGrain)});
+    total_size += g.numel();
+  }
+  std::vector<double> partial(chunks.size(), 0.0);
+  const auto n = static_cast<int64_t>(chunks.size());
+  parallel_for(n, total_size < 2 * kParallelGrain ? std::max<int64_t>(n, 1) : 1, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) {
+      const Chunk& k = chunks[static_cast<size_t>(c)];
+      visit_floating(k.g->dtype(), "clip_grad_norm_", [&]<class T>() {
+        const T* pg = k.g->data<T>();
         double acc = 0;
-        const int64_t end = std::min(n, (c + 1) * chunk);
 #pragma omp simd reduction(+ : acc)
-        for (int64_t i = c * chunk; i < end; ++i) acc += static_cast<double>(pg[i]) * static_cast<double>(pg[i]);
+        for (int64_t i = k.begin; i < k.end; ++i) acc += static_cast<double>(pg[i]) * static_cast<double>(pg[i]);
         partial[static_cast<size_t>(c)] = acc;
-      }
-    });
+      });
+    }
   });
   double total = 0;
   for (double x : partial) total += x;
@@ -42,6 +56,7 @@ double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm, const
   NoGradGuard no_grad;
   const bool inf_norm = std::isinf(options.norm_type);
   double total = 0;
+  std::vector<Tensor> fast;  // the 2-norm's contiguous float gradients, summed in one region below
   for (const Tensor& p : params) {
     const Tensor g = p.grad();
     if (!g.defined()) continue;
@@ -49,11 +64,12 @@ double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm, const
       const double m = max(abs(g)).item<double>();
       if (std::isnan(m) || m > total) total = m;  // keeps a NaN, which std::max(total, m) would drop
     } else if (options.norm_type == 2 && g.is_contiguous() && g.is_floating_point()) {
-      total += sum_of_squares(g);
+      fast.push_back(g);
     } else {
       total += sum(pow(abs(g), options.norm_type)).item<double>();
     }
   }
+  if (!fast.empty()) total += sum_of_squares(fast);
   if (!inf_norm) total = std::pow(total, 1.0 / options.norm_type);
   if (!std::isfinite(total)) {
     GG_CHECK(!options.error_if_nonfinite,

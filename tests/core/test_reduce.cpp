@@ -100,6 +100,26 @@ TEST_CASE("sum and mean over any dims, keepdim on and off", "[core][reduce]") {
   }
 }
 
+TEST_CASE("column sums large enough to be split across threads (a bias gradient)", "[core][reduce]") {
+  // [rows, cols] summed over dim 0: each thread sums a band of at least 64 columns. Shapes with
+  // one band, several, and a ragged last one; float32 accumulates in double, bool counts.
+  for (auto [rows, cols] : {std::pair<int64_t, int64_t>{300, 200}, {1000, 1000}, {2, 130}, {4096, 3}}) {
+    for (DType dt : {DType::Float32, DType::Float64}) {
+      gg::manual_seed(23);
+      Tensor x = gg::randn({rows, cols}, {.dtype = dt});
+      Groups g = group(x, {0}, false);
+      check_values(gg::sum(x, {0}, false), g.shape, fold(g, total),
+                   fmt::format("sum over rows of [{}, {}] {}", rows, cols, gg::dtype_name(dt)),
+                   dt == DType::Float32 ? 1e-6 : 1e-13, 1e-12);
+    }
+    Tensor mask = gg::gt(gg::randn({rows, cols}), 0.5);
+    Groups g = group(mask, {0}, false);
+    Tensor counts = gg::sum(mask, {0}, false);
+    CHECK(counts.dtype() == DType::Int64);
+    check_values(counts, g.shape, fold(g, total), fmt::format("count over rows of a [{}, {}] mask", rows, cols), 0, 0);
+  }
+}
+
 TEST_CASE("var with correction 0 and 1", "[core][reduce]") {
   for (DType dt : {DType::Float32, DType::Float64}) {
     const double rtol = dt == DType::Float32 ? 1e-5 : 1e-12;
