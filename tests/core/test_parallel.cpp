@@ -141,6 +141,17 @@ TEST_CASE("large matmul equals the naive kernel", "[core][parallel]") {
     const double tol = dt == DType::Float32 ? 1e-4 : 1e-11;  // |entries| ~ 8: 1e-5 of scale in float32
     check_values(gg::kernel::matmul(a, b), {R, C}, gg::testing::values(want),
                  fmt::format("matmul {}", gg::dtype_name(dt)), tol, tol);
+    // float32 products of this size are split by rows over the threads (core/matmul.cpp): a
+    // transposed a is offset by columns, and matmul_into's beta and row stride apply per block.
+    auto at = gg::randn({64, R}, {.dtype = dt}).t();
+    check_values(gg::kernel::matmul(at, b), {R, C}, gg::testing::values(gg::kernel::matmul_naive(at, b)),
+                 fmt::format("matmul, a transposed {}", gg::dtype_name(dt)), tol, tol);
+    auto wide = gg::randn({R, C + 5}, {.dtype = dt});
+    auto c = wide.narrow(1, 2, C);
+    auto into_want = gg::testing::values(gg::kernel::matmul_naive(at, b) + c * 0.5);
+    gg::kernel::matmul_into(c, at, b, 0.5);
+    check_values(c, {R, C}, into_want, fmt::format("matmul_into, beta 0.5, row stride {} {}", C + 5, gg::dtype_name(dt)),
+                 tol, tol);
     // Many small products that add up to real work: spread over the threads, one per thread.
     auto p = gg::randn({64, 32, 24}, {.dtype = dt});
     auto q = gg::randn({64, 24, 40}, {.dtype = dt});
