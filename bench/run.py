@@ -5,7 +5,7 @@ run, and prints one table. Called by bench/run.sh after it builds; see README "B
 Each number is the median of --repeats runs; both frameworks are run with 1 and 2 threads
 and the better setting is reported. The two sides' runs alternate (ours, theirs, ours, ...),
 so that a busy spell on a shared machine slows both instead of one. Ratios above 1 mean
-glassgrad is faster.
+glassgrad is faster (for peak memory: uses less).
 """
 import argparse
 import os
@@ -37,12 +37,25 @@ def last_number(text, unit):
     return float(m[-1])
 
 
+# Peak resident memory of each run, by (side, command line): the training benchmarks print
+# `peak_rss=<MiB>MiB` (getrusage's ru_maxrss of the whole process).
+PEAK_RSS = {}
+
+
+def run_measured(cmd, unit, side):
+    out = run(cmd)
+    m = re.search(r"peak_rss=([0-9.]+)MiB", out)
+    if m:
+        PEAK_RSS.setdefault((side, " ".join(cmd)), []).append(float(m.group(1)))
+    return last_number(out, unit)
+
+
 def paired_medians(ours_cmd, theirs_cmd, unit, repeats):
     """Medians of `repeats` runs of each command, run alternately."""
     ours, theirs = [], []
     for _ in range(repeats):
-        ours.append(last_number(run(ours_cmd), unit))
-        theirs.append(last_number(run(theirs_cmd), unit))
+        ours.append(run_measured(ours_cmd, unit, "ours"))
+        theirs.append(run_measured(theirs_cmd, unit, "theirs"))
     return statistics.median(ours), statistics.median(theirs)
 
 
@@ -50,6 +63,13 @@ def both_thread_counts(ours_cmd, theirs_cmd, unit, repeats):
     """([ours at 1, ours at 2 threads], [theirs at 1, theirs at 2])."""
     pairs = [paired_medians(ours_cmd + ["--threads", t], theirs_cmd + ["--threads", t], unit, repeats) for t in ["1", "2"]]
     return [p[0] for p in pairs], [p[1] for p in pairs]
+
+
+def median_peak_rss(side, cmd_prefix):
+    """The median peak RSS over every run of `side` whose command line starts with cmd_prefix."""
+    key = " ".join(cmd_prefix)
+    values = [v for (s, c), vs in PEAK_RSS.items() if s == side and c.startswith(key) for v in vs]
+    return statistics.median(values)
 
 
 def best(values, higher_is_better):
@@ -61,7 +81,7 @@ def main():
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--sizes", default="small,medium")
     a = p.parse_args()
-    rows = []
+    rows, memory_rows = [], []
 
     core = run([os.path.join(BIN, "bench_core")])
     sgemm = max(float(x) for x in re.findall(r"^\s+\d+\s+[0-9.]+\s+[0-9.]+\s+([0-9.]+)", core, re.M))
@@ -81,6 +101,11 @@ def main():
             achieved = gflop_step / (ms_step / 1e3)
             rows.append((f"train {model} {size} (tgt tok/s)", best(ours, True), best(theirs, True), True,
                          f"{100 * achieved / sgemm:.0f}%"))
+            if size == "medium":
+                ours_cmd = [os.path.join(BIN, "bench_seq2seq"), "--model", model, "--size", size]
+                theirs_cmd = [PY, os.path.join(ROOT, "bench", "bench_seq2seq.py"), "--model", model, "--size", size]
+                memory_rows.append((f"peak RSS train {model} {size} (MiB)", median_peak_rss("ours", ours_cmd),
+                                    median_peak_rss("theirs", theirs_cmd), False, ""))
 
     ours, theirs = both_thread_counts([os.path.join(BIN, "bench_decode")],
                                       [PY, os.path.join(ROOT, "bench", "bench_decode.py")], "ms/sentence", a.repeats)
@@ -101,11 +126,17 @@ def main():
     theirs_cell = last_number(re.search(r"LSTMCell step.*", torch_core).group(0), "ms")
     rows.append(("LSTM cell fwd+bwd B=64 H=512 (ms)", ours_cell, theirs_cell, False, ""))
 
+    rows += memory_rows
     print(f"raw OpenBLAS sgemm in this run: {sgemm:.1f} GFLOP/s (best of n = 256..2048)\n")
     print(f"{'workload':<40} {'glassgrad':>12} {'PyTorch':>12} {'ratio':>8} {'% sgemm':>8}")
     for name, ours, theirs, higher, roof in rows:
         ratio = ours / theirs if higher else theirs / ours
         print(f"{name:<40} {ours:>12.1f} {theirs:>12.1f} {ratio:>7.2f}x {roof:>8}")
+    if memory_rows:
+        baseline = float(run([PY, "-c", "import resource, torch; "
+                              "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"]).strip())
+        print(f"\npeak RSS is the whole process's (ru_maxrss, median over the runs above); a Python process that "
+              f"only imports torch peaks at {baseline:.0f} MiB")
 
 
 if __name__ == "__main__":
