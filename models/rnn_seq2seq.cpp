@@ -1,5 +1,8 @@
 #include "models/rnn_seq2seq.h"
 
+#include <algorithm>
+#include <numeric>
+
 #include "autograd/elementwise.h"
 #include "autograd/embedding.h"
 #include "autograd/index.h"
@@ -193,10 +196,72 @@ Tensor RNNSeq2Seq::forward(const Tensor& src, const Tensor& src_lengths, const T
   return stack(outputs, 1);
 }
 
+// The decoder stops working on a row once its target has ended. The rows are put in order of
+// decreasing target length, so the rows still decoding at step t are the first n_t of the
+// batch, and step t runs on that prefix: views of the state, narrowed, no copies (PyTorch's
+// packed sequences do the same for nn.LSTM). The steps a row skips would only have produced
+// outputs at padding, which the loss ignores; with target lengths spread over [L/2, L], as in
+// bench/, they are a quarter of the decoder's work. The outputs of all steps, stacked time-major, then go through the output
+// layer at the positions with a target, as in Seq2Seq::loss.
 Tensor RNNSeq2Seq::loss(const Tensor& src, const Tensor& src_lengths, const Tensor& tgt_in, const Tensor& tgt_out,
                         const CrossEntropyOptions& options) {
   if (scheduled_sampling()) return nn::functional::cross_entropy(forward(src, src_lengths, tgt_in), tgt_out, options);
-  return Seq2Seq::loss(src, src_lengths, tgt_in, tgt_out, options);
+  if (options.reduction == Reduction::None || !tgt_in.defined() || !tgt_out.defined() || tgt_in.dim() != 2 ||
+      tgt_out.shape() != tgt_in.shape() || tgt_out.dtype() != DType::Int64 || tgt_in.size(0) != src.size(0))
+    return Seq2Seq::loss(src, src_lengths, tgt_in, tgt_out, options);  // its checks name what is wrong
+  const int64_t B = tgt_out.size(0), T = tgt_out.size(1);
+  const std::vector<int64_t> ids = tgt_out.reshape({-1}).to_vector<int64_t>();
+  std::vector<int64_t> steps(static_cast<size_t>(B), 0);  // per row: 1 + its last position with a target
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t t = 0; t < T; ++t)
+      if (ids[static_cast<size_t>(b * T + t)] != options.ignore_index) steps[static_cast<size_t>(b)] = t + 1;
+  std::vector<int64_t> order(static_cast<size_t>(B));
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int64_t x, int64_t y) { return steps[static_cast<size_t>(x)] > steps[static_cast<size_t>(y)]; });
+  if (order.empty() || steps[static_cast<size_t>(order[0])] == 0)  // no target at all
+    return Seq2Seq::loss(src, src_lengths, tgt_in, tgt_out, options);
+
+  Tensor s = src, s_lengths = src_lengths, t_in = tgt_in;
+  if (!std::is_sorted(order.begin(), order.end())) {
+    const Tensor index = from_vector(order);
+    s = index_select(src, 0, index);
+    s_lengths = src_lengths.defined() ? index_select(src_lengths, 0, index) : src_lengths;
+    t_in = index_select(tgt_in, 0, index);
+  }
+  auto state = encode(s, s_lengths);
+  auto& st = static_cast<State&>(*state);
+  const Tensor memory = st.memory, keys_proj = st.keys_proj, mask = st.mask;  // [B, ...], narrowed below
+  std::vector<Tensor> outputs;
+  std::vector<int64_t> keep, targets;  // rows of the stacked outputs with a target, and those targets
+  int64_t n = B, row = 0;
+  for (int64_t t = 0; t < T; ++t) {
+    while (n > 0 && steps[static_cast<size_t>(order[static_cast<size_t>(n - 1)])] <= t) --n;
+    if (n == 0) break;
+    if (n < st.memory.size(0)) {  // rows n.. have ended: keep the first n rows of everything
+      auto first = [n](Tensor& x) {
+        if (x.defined()) x = x.narrow(0, 0, n);
+      };
+      st.memory = memory.narrow(0, 0, n);
+      st.keys_proj = keys_proj.defined() ? keys_proj.narrow(0, 0, n) : Tensor();
+      st.mask = mask.defined() ? mask.narrow(0, 0, n) : Tensor();
+      first(st.feed);
+      for (auto& l : st.layers) {
+        first(l.h);
+        first(l.c);
+      }
+    }
+    outputs.push_back(step(st, t_in.select(1, t).narrow(0, 0, n), nullptr));  // [n, D]
+    for (int64_t i = 0; i < n; ++i, ++row) {
+      const int64_t id = ids[static_cast<size_t>(order[static_cast<size_t>(i)] * T + t)];
+      if (id == options.ignore_index) continue;
+      keep.push_back(row);
+      targets.push_back(id);
+    }
+  }
+  Tensor feats = cat(outputs, 0);  // [rows, D], time-major
+  if (static_cast<int64_t>(keep.size()) < row) feats = index_select(feats, 0, from_vector(keep));
+  return nn::functional::cross_entropy(project(feats), from_vector(targets), options);
 }
 
 Tensor RNNSeq2Seq::decode_features(DecoderState& state, const Tensor& tokens, Tensor* attention_weights) {

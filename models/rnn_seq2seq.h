@@ -52,6 +52,8 @@ class RNNSeq2Seq : public Seq2Seq {
   Tensor forward(const Tensor& src, const Tensor& src_lengths, const Tensor& tgt_in) override;
   Tensor features(const Tensor& src, const Tensor& src_lengths, const Tensor& tgt_in) override;
   Tensor project(const Tensor& a) override;  // dropout, then the output layer
+  // Seq2Seq::loss, with the decoder's batch shrinking as targets end (the rows sorted by target
+  // length, each step run on the rows still decoding); equal to it up to rounding.
   Tensor loss(const Tensor& src, const Tensor& src_lengths, const Tensor& tgt_in, const Tensor& tgt_out,
               const CrossEntropyOptions& options) override;
   std::unique_ptr<DecoderState> encode(const Tensor& src, const Tensor& src_lengths) override;

@@ -2,6 +2,7 @@
 // trajectory, and decode the same sentence the same way whatever the batch.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <iomanip>
 
 #include "glassgrad.h"
@@ -171,16 +172,39 @@ TEST_CASE("model: scheduled sampling still learns, and is off outside training",
 
 TEST_CASE("model: loss() (only non-padding rows projected) equals cross-entropy of forward(), value and gradients",
           "[models][loss]") {
-  const Toy toy = make_reverse_task(6, 41);
-  for (int arch = 0; arch < 2; ++arch) {
-    INFO((arch == 0 ? "RNN" : "Transformer"));
+  Toy toy = make_reverse_task(6, 41);
+  // Target lengths 4..7 out of order, so the RNN's loss sorts the rows and shrinks its batch as
+  // targets end; one target with an ignored position inside it; one row with no target at all.
+  {
+    std::vector<int64_t> out = toy.tgt_out.to_vector<int64_t>(), steps;
+    const int64_t T = toy.tgt_out.size(1);
+    for (int64_t b = 0; b < 6; ++b) {
+      int64_t n = 0;
+      for (int64_t t = 0; t < T; ++t) n += out[static_cast<size_t>(b * T + t)] != kPad;
+      steps.push_back(n);
+    }
+    REQUIRE_FALSE(std::is_sorted(steps.rbegin(), steps.rend()));
+    out[1] = kPad;
+    for (int64_t t = 0; t < T; ++t) out[static_cast<size_t>(4 * T + t)] = kPad;
+    toy.tgt_out = gg::from_vector(out, toy.tgt_out.shape());
+  }
+  const std::vector<gg::models::RNNSeq2SeqOptions> rnns = {
+      {.embed = 8, .hidden = 8, .dropout = 0.0},
+      {.embed = 8, .hidden = 8, .layers = 2, .cell = gg::nn::RNNMode::GRU, .attention = gg::models::AttentionKind::General,
+       .attentional_output = false, .dropout = 0.0},
+      {.embed = 8, .hidden = 8, .bidirectional = false, .cell = gg::nn::RNNMode::Tanh,
+       .attention = gg::models::AttentionKind::Concat, .input_feeding = false, .dropout = 0.0},
+      {.embed = 8, .hidden = 8, .attention = gg::models::AttentionKind::None, .dropout = 0.0},
+  };
+  for (size_t arch = 0; arch <= rnns.size(); ++arch) {
+    INFO((arch < rnns.size() ? "RNN " + std::to_string(arch) : std::string("Transformer")));
     for (auto reduction : {gg::Reduction::Mean, gg::Reduction::Sum, gg::Reduction::None}) {
       std::vector<std::vector<double>> results;
       for (bool via_loss : {true, false}) {
         gg::manual_seed(42);
         std::shared_ptr<gg::models::Seq2Seq> model;
-        if (arch == 0)
-          model = std::make_shared<gg::models::RNNSeq2Seq>(kVocab, kVocab, gg::models::RNNSeq2SeqOptions{.embed = 8, .hidden = 8, .dropout = 0.0});
+        if (arch < rnns.size())
+          model = std::make_shared<gg::models::RNNSeq2Seq>(kVocab, kVocab, rnns[arch]);
         else
           model = std::make_shared<gg::models::TransformerSeq2Seq>(
               kVocab, kVocab, gg::models::TransformerSeq2SeqOptions{.d_model = 8, .heads = 2, .encoder_layers = 1,
