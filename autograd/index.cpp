@@ -25,6 +25,30 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
   return y;
 }
 
+// forward: y = x; y[index] += src along dim      backward: dx = dy, dsrc = index_select(dy, dim, index)
+struct IndexAddBackward : Node {
+  SavedTensor index{this};
+  int64_t dim = 0;
+  std::string name() const override { return "IndexAddBackward"; }
+  std::vector<Tensor> backward(const Tensor& dy) override {
+    return {needs_grad(0) ? dy : Tensor(), Tensor(), needs_grad(2) ? kernel::index_select(dy, dim, index()) : Tensor()};
+  }
+};
+Tensor index_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src) {
+  GG_CHECK(x.defined() && src.defined() && x.dtype() == src.dtype(),
+           "index_add: x and src must have one dtype, got {} {} and {} {}", x.defined() ? dtype_name(x.dtype()) : "undefined",
+           x.defined() ? x.shape() : Shape{}, src.defined() ? dtype_name(src.dtype()) : "undefined",
+           src.defined() ? src.shape() : Shape{});
+  Tensor y = kernel::index_add(x, dim, index, src);
+  if (needs_grad(x, src)) {
+    auto node = std::make_shared<IndexAddBackward>();
+    node->index = index;
+    node->dim = wrap_dim(dim, x.dim(), "index_add");
+    attach(y, node, {x, index, src});
+  }
+  return y;
+}
+
 // forward: y = gather(x, dim, index)      backward: dx = scatter_add(zeros, dim, index, dy)
 struct GatherBackward : Node {
   SavedTensor index{this};

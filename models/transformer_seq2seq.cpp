@@ -68,6 +68,40 @@ Tensor TransformerSeq2Seq::features(const Tensor& src, const Tensor& src_lengths
   return y;  // [B, T, D]
 }
 
+Tensor TransformerSeq2Seq::loss(const Tensor& src, const Tensor& src_lengths, const Tensor& tgt_in,
+                                const Tensor& tgt_out, const CrossEntropyOptions& options) {
+  if (options.reduction == Reduction::None || !src.defined() || src.dim() != 2 || !tgt_in.defined() ||
+      tgt_in.dim() != 2 || !tgt_out.defined() || tgt_out.shape() != tgt_in.shape() || tgt_out.dtype() != DType::Int64 ||
+      tgt_in.size(0) != src.size(0))
+    return Seq2Seq::loss(src, src_lengths, tgt_in, tgt_out, options);  // its checks name what is wrong
+  const Tensor source_pad = nn::functional::padding_mask(src_lengths, src.size(1)).squeeze(1);  // [B, S]
+  const Tensor target_pad = eq(tgt_in, 0.0);                                                    // [B, T]
+  const nn::Packing source_rows = nn::Packing::from_padding(source_pad);
+  const nn::Packing target_rows = nn::Packing::from_padding(target_pad);
+  // The loss reads the decoder's output where tgt_out has a target: positions that must hold
+  // an input token, as <bos> + target and target + <eos> do. Anything else takes the padded path.
+  const std::vector<int64_t> ids = tgt_out.reshape({-1}).to_vector<int64_t>();
+  const std::vector<int64_t> tokens = target_rows.index.to_vector<int64_t>();
+  std::vector<int64_t> keep, targets;  // rows of the packed output with a target, and those targets
+  size_t next = 0;
+  for (size_t pos = 0; pos < ids.size(); ++pos) {
+    const bool token = next < tokens.size() && tokens[next] == static_cast<int64_t>(pos);
+    if (ids[pos] != options.ignore_index) {
+      if (!token) return Seq2Seq::loss(src, src_lengths, tgt_in, tgt_out, options);
+      keep.push_back(static_cast<int64_t>(next));
+      targets.push_back(ids[pos]);
+    }
+    next += token;
+  }
+  if (keep.empty() || source_rows.tokens() == 0) return Seq2Seq::loss(src, src_lengths, tgt_in, tgt_out, options);
+
+  const Tensor memory = encoder->forward_packed(source_rows.pack(embed(*src_embed, src)), source_rows, {}, source_pad);
+  Tensor y = decoder->forward_packed(target_rows.pack(embed(*tgt_embed, tgt_in)), target_rows, memory, source_rows,
+                                     nn::functional::causal_mask(tgt_in.size(1)), {}, target_pad, source_pad);  // [N, D]
+  if (static_cast<int64_t>(keep.size()) < target_rows.tokens()) y = index_select(y, 0, from_vector(keep));
+  return nn::functional::cross_entropy(project(y), from_vector(targets), options);
+}
+
 Tensor TransformerSeq2Seq::decode_features(DecoderState& state, const Tensor& tokens, Tensor* attention) {
   auto& st = dynamic_cast<State&>(state);
   Tensor next = tokens.unsqueeze(1);  // [B, 1]

@@ -29,6 +29,11 @@ class TransformerSeq2Seq : public Seq2Seq {
 
   Tensor features(const Tensor& src, const Tensor& src_lengths, const Tensor& tgt_in) override;
   Tensor project(const Tensor& x) override;
+  // Seq2Seq::loss on packed tokens: the projections, feed-forward layers and layer norms run
+  // on the source and target tokens only, skipping the padding (nn::Packing); equal to it up
+  // to rounding.
+  Tensor loss(const Tensor& src, const Tensor& src_lengths, const Tensor& tgt_in, const Tensor& tgt_out,
+              const CrossEntropyOptions& options) override;
   std::unique_ptr<DecoderState> encode(const Tensor& src, const Tensor& src_lengths) override;
   Tensor decode_features(DecoderState& state, const Tensor& tokens, Tensor* attention = nullptr) override;
   OutputLayer output_layer() override;

@@ -4,6 +4,7 @@
 
 #include "autograd/elementwise.h"
 #include "autograd/fused_attention.h"
+#include "autograd/index.h"
 #include "autograd/linalg.h"
 #include "autograd/reduce.h"
 #include "autograd/shape.h"
@@ -11,6 +12,41 @@
 #include "nn/init.h"
 
 namespace gg::nn {
+
+Packing Packing::from_padding(const Tensor& padding) {
+  GG_CHECK(padding.defined() && padding.dtype() == DType::Bool && padding.dim() == 2,
+           "Packing: padding must be bool [B, T] (true at padding), got {} of shape {}",
+           padding.defined() ? dtype_name(padding.dtype()) : "undefined", padding.defined() ? padding.shape() : Shape{});
+  Packing p;
+  p.B = padding.size(0);
+  p.T = padding.size(1);
+  const std::vector<int64_t> pad = padding.to(DType::Int64).reshape({-1}).to_vector<int64_t>();
+  std::vector<int64_t> index;
+  for (size_t i = 0; i < pad.size(); ++i)
+    if (pad[i] == 0) index.push_back(static_cast<int64_t>(i));
+  p.index = from_vector(index);
+  return p;
+}
+
+Tensor Packing::pack(const Tensor& x) const {
+  GG_CHECK(x.defined() && x.dim() >= 2 && x.size(0) == B && x.size(1) == T,
+           "Packing.pack: expected [B, T, ...] = [{}, {}, ...], got {}", B, T, x.defined() ? x.shape() : Shape{});
+  Shape flat = x.shape();
+  flat.erase(flat.begin());
+  flat[0] = B * T;
+  return index_select(x.reshape(flat), 0, index);
+}
+
+Tensor Packing::unpack(const Tensor& x) const {
+  GG_CHECK(x.defined() && x.dim() >= 1 && x.size(0) == tokens(),
+           "Packing.unpack: expected [N, ...] with N = {} tokens, got {}", tokens(), x.defined() ? x.shape() : Shape{});
+  Shape flat = x.shape(), padded = x.shape();
+  flat[0] = B * T;
+  padded[0] = T;
+  padded.insert(padded.begin(), B);
+  return index_add(zeros(flat, {.dtype = x.dtype()}), 0, index, x).reshape(padded);
+}
+
 namespace functional {
 
 // What a masked score becomes before the softmax: low enough that exp() of it (minus the

@@ -30,6 +30,22 @@ struct AttentionOutput {
   Tensor weights;  // [B, Tq, S]  (or [B, S]); rows sum to 1 over unmasked keys
 };
 
+// The tokens of a padded batch [B, T, ...]: which of its B * T positions are not padding.
+// Position-wise layers (projections, feed-forward, layer norm) can then run on the N tokens,
+// [N, ...], and skip the padding, while attention, which mixes positions, runs on the padded
+// layout between an unpack and a pack. The Transformer's training loss works this way
+// (models/transformer_seq2seq.cpp): with lengths spread over [L/2, L] a quarter of [B, T] is
+// padding.
+struct Packing {
+  Tensor index;  // int64 [N]: the flat positions b * T + t of the tokens, in increasing order
+  int64_t B = 0, T = 0;
+  // padding: bool [B, T], true at padding (a key padding mask).
+  static Packing from_padding(const Tensor& padding);
+  int64_t tokens() const { return index.numel(); }
+  Tensor pack(const Tensor& x) const;    // [B, T, ...] -> [N, ...]
+  Tensor unpack(const Tensor& x) const;  // [N, ...] -> [B, T, ...], zeros at the padding
+};
+
 namespace functional {
 
 // [B, 1, S], true at positions j >= lengths[b]: broadcasts against scores [B, Tq, S].

@@ -89,12 +89,45 @@ MultiHeadAttentionOutput MultiHeadAttention::forward(const Tensor& query_in, con
   const Tensor query = options.batch_first ? query_in : query_in.transpose(0, 1);
   const Tensor key = options.batch_first ? key_in : key_in.transpose(0, 1);
   const Tensor value = options.batch_first ? value_in : value_in.transpose(0, 1);
-  const int64_t B = query.size(0), Tq = query.size(1), S = key.size(1), E = embed_dim, h = num_heads;
+  const int64_t B = query.size(0), S = key.size(1), E = embed_dim;
   GG_CHECK(query.size(2) == E && key.size(2) == options.kdim && value.size(2) == options.vdim &&
                key.size(0) == B && value.size(0) == B && value.size(1) == S,
            "{}: shapes query {}, key {}, value {} do not fit embed_dim {}, kdim {}, vdim {}", who, query_in.shape(),
            key_in.shape(), value_in.shape(), E, options.kdim, options.vdim);
+  const Projections p = project(query_in, key_in, value_in, query, key, value);
+  Tensor weights;
+  Tensor out = out_proj->forward(attend(p.q, p.k, p.v, key_padding_mask, attn_mask, weights));  // [B, Tq, D]
 
+  MultiHeadAttentionOutput result;
+  result.output = options.batch_first ? out : out.transpose(0, 1);
+  if (need_weights) result.weights = average_attn_weights ? mean(weights, {1}) : weights;
+  return result;
+}
+
+Tensor MultiHeadAttention::forward_packed(const Tensor& query, const Tensor& key, const Tensor& value,
+                                          const Packing& query_rows, const Packing& key_rows,
+                                          const Tensor& key_padding_mask, const Tensor& attn_mask) {
+  const std::string who = name() + ".forward_packed";
+  GG_CHECK(query.dim() == 2 && key.dim() == 2 && value.dim() == 2 && query.size(0) == query_rows.tokens() &&
+               key.size(0) == key_rows.tokens() && value.size(0) == key_rows.tokens() && query.size(1) == embed_dim &&
+               key.size(1) == options.kdim && value.size(1) == options.vdim && query_rows.B == key_rows.B,
+           "{}: expected query [{}, {}], key [{}, {}] and value [{}, {}] (the tokens of batches of {} and {} rows), "
+           "got {}, {} and {}",
+           who, query_rows.tokens(), embed_dim, key_rows.tokens(), options.kdim, key_rows.tokens(), options.vdim,
+           query_rows.B, key_rows.B, query.shape(), key.shape(), value.shape());
+  // Projected on the tokens only, then unpacked to [B, T, E] for the attention.
+  const Projections p = project(query, key, value, query, key, value, &query_rows, &key_rows);
+  Tensor weights;
+  const Tensor context = attend(p.q, p.k, p.v, key_padding_mask, attn_mask, weights);  // [B, Tq, E]
+  return out_proj->forward(query_rows.pack(context));  // [Nq, D]
+}
+
+MultiHeadAttention::Projections MultiHeadAttention::project(const Tensor& query_in, const Tensor& key_in,
+                                                            const Tensor& value_in, const Tensor& query,
+                                                            const Tensor& key, const Tensor& value,
+                                                            const Packing* query_rows, const Packing* key_rows) {
+  const int64_t E = embed_dim;
+  auto unpack = [](const Packing* rows, const Tensor& x) { return rows ? rows->unpack(x) : x; };
   // Rows [first * E, (first + count) * E) of the packed projection, or the separate weight.
   auto weight = [&](int64_t first, int64_t count, const Tensor& separate) {
     return in_proj_weight.defined() ? in_proj_weight.narrow(0, first * E, count * E) : separate;
@@ -105,23 +138,33 @@ MultiHeadAttentionOutput MultiHeadAttention::forward(const Tensor& query_in, con
   // Self-attention (query, key and value the same tensor) projects all three with one GEMM
   // against the packed weight, and encoder-decoder attention (key the same as value) projects
   // key and value with one, as torch does: the same numbers as three separate products.
-  Tensor q, k, v;
-  if (in_proj_weight.defined() && same_tensor(query_in, key_in) && same_tensor(key_in, value_in)) {
-    const Tensor qkv = functional::linear(query, in_proj_weight, in_proj_bias);  // [B, T, 3E]
-    q = qkv.narrow(2, 0, E), k = qkv.narrow(2, E, E), v = qkv.narrow(2, 2 * E, E);
+  Projections p;
+  if (in_proj_weight.defined() && same_tensor(query_in, key_in) && same_tensor(key_in, value_in) &&
+      query_rows == key_rows) {
+    const Tensor qkv = unpack(query_rows, functional::linear(query, in_proj_weight, in_proj_bias));  // [B, T, 3E]
+    const int64_t last = qkv.dim() - 1;
+    p.q = qkv.narrow(last, 0, E), p.k = qkv.narrow(last, E, E), p.v = qkv.narrow(last, 2 * E, E);
   } else {
-    q = functional::linear(query, weight(0, 1, q_proj_weight), bias(0, 1));
+    p.q = unpack(query_rows, functional::linear(query, weight(0, 1, q_proj_weight), bias(0, 1)));
     if (in_proj_weight.defined() && same_tensor(key_in, value_in)) {
-      const Tensor kv = functional::linear(key, weight(1, 2, Tensor()), bias(1, 2));  // [B, S, 2E]
-      k = kv.narrow(2, 0, E), v = kv.narrow(2, E, E);
+      const Tensor kv = unpack(key_rows, functional::linear(key, weight(1, 2, Tensor()), bias(1, 2)));  // [B, S, 2E]
+      const int64_t last = kv.dim() - 1;
+      p.k = kv.narrow(last, 0, E), p.v = kv.narrow(last, E, E);
     } else {
-      k = functional::linear(key, weight(1, 1, k_proj_weight), bias(1, 1));
-      v = functional::linear(value, weight(2, 1, v_proj_weight), bias(2, 1));
+      p.k = unpack(key_rows, functional::linear(key, weight(1, 1, k_proj_weight), bias(1, 1)));
+      p.v = unpack(key_rows, functional::linear(value, weight(2, 1, v_proj_weight), bias(2, 1)));
     }
   }
-  q = split_heads(q, h);  // [B, h, Tq, d]
-  k = split_heads(k, h);  // [B, h, S, d]
-  v = split_heads(v, h);  // [B, h, S, d]
+  return p;
+}
+
+Tensor MultiHeadAttention::attend(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in,
+                                  const Tensor& key_padding_mask, const Tensor& attn_mask, Tensor& weights) {
+  const std::string who = name();
+  const int64_t B = q_in.size(0), Tq = q_in.size(1), S = k_in.size(1), h = num_heads;
+  const Tensor q = split_heads(q_in, h);  // [B, h, Tq, d]
+  const Tensor k = split_heads(k_in, h);  // [B, h, S, d]
+  const Tensor v = split_heads(v_in, h);  // [B, h, S, d]
 
   Tensor mask;  // broadcastable to [B, h, Tq, S]
   if (key_padding_mask.defined()) {
@@ -140,14 +183,9 @@ MultiHeadAttentionOutput MultiHeadAttention::forward(const Tensor& query_in, con
               attn_mask.shape(), Tq, S, B * h, Tq, S);
     mask = mask.defined() ? logical_or(mask, m) : m;
   }
-  Tensor weights = functional::masked_softmax(functional::scaled_dot_scores(q, k), mask);  // [B, h, Tq, S]
-  Tensor attended = functional::dropout(weights, options.dropout, is_training());
-  Tensor out = out_proj->forward(merge_heads(matmul(attended, v)));  // [B, Tq, D]
-
-  MultiHeadAttentionOutput result;
-  result.output = options.batch_first ? out : out.transpose(0, 1);
-  if (need_weights) result.weights = average_attn_weights ? mean(weights, {1}) : weights;
-  return result;
+  weights = functional::masked_softmax(functional::scaled_dot_scores(q, k), mask);  // [B, h, Tq, S]
+  const Tensor attended = functional::dropout(weights, options.dropout, is_training());
+  return merge_heads(matmul(attended, v));  // [B, Tq, E]
 }
 
 namespace functional {

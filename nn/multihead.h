@@ -41,10 +41,33 @@ class MultiHeadAttention : public Module {
                                    const Tensor& key_padding_mask = {}, const Tensor& attn_mask = {},
                                    bool need_weights = true, bool average_attn_weights = true);
 
+  // The same attention on packed tokens (Packing, nn/attention.h): query [Nq, D], key
+  // [Nk, kdim], value [Nk, vdim], the tokens of padded batches whose positions query_rows and
+  // key_rows give. The projections run on the tokens only, the attention itself on the padded
+  // layout (masked as in forward); returns the output at the query tokens, [Nq, D]. At every
+  // token it equals forward() on the padded batches. The weights are not returned.
+  Tensor forward_packed(const Tensor& query, const Tensor& key, const Tensor& value, const Packing& query_rows,
+                        const Packing& key_rows, const Tensor& key_padding_mask = {}, const Tensor& attn_mask = {});
+
   int64_t embed_dim, num_heads, head_dim;
   MultiHeadAttentionOptions options;
   Tensor in_proj_weight, q_proj_weight, k_proj_weight, v_proj_weight, in_proj_bias;
   std::shared_ptr<Linear> out_proj;
+
+ private:
+  struct Projections {
+    Tensor q, k, v;  // [..., E]
+  };
+  // query, key, value [B, T, width], or packed [N, width] with their Packing given, the
+  // projections then unpacked to [B, T, E]. The *_in arguments are the caller's tensors,
+  // compared to find self-attention (all three the same) and key = value.
+  Projections project(const Tensor& query_in, const Tensor& key_in, const Tensor& value_in, const Tensor& query,
+                      const Tensor& key, const Tensor& value, const Packing* query_rows = nullptr,
+                      const Packing* key_rows = nullptr);
+  // q [B, Tq, E], k and v [B, S, E] -> the heads' contexts merged, [B, Tq, E]; `weights`
+  // receives the per-head weights [B, h, Tq, S].
+  Tensor attend(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& key_padding_mask,
+                const Tensor& attn_mask, Tensor& weights);
 };
 
 namespace functional {

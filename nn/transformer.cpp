@@ -1,6 +1,7 @@
 #include "nn/transformer.h"
 
 #include <cmath>
+#include <functional>
 
 #include "autograd/elementwise.h"
 #include "autograd/shape.h"
@@ -80,23 +81,29 @@ TransformerEncoderLayer::TransformerEncoderLayer(int64_t d_model, int64_t nhead,
   norm2 = register_module("norm2", std::make_shared<LayerNorm>(Shape{d_model}, ln));
 }
 
-Tensor TransformerEncoderLayer::self_attention_block(const Tensor& x, const Tensor& mask, const Tensor& key_padding_mask) {
-  Tensor y = self_attn->forward(x, x, x, key_padding_mask, mask, /*need_weights=*/false).output;
-  return functional::dropout(y, options.dropout, is_training());
-}
-
-Tensor TransformerEncoderLayer::feed_forward_block(const Tensor& x) {
-  return feed_forward(x, *linear1, *linear2, options, is_training());
-}
-
 Tensor TransformerEncoderLayer::forward(const Tensor& src, const Tensor& src_mask, const Tensor& src_key_padding_mask) {
+  return around(src, [&](const Tensor& x) {
+    return self_attn->forward(x, x, x, src_key_padding_mask, src_mask, /*need_weights=*/false).output;
+  });
+}
+
+Tensor TransformerEncoderLayer::forward_packed(const Tensor& src, const Packing& rows, const Tensor& src_mask,
+                                               const Tensor& src_key_padding_mask) {
+  return around(src, [&](const Tensor& x) {
+    return self_attn->forward_packed(x, x, x, rows, rows, src_key_padding_mask, src_mask);
+  });
+}
+
+Tensor TransformerEncoderLayer::around(const Tensor& src, const std::function<Tensor(const Tensor&)>& attend) {
+  const bool training = is_training();
+  auto attention_block = [&](const Tensor& x) { return functional::dropout(attend(x), options.dropout, training); };
   Tensor x = src;
   if (options.norm_first) {
-    x = x + self_attention_block(norm1->forward(x), src_mask, src_key_padding_mask);
-    return x + feed_forward_block(norm2->forward(x));
+    x = x + attention_block(norm1->forward(x));
+    return x + feed_forward(norm2->forward(x), *linear1, *linear2, options, training);
   }
-  x = norm1->forward(x + self_attention_block(x, src_mask, src_key_padding_mask));
-  return norm2->forward(x + feed_forward_block(x));
+  x = norm1->forward(x + attention_block(x));
+  return norm2->forward(x + feed_forward(x, *linear1, *linear2, options, training));
 }
 
 TransformerDecoderLayer::TransformerDecoderLayer(int64_t d_model, int64_t nhead, TransformerLayerOptions options)
@@ -115,16 +122,36 @@ TransformerDecoderLayer::TransformerDecoderLayer(int64_t d_model, int64_t nhead,
 Tensor TransformerDecoderLayer::forward(const Tensor& tgt, const Tensor& memory, const Tensor& tgt_mask,
                                         const Tensor& memory_mask, const Tensor& tgt_key_padding_mask,
                                         const Tensor& memory_key_padding_mask, Tensor* cross_weights) {
-  const bool training = is_training();
-  auto self_block = [&](const Tensor& x) {
-    return functional::dropout(self_attn->forward(x, x, x, tgt_key_padding_mask, tgt_mask, false).output,
-                               options.dropout, training);
+  auto self_attend = [&](const Tensor& x) {
+    return self_attn->forward(x, x, x, tgt_key_padding_mask, tgt_mask, false).output;
   };
-  auto cross_block = [&](const Tensor& x) {
+  auto cross_attend = [&](const Tensor& x) {
     auto out = multihead_attn->forward(x, memory, memory, memory_key_padding_mask, memory_mask, cross_weights != nullptr);
     if (cross_weights) *cross_weights = out.weights;
-    return functional::dropout(out.output, options.dropout, training);
+    return out.output;
   };
+  return around(tgt, self_attend, cross_attend);
+}
+
+Tensor TransformerDecoderLayer::forward_packed(const Tensor& tgt, const Packing& tgt_rows, const Tensor& memory,
+                                               const Packing& memory_rows, const Tensor& tgt_mask,
+                                               const Tensor& memory_mask, const Tensor& tgt_key_padding_mask,
+                                               const Tensor& memory_key_padding_mask) {
+  auto self_attend = [&](const Tensor& x) {
+    return self_attn->forward_packed(x, x, x, tgt_rows, tgt_rows, tgt_key_padding_mask, tgt_mask);
+  };
+  auto cross_attend = [&](const Tensor& x) {
+    return multihead_attn->forward_packed(x, memory, memory, tgt_rows, memory_rows, memory_key_padding_mask,
+                                          memory_mask);
+  };
+  return around(tgt, self_attend, cross_attend);
+}
+
+Tensor TransformerDecoderLayer::around(const Tensor& tgt, const std::function<Tensor(const Tensor&)>& self_attend,
+                                       const std::function<Tensor(const Tensor&)>& cross_attend) {
+  const bool training = is_training();
+  auto self_block = [&](const Tensor& x) { return functional::dropout(self_attend(x), options.dropout, training); };
+  auto cross_block = [&](const Tensor& x) { return functional::dropout(cross_attend(x), options.dropout, training); };
   Tensor x = tgt;
   if (options.norm_first) {
     x = x + self_block(norm1->forward(x));
@@ -158,6 +185,23 @@ TransformerDecoder::TransformerDecoder(int64_t d_model, int64_t nhead, int64_t n
   for (int64_t i = 0; i < num_layers; ++i) layers->push_back(std::make_shared<TransformerDecoderLayer>(d_model, nhead, options));
   if (final_norm)
     norm = register_module("norm", std::make_shared<LayerNorm>(Shape{d_model}, LayerNormOptions{.eps = options.layer_norm_eps, .dtype = options.dtype}));
+}
+
+Tensor TransformerEncoder::forward_packed(const Tensor& src, const Packing& rows, const Tensor& mask,
+                                          const Tensor& src_key_padding_mask) {
+  Tensor x = src;
+  for (const auto& layer : *layers) x = layer->forward_packed(x, rows, mask, src_key_padding_mask);
+  return norm ? norm->forward(x) : x;
+}
+
+Tensor TransformerDecoder::forward_packed(const Tensor& tgt, const Packing& tgt_rows, const Tensor& memory,
+                                          const Packing& memory_rows, const Tensor& tgt_mask, const Tensor& memory_mask,
+                                          const Tensor& tgt_key_padding_mask, const Tensor& memory_key_padding_mask) {
+  Tensor x = tgt;
+  for (const auto& layer : *layers)
+    x = layer->forward_packed(x, tgt_rows, memory, memory_rows, tgt_mask, memory_mask, tgt_key_padding_mask,
+                              memory_key_padding_mask);
+  return norm ? norm->forward(x) : x;
 }
 
 Tensor TransformerDecoder::forward(const Tensor& tgt, const Tensor& memory, const Tensor& tgt_mask,

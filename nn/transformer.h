@@ -5,6 +5,7 @@
 //
 // Post-norm (the paper, PyTorch's default):   x = norm(x + sublayer(x))
 // Pre-norm  (norm_first, easier to train deep): x = x + sublayer(norm(x))
+#include <functional>
 #include <memory>
 
 #include "nn/activation.h"
@@ -65,9 +66,14 @@ class TransformerEncoderLayer : public Module {
   std::shared_ptr<Linear> linear1, linear2;
   std::shared_ptr<LayerNorm> norm1, norm2;
 
+  // The same layer on packed tokens (Packing, nn/attention.h): src [N, D], the tokens at the
+  // positions `rows` gives; the masks as in forward(). Only the attention sees the padding.
+  Tensor forward_packed(const Tensor& src, const Packing& rows, const Tensor& src_mask = {},
+                        const Tensor& src_key_padding_mask = {});
+
  private:
-  Tensor self_attention_block(const Tensor& x, const Tensor& mask, const Tensor& key_padding_mask);
-  Tensor feed_forward_block(const Tensor& x);
+  // The residual connections, layer norms and feed-forward around the self-attention `attend`.
+  Tensor around(const Tensor& src, const std::function<Tensor(const Tensor&)>& attend);
 };
 
 // Causal self-attention, cross-attention over the encoder's memory, then feed-forward.
@@ -81,11 +87,20 @@ class TransformerDecoderLayer : public Module {
   Tensor forward(const Tensor& tgt, const Tensor& memory, const Tensor& tgt_mask = {}, const Tensor& memory_mask = {},
                  const Tensor& tgt_key_padding_mask = {}, const Tensor& memory_key_padding_mask = {},
                  Tensor* cross_weights = nullptr);
+  // The same layer on packed tokens: tgt [Nt, D] and memory [Ns, D], the tokens at the
+  // positions tgt_rows and memory_rows give (Packing, nn/attention.h).
+  Tensor forward_packed(const Tensor& tgt, const Packing& tgt_rows, const Tensor& memory, const Packing& memory_rows,
+                        const Tensor& tgt_mask = {}, const Tensor& memory_mask = {},
+                        const Tensor& tgt_key_padding_mask = {}, const Tensor& memory_key_padding_mask = {});
 
   TransformerLayerOptions options;
   std::shared_ptr<MultiHeadAttention> self_attn, multihead_attn;
   std::shared_ptr<Linear> linear1, linear2;
   std::shared_ptr<LayerNorm> norm1, norm2, norm3;
+
+ private:
+  Tensor around(const Tensor& tgt, const std::function<Tensor(const Tensor&)>& self_attend,
+                const std::function<Tensor(const Tensor&)>& cross_attend);
 };
 
 // N encoder layers (named layers.0 ... layers.N-1) and an optional final LayerNorm ("norm",
@@ -97,6 +112,9 @@ class TransformerEncoder : public Module {
   std::string name() const override { return "TransformerEncoder"; }
   Tensor forward(const Tensor& src, const Tensor& mask = {}, const Tensor& src_key_padding_mask = {});
   Tensor forward(const Tensor& src) override { return forward(src, Tensor(), Tensor()); }
+  // On packed tokens, src [N, D] (TransformerEncoderLayer::forward_packed) -> [N, D].
+  Tensor forward_packed(const Tensor& src, const Packing& rows, const Tensor& mask = {},
+                        const Tensor& src_key_padding_mask = {});
   std::shared_ptr<ModuleList<TransformerEncoderLayer>> layers;
   std::shared_ptr<LayerNorm> norm;  // null without final_norm
 };
@@ -110,6 +128,10 @@ class TransformerDecoder : public Module {
   Tensor forward(const Tensor& tgt, const Tensor& memory, const Tensor& tgt_mask = {}, const Tensor& memory_mask = {},
                  const Tensor& tgt_key_padding_mask = {}, const Tensor& memory_key_padding_mask = {},
                  Tensor* cross_weights = nullptr);
+  // On packed tokens (TransformerDecoderLayer::forward_packed) -> [Nt, D].
+  Tensor forward_packed(const Tensor& tgt, const Packing& tgt_rows, const Tensor& memory, const Packing& memory_rows,
+                        const Tensor& tgt_mask = {}, const Tensor& memory_mask = {},
+                        const Tensor& tgt_key_padding_mask = {}, const Tensor& memory_key_padding_mask = {});
   std::shared_ptr<ModuleList<TransformerDecoderLayer>> layers;
   std::shared_ptr<LayerNorm> norm;
 };

@@ -28,6 +28,30 @@ TEST_CASE("index_select sums the gradient of repeated rows", "[autograd][index]"
   CHECK(w.grad().to_vector<double>() == std::vector<double>{1, 1, 0, 0, 3, 3});
 }
 
+TEST_CASE("gradcheck: index_add along dim 0 into [5,3] with repeated indices, x and src", "[gradcheck][autograd]") {
+  gg::manual_seed(409);
+  expect_gradcheck("index_add", "IndexAddBackward",
+                   [](const In& in) { return gg::index_add(in[0], 0, in[1], in[2]); },
+                   {leaf({5, 3}), indices({4, 0, 4, 2}), leaf({4, 3})});
+}
+
+TEST_CASE("gradcheck: index_add along dim -1 of [2,1,4], src only", "[gradcheck][autograd]") {
+  gg::manual_seed(410);
+  const Tensor x = gg::randn({2, 1, 4}, {.dtype = gg::DType::Float64});
+  expect_gradcheck("index_add", "IndexAddBackward",
+                   [](const In& in) { return gg::index_add(in[0], -1, in[1], in[2]); },
+                   {x, indices({3, 1, 3}), leaf({2, 1, 3})});
+}
+
+TEST_CASE("index_add scatters rows into zeros and says what does not fit", "[autograd][index]") {
+  const Tensor src = gg::from_vector(std::vector<double>{1, 2, 3, 4}, {2, 2});
+  const Tensor y = gg::index_add(gg::zeros({3, 2}, {.dtype = gg::DType::Float64}), 0, indices({2, 0}), src);
+  CHECK(y.to_vector<double>() == std::vector<double>{3, 4, 0, 0, 1, 2});
+  CHECK_THROWS_WITH(gg::index_add(gg::zeros({3, 2}, {.dtype = gg::DType::Float64}), 0, indices({2}), src),
+                    Catch::Contains("index_add") && Catch::Contains("[2, 2]"));
+  CHECK_THROWS_WITH(gg::index_add(gg::zeros({3, 2}), 0, indices({2, 0}), src), Catch::Contains("one dtype"));
+}
+
 TEST_CASE("gradcheck: gather along dim 1 of [3,4] with index [3,5] (repeats)", "[gradcheck][autograd]") {
   gg::manual_seed(403);
   const Tensor index = indices({0, 3, 3, 1, 0, 2, 2, 2, 1, 0, 3, 1, 0, 1, 3}, {3, 5});

@@ -196,8 +196,8 @@ TEST_CASE("model: loss() (only non-padding rows projected) equals cross-entropy 
        .attention = gg::models::AttentionKind::Concat, .input_feeding = false, .dropout = 0.0},
       {.embed = 8, .hidden = 8, .attention = gg::models::AttentionKind::None, .dropout = 0.0},
   };
-  for (size_t arch = 0; arch <= rnns.size(); ++arch) {
-    INFO((arch < rnns.size() ? "RNN " + std::to_string(arch) : std::string("Transformer")));
+  for (size_t arch = 0; arch < rnns.size() + 2; ++arch) {
+    INFO((arch < rnns.size() ? "RNN " + std::to_string(arch) : "Transformer " + std::to_string(arch - rnns.size())));
     for (auto reduction : {gg::Reduction::Mean, gg::Reduction::Sum, gg::Reduction::None}) {
       std::vector<std::vector<double>> results;
       for (bool via_loss : {true, false}) {
@@ -208,7 +208,8 @@ TEST_CASE("model: loss() (only non-padding rows projected) equals cross-entropy 
         else
           model = std::make_shared<gg::models::TransformerSeq2Seq>(
               kVocab, kVocab, gg::models::TransformerSeq2SeqOptions{.d_model = 8, .heads = 2, .encoder_layers = 1,
-                                                                    .decoder_layers = 1, .dim_feedforward = 16, .dropout = 0.0});
+                                                                    .decoder_layers = 1, .dim_feedforward = 16, .dropout = 0.0,
+                                                                    .norm_first = arch > rnns.size()});
         const gg::CrossEntropyOptions options{.ignore_index = kPad, .label_smoothing = 0.1, .reduction = reduction};
         gg::Tensor loss = via_loss ? model->loss(toy.src, toy.src_lengths, toy.tgt_in, toy.tgt_out, options)
                                    : gg::nn::functional::cross_entropy(model->forward(toy.src, toy.src_lengths, toy.tgt_in),

@@ -327,3 +327,84 @@ TEST_CASE("multi-head attention: one packed GEMM for self-attention (and for key
     }
   }
 }
+
+TEST_CASE("Packing: pack keeps the tokens in order, unpack puts them back with zeros at the padding", "[nn][transformer]") {
+  const Tensor pad = F::padding_mask(gg::from_vector<int64_t>({2, 3}), 3).squeeze(1);  // [2, 3]: one pad in row 0
+  const gg::nn::Packing rows = gg::nn::Packing::from_padding(pad);
+  CHECK(rows.index.to_vector<int64_t>() == std::vector<int64_t>{0, 1, 3, 4, 5});
+  const Tensor x = gg::arange(12).reshape({2, 3, 2}).to(DType::Float64);
+  const Tensor packed = rows.pack(x);
+  REQUIRE(packed.shape() == gg::Shape{5, 2});
+  CHECK(packed.to_vector<double>() == std::vector<double>{0, 1, 2, 3, 6, 7, 8, 9, 10, 11});
+  CHECK(rows.unpack(packed).to_vector<double>() == std::vector<double>{0, 1, 2, 3, 0, 0, 6, 7, 8, 9, 10, 11});
+  CHECK_THROWS_WITH(rows.pack(gg::zeros({3, 2, 2})), Catch::Contains("Packing.pack") && Catch::Contains("[3, 2, 2]"));
+  CHECK_THROWS_WITH(rows.unpack(gg::zeros({4, 2})), Catch::Contains("5 tokens"));
+  CHECK_THROWS_WITH(gg::nn::Packing::from_padding(gg::zeros({2, 3})), Catch::Contains("bool [B, T]"));
+}
+
+TEST_CASE("transformer: layers on packed tokens equal the padded layers at every token, values and gradients",
+          "[nn][transformer]") {
+  // Row 0 of the target has 4 tokens of 4, row 1 has 2; the memory rows have 3 and 1 of 3.
+  const Tensor tgt_pad = F::padding_mask(gg::from_vector<int64_t>({4, 2}), 4).squeeze(1);
+  const Tensor mem_pad = F::padding_mask(gg::from_vector<int64_t>({3, 1}), 3).squeeze(1);
+  const gg::nn::Packing tgt_rows = gg::nn::Packing::from_padding(tgt_pad), mem_rows = gg::nn::Packing::from_padding(mem_pad);
+  for (bool norm_first : {false, true}) {
+    for (int layer = 0; layer < 3; ++layer) {  // encoder layer, decoder layer, cross-attention with kdim and vdim
+      INFO("norm_first " << norm_first << ", layer " << layer);
+      std::vector<std::vector<double>> results;
+      for (bool packed : {false, true}) {
+        gg::manual_seed(24);
+        const gg::nn::TransformerLayerOptions o{.dim_feedforward = 6, .dropout = 0.0, .batch_first = true,
+                                                .norm_first = norm_first, .dtype = DType::Float64};
+        gg::nn::TransformerEncoderLayer enc(4, 2, o);
+        gg::nn::TransformerDecoderLayer dec(4, 2, o);
+        gg::nn::MultiHeadAttention cross(4, 2, {.kdim = 3, .vdim = 5, .batch_first = true, .dtype = DType::Float64});
+        Tensor y = randn64({2, 4, 4}).requires_grad_(), memory = randn64({2, 3, 4}).requires_grad_();
+        Tensor k = randn64({2, 3, 3}).requires_grad_(), v = randn64({2, 3, 5}).requires_grad_();
+        gg::nn::Module& module = layer == 0 ? static_cast<gg::nn::Module&>(enc)
+                                 : layer == 1 ? static_cast<gg::nn::Module&>(dec)
+                                              : static_cast<gg::nn::Module&>(cross);
+        Tensor out;  // at the target tokens, [N, 4]
+        if (!packed) {
+          if (layer == 0) out = enc.forward(y, {}, tgt_pad);
+          if (layer == 1) out = dec.forward(y, memory, F::causal_mask(4), {}, tgt_pad, mem_pad);
+          if (layer == 2) out = cross.forward(y, k, v, mem_pad).output;
+          out = tgt_rows.pack(out);
+        } else {
+          const Tensor yp = tgt_rows.pack(y);
+          if (layer == 0) out = enc.forward_packed(yp, tgt_rows, {}, tgt_pad);
+          if (layer == 1)
+            out = dec.forward_packed(yp, tgt_rows, mem_rows.pack(memory), mem_rows, F::causal_mask(4), {}, tgt_pad, mem_pad);
+          if (layer == 2) out = cross.forward_packed(yp, mem_rows.pack(k), mem_rows.pack(v), tgt_rows, mem_rows, mem_pad);
+        }
+        gg::manual_seed(25);
+        gg::sum(out * randn64(out.shape())).backward();
+        std::vector<double> r = out.to_vector<double>();
+        for (const Tensor& t : {y, memory, k, v})
+          if (t.grad().defined())  // padding positions get no gradient either way
+            for (double g : (t.size(1) == 4 ? tgt_rows : mem_rows).pack(t.grad()).to_vector<double>()) r.push_back(g);
+        for (const auto& p : module.parameters())
+          for (double g : p.grad().to_vector<double>()) r.push_back(g);
+        results.push_back(r);
+      }
+      REQUIRE(results[0].size() == results[1].size());
+      for (size_t i = 0; i < results[0].size(); ++i) REQUIRE(results[0][i] == Approx(results[1][i]).epsilon(1e-10).margin(1e-12));
+    }
+  }
+}
+
+TEST_CASE("gradcheck: Transformer decoder layer on packed tokens", "[gradcheck][nn][transformer]") {
+  gg::manual_seed(26);
+  gg::nn::TransformerDecoderLayer m(4, 2, {.dim_feedforward = 6, .dropout = 0.0, .batch_first = true,
+                                           .dtype = DType::Float64});
+  const Tensor tgt_pad = F::padding_mask(gg::from_vector<int64_t>({3, 2}), 3).squeeze(1);
+  const Tensor mem_pad = F::padding_mask(gg::from_vector<int64_t>({2, 1}), 2).squeeze(1);
+  const gg::nn::Packing tgt_rows = gg::nn::Packing::from_padding(tgt_pad), mem_rows = gg::nn::Packing::from_padding(mem_pad);
+  Tensor y = randn64({5, 4}).requires_grad_(), memory = randn64({3, 4}).requires_grad_();
+  require_ok(gg::nn::gradcheck_module(
+      m,
+      [&](const std::vector<Tensor>& in) {
+        return m.forward_packed(in[0], tgt_rows, in[1], mem_rows, F::causal_mask(3), {}, tgt_pad, mem_pad);
+      },
+      {y, memory}));
+}
