@@ -123,9 +123,16 @@ void outer(int64_t M, int64_t N, const T* a, int64_t inc_a, const T* b, int64_t 
 // [512, 64] x [64, 256] 293 -> 152 us, [512, 64] x [64, 1000] 897 -> 588 us; bench_seq2seq
 // matmul time -10 to -30% on the small models, none lost on the medium ones). Each block packs
 // all of b, so the largest products, where OpenBLAS's shared packing pays, stay with it.
+// With few rows against a large b (a decoder step: [64, 768] x [768, 2048]) the blocks are
+// columns instead: each thread then packs its own part of b, not all of it (row halves ran
+// 1.2x slower than OpenBLAS there, column halves as fast or faster). Where b is small (under
+// 1 MiB, the small models' [32, 192] x [192, 512]) rows and columns measured the same.
 constexpr int64_t kSplitRows = 32;              // at least 16 rows per thread
 constexpr int64_t kSplitMinMacs = 1 << 18;      // below: one thread does it faster
 constexpr int64_t kSplitMaxMacs = int64_t{1} << 27;
+constexpr int64_t kSplitColumnsBelowRows = 128;  // fewer rows than this, N >= 2M and a large b:
+constexpr int64_t kSplitColumnsMinB = 1 << 18;   // split columns
+constexpr int64_t kColumnBlock = 16;            // column blocks start on 64-byte boundaries of c's rows
 
 // c = a @ b + beta * c. A product with one row (or one column) is a matrix-vector product:
 // OpenBLAS's gemm would still pack the whole matrix for it, which makes batch-1 decoding,
@@ -146,10 +153,18 @@ void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t M, int64_t N, int64_t 
   } else if constexpr (std::is_same_v<T, float>) {
     if (M >= kSplitRows && M * N * K >= kSplitMinMacs && M * N * K <= kSplitMaxMacs && !omp_in_parallel() &&
         omp_get_max_threads() > 1) {
-      parallel_for(M, kSplitRows / 2, [&](int64_t i0, int64_t i1) {  // BLAS runs single-threaded in here
-        cblas_sgemm(CblasRowMajor, ta, tb, i1 - i0, N, K, 1.0f, a + (ta == CblasNoTrans ? i0 * lda : i0), lda, b, ldb,
-                    beta, c + i0 * ldc, ldc);
-      });
+      if (M < kSplitColumnsBelowRows && N >= 2 * M && N * K >= kSplitColumnsMinB) {  // b is [K, N] (NoTrans) or [N, K] (Trans)
+        parallel_for((N + kColumnBlock - 1) / kColumnBlock, 1, [&](int64_t b0, int64_t b1) {
+          const int64_t j0 = b0 * kColumnBlock, j1 = std::min(N, b1 * kColumnBlock);
+          cblas_sgemm(CblasRowMajor, ta, tb, M, j1 - j0, K, 1.0f, a, lda, b + (tb == CblasNoTrans ? j0 : j0 * ldb), ldb,
+                      beta, c + j0, ldc);
+        });
+      } else {
+        parallel_for(M, kSplitRows / 2, [&](int64_t i0, int64_t i1) {  // BLAS runs single-threaded in here
+          cblas_sgemm(CblasRowMajor, ta, tb, i1 - i0, N, K, 1.0f, a + (ta == CblasNoTrans ? i0 * lda : i0), lda, b,
+                      ldb, beta, c + i0 * ldc, ldc);
+        });
+      }
     } else {
       cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, 1.0f, a, lda, b, ldb, beta, c, ldc);
     }

@@ -152,6 +152,21 @@ TEST_CASE("large matmul equals the naive kernel", "[core][parallel]") {
     gg::kernel::matmul_into(c, at, b, 0.5);
     check_values(c, {R, C}, into_want, fmt::format("matmul_into, beta 0.5, row stride {} {}", C + 5, gg::dtype_name(dt)),
                  tol, tol);
+    // Few rows against a wide b are split by columns instead: b is offset by columns (stored
+    // [K, N]) or by rows (stored [N, K], transposed), c by columns, and N = 301 leaves a block
+    // shorter than the others.
+    constexpr int64_t kWide = 1000;  // K * N above 2^18: the column split
+    auto few = gg::randn({kWide, 48}, {.dtype = dt}).t();  // [48, 1000], transposed
+    for (bool bt : {false, true}) {
+      auto wide_b = bt ? gg::randn({R, kWide}, {.dtype = dt}).t() : gg::randn({kWide, R}, {.dtype = dt});
+      auto cw = gg::randn({48, R + 3}, {.dtype = dt}).narrow(1, 1, R);
+      auto want_cols = gg::testing::values(gg::kernel::matmul_naive(few, wide_b) + cw * 0.5);
+      check_values(gg::kernel::matmul(few, wide_b), {48, R}, gg::testing::values(gg::kernel::matmul_naive(few, wide_b)),
+                   fmt::format("matmul by columns, b {} {}", bt ? "transposed" : "plain", gg::dtype_name(dt)), tol, tol);
+      gg::kernel::matmul_into(cw, few, wide_b, 0.5);
+      check_values(cw, {48, R}, want_cols, fmt::format("matmul_into by columns, beta 0.5, b {} {}",
+                                                       bt ? "transposed" : "plain", gg::dtype_name(dt)), tol, tol);
+    }
     // Many small products that add up to real work: spread over the threads, one per thread.
     auto p = gg::randn({64, 32, 24}, {.dtype = dt});
     auto q = gg::randn({64, 24, 40}, {.dtype = dt});
