@@ -11,7 +11,9 @@ struct IndexSelectBackward : Node {
   int64_t dim = 0;
   std::string name() const override { return "IndexSelectBackward"; }
   std::vector<Tensor> backward(const Tensor& dy) override {
-    return {kernel::index_add(zeros(inputs[0].shape, {.dtype = dy.dtype()}), dim, index(), dy), Tensor()};
+    Tensor dx = zeros(inputs[0].shape, {.dtype = dy.dtype()});
+    kernel::index_add_(dx, dim, index(), dy);  // in place: kernel::index_add would copy the zeros first
+    return {dx, Tensor()};
   }
 };
 Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
@@ -45,6 +47,22 @@ Tensor index_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor
     node->index = index;
     node->dim = wrap_dim(dim, x.dim(), "index_add");
     attach(y, node, {x, index, src});
+  }
+  return y;
+}
+
+Tensor index_add_to_zeros(int64_t rows, const Tensor& index, const Tensor& src) {
+  GG_CHECK(src.defined() && src.dim() >= 1 && rows >= 0, "index_add_to_zeros: expected src [N, ...] and rows >= 0, got {} and {}",
+           src.defined() ? src.shape() : Shape{}, rows);
+  Shape shape = src.shape();
+  shape[0] = rows;
+  Tensor y = zeros(shape, {.dtype = src.dtype()});
+  kernel::index_add_(y, 0, index, src);
+  if (needs_grad(src)) {  // the same node as index_add's, with no x
+    auto node = std::make_shared<IndexAddBackward>();
+    node->index = index;
+    node->dim = 0;
+    attach(y, node, {Tensor(), index, src});
   }
   return y;
 }

@@ -40,11 +40,10 @@ Tensor Packing::pack(const Tensor& x) const {
 Tensor Packing::unpack(const Tensor& x) const {
   GG_CHECK(x.defined() && x.dim() >= 1 && x.size(0) == tokens(),
            "Packing.unpack: expected [N, ...] with N = {} tokens, got {}", tokens(), x.defined() ? x.shape() : Shape{});
-  Shape flat = x.shape(), padded = x.shape();
-  flat[0] = B * T;
+  Shape padded = x.shape();
   padded[0] = T;
   padded.insert(padded.begin(), B);
-  return index_add(zeros(flat, {.dtype = x.dtype()}), 0, index, x).reshape(padded);
+  return index_add_to_zeros(B * T, index, x).reshape(padded);
 }
 
 namespace functional {

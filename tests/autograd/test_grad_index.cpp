@@ -43,7 +43,16 @@ TEST_CASE("gradcheck: index_add along dim -1 of [2,1,4], src only", "[gradcheck]
                    {x, indices({3, 1, 3}), leaf({2, 1, 3})});
 }
 
+TEST_CASE("gradcheck: index_add_to_zeros, rows [4,2] scattered into [6,2] (a repeat)", "[gradcheck][autograd]") {
+  gg::manual_seed(411);
+  expect_gradcheck("index_add_to_zeros", "IndexAddBackward",
+                   [](const In& in) { return gg::index_add_to_zeros(6, in[0], in[1]); },
+                   {indices({5, 0, 3, 5}), leaf({4, 2})});
+}
+
 TEST_CASE("index_add scatters rows into zeros and says what does not fit", "[autograd][index]") {
+  CHECK(gg::index_add_to_zeros(3, indices({2, 0}), gg::from_vector(std::vector<double>{1, 2, 3, 4}, {2, 2}))
+            .to_vector<double>() == std::vector<double>{3, 4, 0, 0, 1, 2});
   const Tensor src = gg::from_vector(std::vector<double>{1, 2, 3, 4}, {2, 2});
   const Tensor y = gg::index_add(gg::zeros({3, 2}, {.dtype = gg::DType::Float64}), 0, indices({2, 0}), src);
   CHECK(y.to_vector<double>() == std::vector<double>{3, 4, 0, 0, 1, 2});
