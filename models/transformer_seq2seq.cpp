@@ -95,9 +95,9 @@ Tensor TransformerSeq2Seq::loss(const Tensor& src, const Tensor& src_lengths, co
   }
   if (keep.empty() || source_rows.tokens() == 0) return Seq2Seq::loss(src, src_lengths, tgt_in, tgt_out, options);
 
-  const Tensor memory = encoder->forward_packed(source_rows.pack(embed(*src_embed, src)), source_rows, {}, source_pad);
+  const Tensor memory = encoder->forward_packed(source_rows.pack(embed(*src_embed, src)), source_rows);
   Tensor y = decoder->forward_packed(target_rows.pack(embed(*tgt_embed, tgt_in)), target_rows, memory, source_rows,
-                                     nn::functional::causal_mask(tgt_in.size(1)), {}, target_pad, source_pad);  // [N, D]
+                                     nn::functional::causal_mask(tgt_in.size(1)));  // [N, D]
   if (static_cast<int64_t>(keep.size()) < target_rows.tokens()) y = index_select(y, 0, from_vector(keep));
   return nn::functional::cross_entropy(project(y), from_vector(targets), options);
 }

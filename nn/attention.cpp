@@ -18,6 +18,7 @@ Packing Packing::from_padding(const Tensor& padding) {
            "Packing: padding must be bool [B, T] (true at padding), got {} of shape {}",
            padding.defined() ? dtype_name(padding.dtype()) : "undefined", padding.defined() ? padding.shape() : Shape{});
   Packing p;
+  p.padding = padding;
   p.B = padding.size(0);
   p.T = padding.size(1);
   const std::vector<int64_t> pad = padding.to(DType::Int64).reshape({-1}).to_vector<int64_t>();

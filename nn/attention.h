@@ -37,7 +37,8 @@ struct AttentionOutput {
 // (models/transformer_seq2seq.cpp): with lengths spread over [L/2, L] a quarter of [B, T] is
 // padding.
 struct Packing {
-  Tensor index;  // int64 [N]: the flat positions b * T + t of the tokens, in increasing order
+  Tensor index;    // int64 [N]: the flat positions b * T + t of the tokens, in increasing order
+  Tensor padding;  // bool [B, T], true at padding: the key padding mask of attention over these tokens
   int64_t B = 0, T = 0;
   // padding: bool [B, T], true at padding (a key padding mask).
   static Packing from_padding(const Tensor& padding);

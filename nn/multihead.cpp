@@ -106,7 +106,7 @@ MultiHeadAttentionOutput MultiHeadAttention::forward(const Tensor& query_in, con
 
 Tensor MultiHeadAttention::forward_packed(const Tensor& query, const Tensor& key, const Tensor& value,
                                           const Packing& query_rows, const Packing& key_rows,
-                                          const Tensor& key_padding_mask, const Tensor& attn_mask) {
+                                          const Tensor& attn_mask) {
   const std::string who = name() + ".forward_packed";
   GG_CHECK(query.dim() == 2 && key.dim() == 2 && value.dim() == 2 && query.size(0) == query_rows.tokens() &&
                key.size(0) == key_rows.tokens() && value.size(0) == key_rows.tokens() && query.size(1) == embed_dim &&
@@ -118,7 +118,7 @@ Tensor MultiHeadAttention::forward_packed(const Tensor& query, const Tensor& key
   // Projected on the tokens only, then unpacked to [B, T, E] for the attention.
   const Projections p = project(query, key, value, query, key, value, &query_rows, &key_rows);
   Tensor weights;
-  const Tensor context = attend(p.q, p.k, p.v, key_padding_mask, attn_mask, weights);  // [B, Tq, E]
+  const Tensor context = attend(p.q, p.k, p.v, key_rows.padding, attn_mask, weights);  // [B, Tq, E]
   return out_proj->forward(query_rows.pack(context));  // [Nq, D]
 }
 

@@ -44,10 +44,11 @@ class MultiHeadAttention : public Module {
   // The same attention on packed tokens (Packing, nn/attention.h): query [Nq, D], key
   // [Nk, kdim], value [Nk, vdim], the tokens of padded batches whose positions query_rows and
   // key_rows give. The projections run on the tokens only, the attention itself on the padded
-  // layout (masked as in forward); returns the output at the query tokens, [Nq, D]. At every
-  // token it equals forward() on the padded batches. The weights are not returned.
+  // layout, with key_rows.padding as the key padding mask; returns the output at the query
+  // tokens, [Nq, D]. At every token it equals forward() on the padded batches with that mask.
+  // The weights are not returned.
   Tensor forward_packed(const Tensor& query, const Tensor& key, const Tensor& value, const Packing& query_rows,
-                        const Packing& key_rows, const Tensor& key_padding_mask = {}, const Tensor& attn_mask = {});
+                        const Packing& key_rows, const Tensor& attn_mask = {});
 
   int64_t embed_dim, num_heads, head_dim;
   MultiHeadAttentionOptions options;

@@ -87,11 +87,8 @@ Tensor TransformerEncoderLayer::forward(const Tensor& src, const Tensor& src_mas
   });
 }
 
-Tensor TransformerEncoderLayer::forward_packed(const Tensor& src, const Packing& rows, const Tensor& src_mask,
-                                               const Tensor& src_key_padding_mask) {
-  return around(src, [&](const Tensor& x) {
-    return self_attn->forward_packed(x, x, x, rows, rows, src_key_padding_mask, src_mask);
-  });
+Tensor TransformerEncoderLayer::forward_packed(const Tensor& src, const Packing& rows, const Tensor& src_mask) {
+  return around(src, [&](const Tensor& x) { return self_attn->forward_packed(x, x, x, rows, rows, src_mask); });
 }
 
 Tensor TransformerEncoderLayer::around(const Tensor& src, const std::function<Tensor(const Tensor&)>& attend) {
@@ -135,14 +132,10 @@ Tensor TransformerDecoderLayer::forward(const Tensor& tgt, const Tensor& memory,
 
 Tensor TransformerDecoderLayer::forward_packed(const Tensor& tgt, const Packing& tgt_rows, const Tensor& memory,
                                                const Packing& memory_rows, const Tensor& tgt_mask,
-                                               const Tensor& memory_mask, const Tensor& tgt_key_padding_mask,
-                                               const Tensor& memory_key_padding_mask) {
-  auto self_attend = [&](const Tensor& x) {
-    return self_attn->forward_packed(x, x, x, tgt_rows, tgt_rows, tgt_key_padding_mask, tgt_mask);
-  };
+                                               const Tensor& memory_mask) {
+  auto self_attend = [&](const Tensor& x) { return self_attn->forward_packed(x, x, x, tgt_rows, tgt_rows, tgt_mask); };
   auto cross_attend = [&](const Tensor& x) {
-    return multihead_attn->forward_packed(x, memory, memory, tgt_rows, memory_rows, memory_key_padding_mask,
-                                          memory_mask);
+    return multihead_attn->forward_packed(x, memory, memory, tgt_rows, memory_rows, memory_mask);
   };
   return around(tgt, self_attend, cross_attend);
 }
@@ -187,20 +180,16 @@ TransformerDecoder::TransformerDecoder(int64_t d_model, int64_t nhead, int64_t n
     norm = register_module("norm", std::make_shared<LayerNorm>(Shape{d_model}, LayerNormOptions{.eps = options.layer_norm_eps, .dtype = options.dtype}));
 }
 
-Tensor TransformerEncoder::forward_packed(const Tensor& src, const Packing& rows, const Tensor& mask,
-                                          const Tensor& src_key_padding_mask) {
+Tensor TransformerEncoder::forward_packed(const Tensor& src, const Packing& rows, const Tensor& mask) {
   Tensor x = src;
-  for (const auto& layer : *layers) x = layer->forward_packed(x, rows, mask, src_key_padding_mask);
+  for (const auto& layer : *layers) x = layer->forward_packed(x, rows, mask);
   return norm ? norm->forward(x) : x;
 }
 
 Tensor TransformerDecoder::forward_packed(const Tensor& tgt, const Packing& tgt_rows, const Tensor& memory,
-                                          const Packing& memory_rows, const Tensor& tgt_mask, const Tensor& memory_mask,
-                                          const Tensor& tgt_key_padding_mask, const Tensor& memory_key_padding_mask) {
+                                          const Packing& memory_rows, const Tensor& tgt_mask, const Tensor& memory_mask) {
   Tensor x = tgt;
-  for (const auto& layer : *layers)
-    x = layer->forward_packed(x, tgt_rows, memory, memory_rows, tgt_mask, memory_mask, tgt_key_padding_mask,
-                              memory_key_padding_mask);
+  for (const auto& layer : *layers) x = layer->forward_packed(x, tgt_rows, memory, memory_rows, tgt_mask, memory_mask);
   return norm ? norm->forward(x) : x;
 }
 

@@ -67,9 +67,9 @@ class TransformerEncoderLayer : public Module {
   std::shared_ptr<LayerNorm> norm1, norm2;
 
   // The same layer on packed tokens (Packing, nn/attention.h): src [N, D], the tokens at the
-  // positions `rows` gives; the masks as in forward(). Only the attention sees the padding.
-  Tensor forward_packed(const Tensor& src, const Packing& rows, const Tensor& src_mask = {},
-                        const Tensor& src_key_padding_mask = {});
+  // positions `rows` gives, rows.padding the key padding mask. Only the attention sees the
+  // padded layout.
+  Tensor forward_packed(const Tensor& src, const Packing& rows, const Tensor& src_mask = {});
 
  private:
   // The residual connections, layer norms and feed-forward around the self-attention `attend`.
@@ -88,10 +88,10 @@ class TransformerDecoderLayer : public Module {
                  const Tensor& tgt_key_padding_mask = {}, const Tensor& memory_key_padding_mask = {},
                  Tensor* cross_weights = nullptr);
   // The same layer on packed tokens: tgt [Nt, D] and memory [Ns, D], the tokens at the
-  // positions tgt_rows and memory_rows give (Packing, nn/attention.h).
+  // positions tgt_rows and memory_rows give (Packing, nn/attention.h), whose padding masks
+  // are the key padding masks.
   Tensor forward_packed(const Tensor& tgt, const Packing& tgt_rows, const Tensor& memory, const Packing& memory_rows,
-                        const Tensor& tgt_mask = {}, const Tensor& memory_mask = {},
-                        const Tensor& tgt_key_padding_mask = {}, const Tensor& memory_key_padding_mask = {});
+                        const Tensor& tgt_mask = {}, const Tensor& memory_mask = {});
 
   TransformerLayerOptions options;
   std::shared_ptr<MultiHeadAttention> self_attn, multihead_attn;
@@ -113,8 +113,7 @@ class TransformerEncoder : public Module {
   Tensor forward(const Tensor& src, const Tensor& mask = {}, const Tensor& src_key_padding_mask = {});
   Tensor forward(const Tensor& src) override { return forward(src, Tensor(), Tensor()); }
   // On packed tokens, src [N, D] (TransformerEncoderLayer::forward_packed) -> [N, D].
-  Tensor forward_packed(const Tensor& src, const Packing& rows, const Tensor& mask = {},
-                        const Tensor& src_key_padding_mask = {});
+  Tensor forward_packed(const Tensor& src, const Packing& rows, const Tensor& mask = {});
   std::shared_ptr<ModuleList<TransformerEncoderLayer>> layers;
   std::shared_ptr<LayerNorm> norm;  // null without final_norm
 };
@@ -130,8 +129,7 @@ class TransformerDecoder : public Module {
                  Tensor* cross_weights = nullptr);
   // On packed tokens (TransformerDecoderLayer::forward_packed) -> [Nt, D].
   Tensor forward_packed(const Tensor& tgt, const Packing& tgt_rows, const Tensor& memory, const Packing& memory_rows,
-                        const Tensor& tgt_mask = {}, const Tensor& memory_mask = {},
-                        const Tensor& tgt_key_padding_mask = {}, const Tensor& memory_key_padding_mask = {});
+                        const Tensor& tgt_mask = {}, const Tensor& memory_mask = {});
   std::shared_ptr<ModuleList<TransformerDecoderLayer>> layers;
   std::shared_ptr<LayerNorm> norm;
 };

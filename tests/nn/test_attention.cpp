@@ -372,10 +372,9 @@ TEST_CASE("transformer: layers on packed tokens equal the padded layers at every
           out = tgt_rows.pack(out);
         } else {
           const Tensor yp = tgt_rows.pack(y);
-          if (layer == 0) out = enc.forward_packed(yp, tgt_rows, {}, tgt_pad);
-          if (layer == 1)
-            out = dec.forward_packed(yp, tgt_rows, mem_rows.pack(memory), mem_rows, F::causal_mask(4), {}, tgt_pad, mem_pad);
-          if (layer == 2) out = cross.forward_packed(yp, mem_rows.pack(k), mem_rows.pack(v), tgt_rows, mem_rows, mem_pad);
+          if (layer == 0) out = enc.forward_packed(yp, tgt_rows);
+          if (layer == 1) out = dec.forward_packed(yp, tgt_rows, mem_rows.pack(memory), mem_rows, F::causal_mask(4));
+          if (layer == 2) out = cross.forward_packed(yp, mem_rows.pack(k), mem_rows.pack(v), tgt_rows, mem_rows);
         }
         gg::manual_seed(25);
         gg::sum(out * randn64(out.shape())).backward();
@@ -404,7 +403,7 @@ TEST_CASE("gradcheck: Transformer decoder layer on packed tokens", "[gradcheck][
   require_ok(gg::nn::gradcheck_module(
       m,
       [&](const std::vector<Tensor>& in) {
-        return m.forward_packed(in[0], tgt_rows, in[1], mem_rows, F::causal_mask(3), {}, tgt_pad, mem_pad);
+        return m.forward_packed(in[0], tgt_rows, in[1], mem_rows, F::causal_mask(3));
       },
       {y, memory}));
 }
