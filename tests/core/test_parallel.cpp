@@ -167,6 +167,11 @@ TEST_CASE("large matmul equals the naive kernel", "[core][parallel]") {
       check_values(cw, {48, R}, want_cols, fmt::format("matmul_into by columns, beta 0.5, b {} {}",
                                                        bt ? "transposed" : "plain", gg::dtype_name(dt)), tol, tol);
     }
+    // Under 32 rows, by columns too, whatever the size of b.
+    auto thin = gg::randn({20, 64}, {.dtype = dt});
+    auto thin_b = gg::randn({R, 64}, {.dtype = dt}).t();  // [64, 301], transposed
+    check_values(gg::kernel::matmul(thin, thin_b), {20, R}, gg::testing::values(gg::kernel::matmul_naive(thin, thin_b)),
+                 fmt::format("matmul by columns, 20 rows {}", gg::dtype_name(dt)), tol, tol);
     // Many small products that add up to real work: spread over the threads, one per thread.
     auto p = gg::randn({64, 32, 24}, {.dtype = dt});
     auto q = gg::randn({64, 24, 40}, {.dtype = dt});
