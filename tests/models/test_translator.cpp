@@ -188,6 +188,15 @@ TEST_CASE("model: loss() (only non-padding rows projected) equals cross-entropy 
     for (int64_t t = 0; t < T; ++t) out[static_cast<size_t>(4 * T + t)] = kPad;
     toy.tgt_out = gg::from_vector(out, toy.tgt_out.shape());
   }
+  // A second batch with a padding token fed inside a target (tgt_in[2, 2]) while tgt_out there
+  // still has a target: the Transformer's packed loss has no output at that position and must
+  // take the padded path; both must still equal cross_entropy(forward()).
+  Toy holed = toy;
+  {
+    std::vector<int64_t> in = toy.tgt_in.to_vector<int64_t>();
+    in[static_cast<size_t>(2 * toy.tgt_in.size(1) + 2)] = kPad;
+    holed.tgt_in = gg::from_vector(in, toy.tgt_in.shape());
+  }
   const std::vector<gg::models::RNNSeq2SeqOptions> rnns = {
       {.embed = 8, .hidden = 8, .dropout = 0.0},
       {.embed = 8, .hidden = 8, .layers = 2, .cell = gg::nn::RNNMode::GRU, .attention = gg::models::AttentionKind::General,
@@ -196,27 +205,32 @@ TEST_CASE("model: loss() (only non-padding rows projected) equals cross-entropy 
        .attention = gg::models::AttentionKind::Concat, .input_feeding = false, .dropout = 0.0},
       {.embed = 8, .hidden = 8, .attention = gg::models::AttentionKind::None, .dropout = 0.0},
   };
-  for (size_t arch = 0; arch < rnns.size() + 2; ++arch) {
-    INFO((arch < rnns.size() ? "RNN " + std::to_string(arch) : "Transformer " + std::to_string(arch - rnns.size())));
+  for (size_t arch = 0; arch < 2 * (rnns.size() + 2); ++arch) {
+    const bool with_hole = arch >= rnns.size() + 2;
+    const Toy& batch = with_hole ? holed : toy;
+    const size_t model_kind = arch % (rnns.size() + 2);
+    INFO((model_kind < rnns.size() ? "RNN " + std::to_string(model_kind)
+                                   : "Transformer " + std::to_string(model_kind - rnns.size()))
+         << (with_hole ? ", padding fed inside a target" : ""));
     for (auto reduction : {gg::Reduction::Mean, gg::Reduction::Sum, gg::Reduction::None}) {
       std::vector<std::vector<double>> results;
       for (bool via_loss : {true, false}) {
         gg::manual_seed(42);
         std::shared_ptr<gg::models::Seq2Seq> model;
-        if (arch < rnns.size())
-          model = std::make_shared<gg::models::RNNSeq2Seq>(kVocab, kVocab, rnns[arch]);
+        if (model_kind < rnns.size())
+          model = std::make_shared<gg::models::RNNSeq2Seq>(kVocab, kVocab, rnns[model_kind]);
         else
           model = std::make_shared<gg::models::TransformerSeq2Seq>(
               kVocab, kVocab, gg::models::TransformerSeq2SeqOptions{.d_model = 8, .heads = 2, .encoder_layers = 1,
                                                                     .decoder_layers = 1, .dim_feedforward = 16, .dropout = 0.0,
-                                                                    .norm_first = arch > rnns.size()});
+                                                                    .norm_first = model_kind > rnns.size()});
         // In float64, so that the two paths' different summation orders (other GEMM shapes, the
         // rows in another order) stay far below the tolerance.
         model->to(gg::DType::Float64);
         const gg::CrossEntropyOptions options{.ignore_index = kPad, .label_smoothing = 0.1, .reduction = reduction};
-        gg::Tensor loss = via_loss ? model->loss(toy.src, toy.src_lengths, toy.tgt_in, toy.tgt_out, options)
-                                   : gg::nn::functional::cross_entropy(model->forward(toy.src, toy.src_lengths, toy.tgt_in),
-                                                                       toy.tgt_out, options);
+        gg::Tensor loss = via_loss ? model->loss(batch.src, batch.src_lengths, batch.tgt_in, batch.tgt_out, options)
+                                   : gg::nn::functional::cross_entropy(model->forward(batch.src, batch.src_lengths, batch.tgt_in),
+                                                                       batch.tgt_out, options);
         gg::sum(loss).backward();
         std::vector<double> r = loss.to_vector<double>();
         for (const auto& p : model->parameters())
