@@ -36,18 +36,21 @@ struct IndexAddBackward : Node {
     return {needs_grad(0) ? dy : Tensor(), Tensor(), needs_grad(2) ? kernel::index_select(dy, dim, index()) : Tensor()};
   }
 };
+// Records y = x + src at index along dim (x may be undefined: zeros).
+static void record_index_add(Tensor& y, const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src) {
+  if (!needs_grad(x, src)) return;
+  auto node = std::make_shared<IndexAddBackward>();
+  node->index = index;
+  node->dim = dim;
+  attach(y, node, {x, index, src});
+}
 Tensor index_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src) {
   GG_CHECK(x.defined() && src.defined() && x.dtype() == src.dtype(),
            "index_add: x and src must have one dtype, got {} {} and {} {}", x.defined() ? dtype_name(x.dtype()) : "undefined",
            x.defined() ? x.shape() : Shape{}, src.defined() ? dtype_name(src.dtype()) : "undefined",
            src.defined() ? src.shape() : Shape{});
   Tensor y = kernel::index_add(x, dim, index, src);
-  if (needs_grad(x, src)) {
-    auto node = std::make_shared<IndexAddBackward>();
-    node->index = index;
-    node->dim = wrap_dim(dim, x.dim(), "index_add");
-    attach(y, node, {x, index, src});
-  }
+  record_index_add(y, x, wrap_dim(dim, x.dim(), "index_add"), index, src);
   return y;
 }
 
@@ -58,12 +61,7 @@ Tensor index_add_to_zeros(int64_t rows, const Tensor& index, const Tensor& src) 
   shape[0] = rows;
   Tensor y = zeros(shape, {.dtype = src.dtype()});
   kernel::index_add_(y, 0, index, src);
-  if (needs_grad(src)) {  // the same node as index_add's, with no x
-    auto node = std::make_shared<IndexAddBackward>();
-    node->index = index;
-    node->dim = 0;
-    attach(y, node, {Tensor(), index, src});
-  }
+  record_index_add(y, Tensor(), 0, index, src);  // index_add's node, with no x
   return y;
 }
 

@@ -206,9 +206,7 @@ Tensor RNNSeq2Seq::forward(const Tensor& src, const Tensor& src_lengths, const T
 Tensor RNNSeq2Seq::loss(const Tensor& src, const Tensor& src_lengths, const Tensor& tgt_in, const Tensor& tgt_out,
                         const CrossEntropyOptions& options) {
   if (scheduled_sampling()) return nn::functional::cross_entropy(forward(src, src_lengths, tgt_in), tgt_out, options);
-  if (options.reduction == Reduction::None || !tgt_in.defined() || !tgt_out.defined() || tgt_in.dim() != 2 ||
-      tgt_out.shape() != tgt_in.shape() || tgt_out.dtype() != DType::Int64 || tgt_in.size(0) != src.size(0))
-    return Seq2Seq::loss(src, src_lengths, tgt_in, tgt_out, options);  // its checks name what is wrong
+  if (!loss_can_skip_padding(src, tgt_in, tgt_out, options)) return Seq2Seq::loss(src, src_lengths, tgt_in, tgt_out, options);
   const int64_t B = tgt_out.size(0), T = tgt_out.size(1);
   const std::vector<int64_t> ids = tgt_out.reshape({-1}).to_vector<int64_t>();
   std::vector<int64_t> steps(static_cast<size_t>(B), 0);  // per row: 1 + its last position with a target
@@ -239,17 +237,12 @@ Tensor RNNSeq2Seq::loss(const Tensor& src, const Tensor& src_lengths, const Tens
     while (n > 0 && steps[static_cast<size_t>(order[static_cast<size_t>(n - 1)])] <= t) --n;
     if (n == 0) break;
     if (n < st.memory.size(0)) {  // rows n.. have ended: keep the first n rows of everything
-      auto first = [n](Tensor& x) {
-        if (x.defined()) x = x.narrow(0, 0, n);
-      };
-      st.memory = memory.narrow(0, 0, n);
-      st.keys_proj = keys_proj.defined() ? keys_proj.narrow(0, 0, n) : Tensor();
-      st.mask = mask.defined() ? mask.narrow(0, 0, n) : Tensor();
-      first(st.feed);
-      for (auto& l : st.layers) {
-        first(l.h);
-        first(l.c);
-      }
+      auto first = [n](const Tensor& x) { return x.defined() ? x.narrow(0, 0, n) : Tensor(); };
+      st.memory = first(memory);  // narrowed from the full tensors, not view upon view
+      st.keys_proj = first(keys_proj);
+      st.mask = first(mask);
+      st.feed = first(st.feed);
+      for (auto& l : st.layers) l = {first(l.h), first(l.c)};
     }
     outputs.push_back(step(st, t_in.select(1, t).narrow(0, 0, n), nullptr));  // [n, D]
     for (int64_t i = 0; i < n; ++i, ++row) {

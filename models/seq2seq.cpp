@@ -14,6 +14,13 @@ Tensor Seq2Seq::decode_step(DecoderState& state, const Tensor& tokens, Tensor* a
   return log_softmax(project(decode_features(state, tokens, attention)), -1);
 }
 
+bool Seq2Seq::loss_can_skip_padding(const Tensor& src, const Tensor& tgt_in, const Tensor& tgt_out,
+                                    const CrossEntropyOptions& options) {
+  return options.reduction != Reduction::None && src.defined() && src.dim() == 2 && tgt_in.defined() &&
+         tgt_in.dim() == 2 && tgt_in.size(0) == src.size(0) && tgt_out.defined() && tgt_out.dtype() == DType::Int64 &&
+         tgt_out.shape() == tgt_in.shape();
+}
+
 Tensor Seq2Seq::loss(const Tensor& src, const Tensor& src_lengths, const Tensor& tgt_in, const Tensor& tgt_out,
                      const CrossEntropyOptions& options) {
   GG_CHECK(tgt_out.defined() && tgt_out.dtype() == DType::Int64 && tgt_out.shape() == tgt_in.shape(),

@@ -57,6 +57,13 @@ class Seq2Seq : public nn::Module {
   // 2015). 1 is plain teacher forcing. The RNN model honours it; the Transformer, which
   // computes all steps at once, always uses teacher forcing.
   double teacher_forcing = 1.0;
+
+ protected:
+  // Whether a model's own loss() can skip the padding: a reduced loss (not Reduction::None),
+  // src [B, S], and int64 targets shaped like tgt_in [B, T]. Otherwise it calls Seq2Seq::loss,
+  // whose checks name what is wrong.
+  static bool loss_can_skip_padding(const Tensor& src, const Tensor& tgt_in, const Tensor& tgt_out,
+                                    const CrossEntropyOptions& options);
 };
 
 }  // namespace gg::models

@@ -70,10 +70,7 @@ Tensor TransformerSeq2Seq::features(const Tensor& src, const Tensor& src_lengths
 
 Tensor TransformerSeq2Seq::loss(const Tensor& src, const Tensor& src_lengths, const Tensor& tgt_in,
                                 const Tensor& tgt_out, const CrossEntropyOptions& options) {
-  if (options.reduction == Reduction::None || !src.defined() || src.dim() != 2 || !tgt_in.defined() ||
-      tgt_in.dim() != 2 || !tgt_out.defined() || tgt_out.shape() != tgt_in.shape() || tgt_out.dtype() != DType::Int64 ||
-      tgt_in.size(0) != src.size(0))
-    return Seq2Seq::loss(src, src_lengths, tgt_in, tgt_out, options);  // its checks name what is wrong
+  if (!loss_can_skip_padding(src, tgt_in, tgt_out, options)) return Seq2Seq::loss(src, src_lengths, tgt_in, tgt_out, options);
   const Tensor source_pad = nn::functional::padding_mask(src_lengths, src.size(1)).squeeze(1);  // [B, S]
   const Tensor target_pad = eq(tgt_in, 0.0);                                                    // [B, T]
   const nn::Packing source_rows = nn::Packing::from_padding(source_pad);

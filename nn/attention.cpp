@@ -19,8 +19,6 @@ Packing Packing::from_padding(const Tensor& padding) {
            padding.defined() ? dtype_name(padding.dtype()) : "undefined", padding.defined() ? padding.shape() : Shape{});
   Packing p;
   p.padding = padding;
-  p.B = padding.size(0);
-  p.T = padding.size(1);
   const std::vector<int64_t> pad = padding.to(DType::Int64).reshape({-1}).to_vector<int64_t>();
   std::vector<int64_t> index;
   for (size_t i = 0; i < pad.size(); ++i)
@@ -30,11 +28,11 @@ Packing Packing::from_padding(const Tensor& padding) {
 }
 
 Tensor Packing::pack(const Tensor& x) const {
-  GG_CHECK(x.defined() && x.dim() >= 2 && x.size(0) == B && x.size(1) == T,
-           "Packing.pack: expected [B, T, ...] = [{}, {}, ...], got {}", B, T, x.defined() ? x.shape() : Shape{});
+  GG_CHECK(x.defined() && x.dim() >= 2 && x.size(0) == B() && x.size(1) == T(),
+           "Packing.pack: expected [B, T, ...] = [{}, {}, ...], got {}", B(), T(), x.defined() ? x.shape() : Shape{});
   Shape flat = x.shape();
   flat.erase(flat.begin());
-  flat[0] = B * T;
+  flat[0] = B() * T();
   return index_select(x.reshape(flat), 0, index);
 }
 
@@ -42,9 +40,9 @@ Tensor Packing::unpack(const Tensor& x) const {
   GG_CHECK(x.defined() && x.dim() >= 1 && x.size(0) == tokens(),
            "Packing.unpack: expected [N, ...] with N = {} tokens, got {}", tokens(), x.defined() ? x.shape() : Shape{});
   Shape padded = x.shape();
-  padded[0] = T;
-  padded.insert(padded.begin(), B);
-  return index_add_to_zeros(B * T, index, x).reshape(padded);
+  padded[0] = T();
+  padded.insert(padded.begin(), B());
+  return index_add_to_zeros(B() * T(), index, x).reshape(padded);
 }
 
 namespace functional {

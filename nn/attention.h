@@ -39,10 +39,11 @@ struct AttentionOutput {
 struct Packing {
   Tensor index;    // int64 [N]: the flat positions b * T + t of the tokens, in increasing order
   Tensor padding;  // bool [B, T], true at padding: the key padding mask of attention over these tokens
-  int64_t B = 0, T = 0;
   // padding: bool [B, T], true at padding (a key padding mask).
   static Packing from_padding(const Tensor& padding);
   int64_t tokens() const { return index.numel(); }
+  int64_t B() const { return padding.size(0); }
+  int64_t T() const { return padding.size(1); }
   Tensor pack(const Tensor& x) const;    // [B, T, ...] -> [N, ...]
   Tensor unpack(const Tensor& x) const;  // [N, ...] -> [B, T, ...], zeros at the padding
 };

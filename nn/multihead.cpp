@@ -110,11 +110,11 @@ Tensor MultiHeadAttention::forward_packed(const Tensor& query, const Tensor& key
   const std::string who = name() + ".forward_packed";
   GG_CHECK(query.dim() == 2 && key.dim() == 2 && value.dim() == 2 && query.size(0) == query_rows.tokens() &&
                key.size(0) == key_rows.tokens() && value.size(0) == key_rows.tokens() && query.size(1) == embed_dim &&
-               key.size(1) == options.kdim && value.size(1) == options.vdim && query_rows.B == key_rows.B,
+               key.size(1) == options.kdim && value.size(1) == options.vdim && query_rows.B() == key_rows.B(),
            "{}: expected query [{}, {}], key [{}, {}] and value [{}, {}] (the tokens of batches of {} and {} rows), "
            "got {}, {} and {}",
            who, query_rows.tokens(), embed_dim, key_rows.tokens(), options.kdim, key_rows.tokens(), options.vdim,
-           query_rows.B, key_rows.B, query.shape(), key.shape(), value.shape());
+           query_rows.B(), key_rows.B(), query.shape(), key.shape(), value.shape());
   // Projected on the tokens only, then unpacked to [B, T, E] for the attention.
   const Projections p = project(query, key, value, query, key, value, &query_rows, &key_rows);
   Tensor weights;
