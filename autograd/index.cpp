@@ -46,17 +46,18 @@ static void record_index_add(Tensor& y, const Tensor& x, int64_t dim, const Tens
 }
 Tensor index_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src) {
   GG_CHECK(x.defined() && src.defined() && x.dtype() == src.dtype(),
-           "index_add: x and src must have one dtype, got {} {} and {} {}", x.defined() ? dtype_name(x.dtype()) : "undefined",
-           x.defined() ? x.shape() : Shape{}, src.defined() ? dtype_name(src.dtype()) : "undefined",
-           src.defined() ? src.shape() : Shape{});
+           "index_add: x and src must have one dtype, got {} {} and {} {}",
+           x.defined() ? dtype_name(x.dtype()) : "undefined", x.defined() ? x.shape() : Shape{},
+           src.defined() ? dtype_name(src.dtype()) : "undefined", src.defined() ? src.shape() : Shape{});
   Tensor y = kernel::index_add(x, dim, index, src);
   record_index_add(y, x, wrap_dim(dim, x.dim(), "index_add"), index, src);
   return y;
 }
 
 Tensor index_add_to_zeros(int64_t rows, const Tensor& index, const Tensor& src) {
-  GG_CHECK(src.defined() && src.dim() >= 1 && rows >= 0, "index_add_to_zeros: expected src [N, ...] and rows >= 0, got {} and {}",
-           src.defined() ? src.shape() : Shape{}, rows);
+  GG_CHECK(src.defined() && src.dim() >= 1 && rows >= 0,
+           "index_add_to_zeros: expected src [N, ...] and rows >= 0, got {} and {}", src.defined() ? src.shape() : Shape{},
+           rows);
   Shape shape = src.shape();
   shape[0] = rows;
   Tensor y = zeros(shape, {.dtype = src.dtype()});

@@ -201,12 +201,14 @@ Tensor RNNSeq2Seq::forward(const Tensor& src, const Tensor& src_lengths, const T
 // batch, and step t runs on that prefix: views of the state, narrowed, no copies (PyTorch's
 // packed sequences do the same for nn.LSTM). The steps a row skips would only have produced
 // outputs at padding, which the loss ignores; with target lengths spread over [L/2, L], as in
-// bench/, they are a quarter of the decoder's work. The outputs of all steps, stacked time-major, then go through the output
-// layer at the positions with a target, as in Seq2Seq::loss.
+// bench/, they are a quarter of the decoder's work. The outputs of all steps, stacked
+// time-major, then go through the output layer at the positions with a target, as in
+// Seq2Seq::loss.
 Tensor RNNSeq2Seq::loss(const Tensor& src, const Tensor& src_lengths, const Tensor& tgt_in, const Tensor& tgt_out,
                         const CrossEntropyOptions& options) {
   if (scheduled_sampling()) return nn::functional::cross_entropy(forward(src, src_lengths, tgt_in), tgt_out, options);
-  if (!loss_can_skip_padding(src, tgt_in, tgt_out, options)) return Seq2Seq::loss(src, src_lengths, tgt_in, tgt_out, options);
+  if (!loss_can_skip_padding(src, tgt_in, tgt_out, options))
+    return Seq2Seq::loss(src, src_lengths, tgt_in, tgt_out, options);
   const int64_t B = tgt_out.size(0), T = tgt_out.size(1);
   const std::vector<int64_t> ids = tgt_out.reshape({-1}).to_vector<int64_t>();
   std::vector<int64_t> steps(static_cast<size_t>(B), 0);  // per row: 1 + its last position with a target

@@ -70,7 +70,8 @@ Tensor TransformerSeq2Seq::features(const Tensor& src, const Tensor& src_lengths
 
 Tensor TransformerSeq2Seq::loss(const Tensor& src, const Tensor& src_lengths, const Tensor& tgt_in,
                                 const Tensor& tgt_out, const CrossEntropyOptions& options) {
-  if (!loss_can_skip_padding(src, tgt_in, tgt_out, options)) return Seq2Seq::loss(src, src_lengths, tgt_in, tgt_out, options);
+  if (!loss_can_skip_padding(src, tgt_in, tgt_out, options))
+    return Seq2Seq::loss(src, src_lengths, tgt_in, tgt_out, options);
   const Tensor source_pad = nn::functional::padding_mask(src_lengths, src.size(1)).squeeze(1);  // [B, S]
   const Tensor target_pad = eq(tgt_in, 0.0);                                                    // [B, T]
   const nn::Packing source_rows = nn::Packing::from_padding(source_pad);
