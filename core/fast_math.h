@@ -25,20 +25,32 @@ inline float clamp(float x, float lo, float hi) {
   return x > hi ? hi : x;
 }
 
-// e^x: x = n ln2 + r with |r| <= ln2 / 2, e^r by a degree-6 polynomial (Cephes expf), 2^n by
-// writing n into the float's exponent bits.
-inline float exp(float x) {
-  const float hi = 88.7228391f, lo = -87.3365448f;  // e^hi is the largest float, e^lo the smallest normal
-  const float xc = clamp(x, lo, hi);
-  const float n = static_cast<float>(static_cast<int32_t>(xc * 1.44269504088896341f + (xc >= 0 ? 0.5f : -0.5f)));
-  const float r = xc - n * 0.693359375f + n * 2.12194440e-4f;  // ln 2 split in two for an exact product
-  float p = 1.9875691500e-4f;
+// GCC notes, for each function taking a float8 (below) in a file built without AVX, that the
+// calling convention differs from AVX's; the functions are static, so the two never meet.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+// e^r for |r| <= ln2 / 2 by a degree-6 polynomial (Cephes expf), for a float or a vector of
+// them (static: see float8 below).
+template <class F>
+static inline F exp_reduced(F r) {
+  F p = F{} + 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;
   p = p * r + 8.3334519073e-3f;
   p = p * r + 4.1665795894e-2f;
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
-  const float er = p * r * r + r + 1.0f;
+  return p * r * r + r + 1.0f;
+}
+
+// e^x: x = n ln2 + r with |r| <= ln2 / 2, e^r by exp_reduced, 2^n by writing n into the
+// float's exponent bits.
+inline float exp(float x) {
+  const float hi = 88.7228391f, lo = -87.3365448f;  // e^hi is the largest float, e^lo the smallest normal
+  const float xc = x < lo ? 0.0f : clamp(x, lo, hi);  // below lo: e^0, replaced by 0 at the end
+  const float n = static_cast<float>(static_cast<int32_t>(xc * 1.44269504088896341f + (xc >= 0 ? 0.5f : -0.5f)));
+  const float r = xc - n * 0.693359375f + n * 2.12194440e-4f;  // ln 2 split in two for an exact product
+  const float er = exp_reduced(r);
   // 2^n for n in [-126, 128]: n = 128 (only at the top of the range) is split as 2^127 * 2.
   const int32_t ni = static_cast<int32_t>(n);
   const int32_t n1 = ni > 127 ? 127 : ni;
@@ -67,6 +79,33 @@ inline float tanh(float x) {
   const float y = xc * p / q;
   return clamp(y, -1.0f, 1.0f);
 }
+
+// e^x on 8 floats at once (GCC's vector extension): the same steps and results as exp above,
+// for kernels that work on explicit vectors (a row of 16 attention scores is two of them),
+// where a loop over the scalar version would spend more on its prologue and remainder than on
+// the arithmetic. A 32-byte vector is passed in one AVX register when the file is compiled
+// with AVX and in memory otherwise (the library is built -march=native, a test file need not
+// be), so the function has internal linkage: each file keeps its own copy, called its own way.
+typedef float float8 __attribute__((vector_size(32)));
+typedef int32_t int8x32 __attribute__((vector_size(32)));
+static inline float8 exp(float8 x) {
+  const float hi = 88.7228391f, lo = -87.3365448f;
+  const float8 zero{}, lo8 = zero + lo, hi8 = zero + hi;
+  float8 xc = x < lo8 ? zero : x;  // below lo: e^0, replaced by 0 at the end
+  xc = xc > hi8 ? hi8 : xc;
+  const float8 t = xc * 1.44269504088896341f + (xc >= zero ? zero + 0.5f : zero - 0.5f);
+  const int8x32 ni = __builtin_convertvector(t, int8x32);  // truncates, as the scalar cast
+  const float8 n = __builtin_convertvector(ni, float8);
+  const float8 r = xc - n * 0.693359375f + n * 2.12194440e-4f;
+  const float8 er = exp_reduced(r);
+  const int8x32 n1 = ni > 127 ? int8x32{} + 127 : ni;
+  const int8x32 bits = (n1 + 127) << 23;
+  float8 scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  const float8 result = er * scale * (ni > 127 ? zero + 2.0f : zero + 1.0f);
+  return x < lo8 ? zero : (x > hi8 ? zero + __builtin_inff() : result);
+}
+#pragma GCC diagnostic pop
 
 // 1 / (1 + e^-x): exp of a large positive number overflows to inf and gives exactly 0.
 inline float sigmoid(float x) { return 1.0f / (1.0f + fast::exp(-x)); }

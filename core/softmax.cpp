@@ -2,72 +2,18 @@
 // before exponentiating, so exp never overflows.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <vector>
 
 #include "core/fast_math.h"
+#include "core/softmax_row.h"
 #include "core/kernels.h"
 #include "core/profiler.h"
 #include "core/parallel.h"
 
 namespace gg::kernel {
 namespace {
-
-// One row of n contiguous values: the loops are branch-free with explicit SIMD reductions
-// (a float max or sum is not vectorized otherwise: reordering changes rounding and NaN
-// propagation), so they run 8 floats at a time with AVX2.
-template <bool kLog, class T>
-void softmax_row(const T* row, T* out, int64_t n) {
-  T mx = row[0];
-#pragma omp simd reduction(max : mx)
-  for (int64_t j = 0; j < n; ++j) mx = std::max(mx, row[j]);
-  double total = 0;  // in double: a float sum of thousands of terms (a vocabulary) drifts
-  if constexpr (kLog) {
-#pragma omp simd reduction(+ : total)
-    for (int64_t j = 0; j < n; ++j) total += static_cast<double>(fast::exp_of(row[j] - mx));
-    // (x - max) - log(total): folding max into log(total) first would round it to max's ulp.
-    const T log_total = static_cast<T>(std::log(total));
-#pragma omp simd
-    for (int64_t j = 0; j < n; ++j) out[j] = (row[j] - mx) - log_total;
-  } else {
-#pragma omp simd reduction(+ : total)
-    for (int64_t j = 0; j < n; ++j) {
-      out[j] = fast::exp_of(row[j] - mx);
-      total += static_cast<double>(out[j]);
-    }
-    const T inv = static_cast<T>(1.0 / total);
-#pragma omp simd
-    for (int64_t j = 0; j < n; ++j) out[j] *= inv;
-  }
-}
-
-// One row with its mask (true = masked key): masked keys become -inf, whose exp is exactly 0
-// (fast::exp and std::exp both return 0 for -inf); a row with every key masked is all zeros.
-// The row is worked on in `out` with one pointer: softmax_row(out, out) would make the compiler
-// guard against its two pointers overlapping and run the exp loop one element at a time. An
-// attention head's row is short (often 16 keys), so per-row work is what it costs.
-template <class T>
-void masked_softmax_row(const T* row, const bool* m, T* out, int64_t n) {
-  if (std::find(m, m + n, false) == m + n) {
-    std::fill(out, out + n, T(0));
-    return;
-  }
-  constexpr T kLow = -std::numeric_limits<T>::infinity();
-#pragma omp simd
-  for (int64_t j = 0; j < n; ++j) out[j] = m[j] ? kLow : row[j];
-  T mx = kLow;
-#pragma omp simd reduction(max : mx)
-  for (int64_t j = 0; j < n; ++j) mx = std::max(mx, out[j]);
-  double total = 0;
-#pragma omp simd reduction(+ : total)
-  for (int64_t j = 0; j < n; ++j) {
-    out[j] = fast::exp_of(out[j] - mx);
-    total += static_cast<double>(out[j]);
-  }
-  const T inv = static_cast<T>(1.0 / total);
-#pragma omp simd
-  for (int64_t j = 0; j < n; ++j) out[j] *= inv;
-}
 
 template <bool kLog>
 Tensor softmax_impl(const Tensor& x_in, int64_t dim, std::string_view op) {

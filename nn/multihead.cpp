@@ -3,6 +3,8 @@
 #include <cmath>
 
 #include "autograd/elementwise.h"
+#include "autograd/fused_attention.h"
+#include "autograd/grad_mode.h"
 #include "autograd/linalg.h"
 #include "autograd/reduce.h"
 #include "autograd/shape.h"
@@ -96,7 +98,8 @@ MultiHeadAttentionOutput MultiHeadAttention::forward(const Tensor& query_in, con
            key_in.shape(), value_in.shape(), E, options.kdim, options.vdim);
   const Projections p = project(query_in, key_in, value_in, query, key, value);
   Tensor weights;
-  Tensor out = out_proj->forward(attend(p.q, p.k, p.v, key_padding_mask, attn_mask, weights));  // [B, Tq, D]
+  Tensor out = out_proj->forward(attend(p.q, p.k, p.v, key_padding_mask, attn_mask,
+                                        need_weights ? &weights : nullptr));  // [B, Tq, D]
 
   MultiHeadAttentionOutput result;
   result.output = options.batch_first ? out : out.transpose(0, 1);
@@ -117,8 +120,7 @@ Tensor MultiHeadAttention::forward_packed(const Tensor& query, const Tensor& key
            query_rows.B(), key_rows.B(), query.shape(), key.shape(), value.shape());
   // Projected on the tokens only, then unpacked to [B, T, E] for the attention.
   const Projections p = project(query, key, value, query, key, value, &query_rows, &key_rows);
-  Tensor weights;
-  const Tensor context = attend(p.q, p.k, p.v, key_rows.padding, attn_mask, weights);  // [B, Tq, E]
+  const Tensor context = attend(p.q, p.k, p.v, key_rows.padding, attn_mask, nullptr);  // [B, Tq, E]
   return out_proj->forward(query_rows.pack(context));  // [Nq, D]
 }
 
@@ -159,7 +161,7 @@ MultiHeadAttention::Projections MultiHeadAttention::project(const Tensor& query_
 }
 
 Tensor MultiHeadAttention::attend(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in,
-                                  const Tensor& key_padding_mask, const Tensor& attn_mask, Tensor& weights) {
+                                  const Tensor& key_padding_mask, const Tensor& attn_mask, Tensor* weights) {
   const std::string who = name();
   const int64_t B = q_in.size(0), Tq = q_in.size(1), S = k_in.size(1), h = num_heads;
   const Tensor q = split_heads(q_in, h);  // [B, h, Tq, d]
@@ -183,9 +185,12 @@ Tensor MultiHeadAttention::attend(const Tensor& q_in, const Tensor& k_in, const 
               attn_mask.shape(), Tq, S, B * h, Tq, S);
     mask = mask.defined() ? logical_or(mask, m) : m;
   }
-  weights = functional::masked_softmax(functional::scaled_dot_scores(q, k), mask);  // [B, h, Tq, S]
-  const Tensor attended = functional::dropout(weights, options.dropout, is_training());
-  return merge_heads(matmul(attended, v));  // [B, Tq, E]
+  const bool dropping = options.dropout > 0 && is_training();
+  if (options.fused && !dropping && (!weights || !GradMode::is_enabled()))  // the same, as one op
+    return merge_heads(attention_fused(q, k, v, mask, 1.0 / std::sqrt(static_cast<double>(head_dim)), weights));
+  const Tensor w = functional::masked_softmax(functional::scaled_dot_scores(q, k), mask);  // [B, h, Tq, S]
+  if (weights) *weights = w;
+  return merge_heads(matmul(functional::dropout(w, options.dropout, is_training()), v));  // [B, Tq, E]
 }
 
 namespace functional {

@@ -17,6 +17,10 @@ struct MultiHeadAttentionOptions {
   int64_t vdim = -1;          // value width; -1 = D
   bool batch_first = false;   // [B, T, D] instead of PyTorch's default [T, B, D]
   DType dtype = DType::Float32;
+  // The heads' attention as one op (attention_fused, autograd/fused_attention.h) when no
+  // dropout applies and no weights with a gradient are asked for; false: the composed ops
+  // (scores, masked softmax, weighted sum), the fused op's reference.
+  bool fused = true;
 };
 
 struct MultiHeadAttentionOutput {
@@ -65,10 +69,10 @@ class MultiHeadAttention : public Module {
   Projections project(const Tensor& query_in, const Tensor& key_in, const Tensor& value_in, const Tensor& query,
                       const Tensor& key, const Tensor& value, const Packing* query_rows = nullptr,
                       const Packing* key_rows = nullptr);
-  // q [B, Tq, E], k and v [B, S, E] -> the heads' contexts merged, [B, Tq, E]; `weights`
-  // receives the per-head weights [B, h, Tq, S].
+  // q [B, Tq, E], k and v [B, S, E] -> the heads' contexts merged, [B, Tq, E]; `weights`, if
+  // given, receives the per-head weights [B, h, Tq, S].
   Tensor attend(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& key_padding_mask,
-                const Tensor& attn_mask, Tensor& weights);
+                const Tensor& attn_mask, Tensor* weights);
 };
 
 namespace functional {

@@ -109,3 +109,125 @@ TEST_CASE("fused masked softmax names the op and the shapes on bad input", "[nn]
   CHECK_THAT(nn_test::error_message([] { gg::masked_softmax(gg::zeros({2, 3, 4}), gg::zeros({2, 1, 4})); }),
              Catch::Matchers::Contains("masked_softmax") && Catch::Matchers::Contains("bool"));
 }
+
+// ---- scaled dot-product attention over heads: one op (gg::attention_fused) against the composed
+// ops (scores, scale, masked softmax, weighted sum) ----
+
+namespace {
+struct AttentionCase {
+  int64_t B, h, Tq, S, d, dv;
+};
+// Sizes that reach every path of the kernel: sizes under one SIMD vector, whole 8 x 8 transpose
+// blocks with rows and columns left over (S = 19, d = 12), a row count not a multiple of 4, and
+// the bench's 16 x 16 x 16 heads.
+const AttentionCase kAttentionCases[] = {{2, 3, 5, 7, 4, 6}, {2, 2, 9, 19, 12, 16}, {1, 2, 16, 16, 16, 16}};
+
+// Masks for scores [B, h, Tq, S]: none, key padding with batch 0 fully padded, causal, both,
+// one per head, and a key padding mask stored column by column.
+std::vector<Tensor> attention_masks(const AttentionCase& c) {
+  std::vector<int64_t> lengths(static_cast<size_t>(c.B), c.S);
+  lengths[0] = 0;
+  const Tensor pad = F::padding_mask(gg::from_vector(lengths), c.S).unsqueeze(1);  // [B, 1, 1, S]
+  const Tensor causal = F::causal_mask(c.Tq, c.S);                                  // [Tq, S]
+  const Tensor per_head = gg::gt(gg::uniform({c.B, c.h, c.Tq, c.S}, 0, 1), 0.6);
+  const Tensor pad_cols = pad.reshape({c.B, c.S}).t().contiguous().t().unsqueeze(1).unsqueeze(1);
+  return {Tensor(), pad, causal, gg::logical_or(pad, causal), per_head, pad_cols};
+}
+
+// The heads of q, k and v as views into one projection [B, T, 2 * h * d + h * dv], as
+// MultiHeadAttention's split_heads leaves them (rows with a stride, heads interleaved).
+std::vector<Tensor> attention_inputs(const AttentionCase& c, gg::DType dtype) {
+  const int64_t T = std::max(c.Tq, c.S), width = 2 * c.h * c.d + c.h * c.dv;
+  Tensor proj = gg::uniform({c.B, T, width}, -2, 2, {.dtype = dtype});
+  auto heads = [&](int64_t first, int64_t rows, int64_t d) {
+    Tensor x = proj.narrow(2, first, c.h * d).narrow(1, 0, rows).reshape({c.B, rows, c.h, d}).permute({0, 2, 1, 3});
+    x.requires_grad_();
+    return x;
+  };
+  return {heads(0, c.Tq, c.d), heads(c.h * c.d, c.S, c.d), heads(2 * c.h * c.d, c.S, c.dv)};
+}
+}  // namespace
+
+TEST_CASE("fused attention agrees with the composed ops: output, weights and gradients", "[nn][attention]") {
+  for (auto [dtype, rtol] : {std::pair{gg::DType::Float64, 1e-12}, std::pair{gg::DType::Float32, 2e-5}}) {
+    for (const AttentionCase& c : kAttentionCases) {
+      gg::manual_seed(86);
+      const std::vector<Tensor> masks = attention_masks(c);
+      for (size_t mi = 0; mi < masks.size(); ++mi) {
+        const Tensor& mask = masks[mi];
+        INFO(gg::dtype_name(dtype) << " B " << c.B << " h " << c.h << " Tq " << c.Tq << " S " << c.S << " d " << c.d
+                                   << " dv " << c.dv << " mask #" << mi);
+        const double scale = 0.37;
+        std::vector<std::vector<Tensor>> results;
+        for (bool fused : {true, false}) {
+          gg::manual_seed(87);
+          std::vector<Tensor> in = attention_inputs(c, dtype);
+          Tensor out, weights;
+          if (fused) {
+            out = gg::attention_fused(in[0], in[1], in[2], mask, scale, &weights);
+          } else {
+            weights = F::masked_softmax(gg::matmul(in[0], in[1].transpose(-1, -2)) * scale, mask, false);
+            out = gg::matmul(weights, in[2]);
+          }
+          gg::sum(out * gg::randn(out.shape(), {.dtype = dtype})).backward();
+          results.push_back({out, weights, in[0].grad(), in[1].grad(), in[2].grad()});
+        }
+        const char* names[] = {"output", "weights", "q grad", "k grad", "v grad"};
+        for (size_t i = 0; i < results[0].size(); ++i) nn_test::require_close(results[0][i], results[1][i], rtol, names[i]);
+        if (mask.defined()) {  // masked keys get exactly zero weight, fully masked rows zero output
+          const auto w = results[0][1].to(gg::DType::Float64).to_vector<double>();
+          const auto m = mask.expand({c.B, c.h, c.Tq, c.S}).contiguous().to_vector<bool>();
+          for (size_t i = 0; i < w.size(); ++i)
+            if (m[i]) REQUIRE(w[i] == 0.0);
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("gradcheck: fused attention", "[gradcheck][nn][attention]") {
+  const AttentionCase c{2, 2, 3, 5, 3, 2};
+  gg::manual_seed(88);
+  for (const Tensor& mask : attention_masks(c)) {
+    INFO("mask " << (mask.defined() ? mask.shape() : gg::Shape{}));
+    auto fn = [mask](const In& in) { return gg::attention_fused(in[0], in[1], in[2], mask, 0.8); };
+    nn_test::expect_gradcheck("attention_fused", fn,
+                              {nn_test::leaf({2, 2, 3, 3}), nn_test::leaf({2, 2, 5, 3}), nn_test::leaf({2, 2, 5, 2})});
+  }
+}
+
+TEST_CASE("multi-head attention: the fused and composed attention give the same outputs and gradients",
+          "[nn][attention]") {
+  for (bool packed : {false, true}) {
+    INFO((packed ? "forward_packed" : "forward"));
+    std::vector<std::vector<Tensor>> results;
+    for (bool fused : {true, false}) {
+      gg::manual_seed(89);
+      gg::nn::MultiHeadAttention mha(12, 3, {.batch_first = true, .dtype = gg::DType::Float64, .fused = fused});
+      Tensor x = nn_test::leaf({3, 5, 12});
+      const Tensor lengths = gg::from_vector<int64_t>({5, 2, 4});
+      const Tensor padding = F::padding_mask(lengths, 5).squeeze(1);  // [B, S]
+      const Tensor causal = F::causal_mask(5, 5);
+      Tensor out;
+      if (packed) {
+        const gg::nn::Packing rows = gg::nn::Packing::from_padding(padding);
+        out = mha.forward_packed(rows.pack(x), rows.pack(x), rows.pack(x), rows, rows, causal);
+      } else {
+        out = mha.forward(x, x, x, padding, causal, /*need_weights=*/false).output;
+      }
+      gg::sum(out * gg::randn(out.shape(), {.dtype = gg::DType::Float64})).backward();
+      results.push_back({out, x.grad(), mha.in_proj_weight.grad(), mha.out_proj->weight.grad()});
+    }
+    for (size_t i = 0; i < results[0].size(); ++i)
+      nn_test::require_close(results[0][i], results[1][i], 1e-12, "output " + std::to_string(i));
+  }
+}
+
+TEST_CASE("fused attention names the op and the shapes on bad input", "[nn][attention]") {
+  CHECK_THAT(nn_test::error_message([] { gg::attention_fused(gg::zeros({2, 3, 4, 5}), gg::zeros({2, 3, 6, 4}), gg::zeros({2, 3, 6, 5}), {}, 1.0); }),
+             Catch::Matchers::Contains("attention_fused") && Catch::Matchers::Contains("[2, 3, 6, 4]"));
+  CHECK_THAT(nn_test::error_message([] { gg::attention_fused(gg::zeros({2, 3, 4, 5}), gg::zeros({2, 3, 6, 5}), gg::zeros({2, 3, 6, 5}), gg::zeros({2, 1, 1, 6}), 1.0); }),
+             Catch::Matchers::Contains("attention_fused") && Catch::Matchers::Contains("bool"));
+  CHECK_THAT(nn_test::error_message([] { gg::attention_fused(gg::zeros({2, 3, 4, 5}), gg::zeros({2, 3, 6, 5}), gg::zeros({2, 3, 6, 5}), gg::zeros({2, 1, 1, 7}).to(gg::DType::Bool), 1.0); }),
+             Catch::Matchers::Contains("[2, 1, 1, 7]"));
+}
