@@ -128,10 +128,15 @@ void outer(int64_t M, int64_t N, const T* a, int64_t inc_a, const T* b, int64_t 
 // 1.2x slower than OpenBLAS there, column halves as fast or faster). Where b is small (under
 // 1 MiB, the small models' [32, 192] x [192, 512]) rows and columns measured the same, and
 // under 32 rows (a decoder step once some targets have ended) columns beat OpenBLAS's own
-// split by 1.2-1.8x ([24, 192] x [192, 512]: 100 -> 52-55 us).
+// split by 1.2-1.8x ([24, 192] x [192, 512]: 100 -> 52-55 us). Row halves also beat it up to
+// a few billion multiply-adds (microbench, GFLOP/s, OpenBLAS's 2 threads -> row halves: the
+// LSTM encoder's [1536, 1024] x [1024, 256] 115 -> 139 and its weight gradient
+// [1536, 1024]^T x [1536, 256] 120 -> 137, a decoder weight gradient [1152, 2048]^T x
+// [1152, 768] 131 -> 136); past that, on the 8000-word output layer's products, OpenBLAS's
+// shared packing wins again (151 against 144 forward, 132 against 115 for the weight gradient).
 constexpr int64_t kSplitRows = 32;              // at least 16 rows per thread
 constexpr int64_t kSplitMinMacs = 1 << 18;      // below: one thread does it faster
-constexpr int64_t kSplitMaxMacs = int64_t{1} << 27;
+constexpr int64_t kSplitMaxMacs = int64_t{1} << 31;
 constexpr int64_t kSplitColumnsBelowRows = 128;  // fewer rows than this, N >= 2M, and a large b
 constexpr int64_t kSplitColumnsMinB = 1 << 18;   // or fewer than kSplitRows rows: split columns
 constexpr int64_t kColumnBlock = 16;            // column blocks start on 64-byte boundaries of c's rows
