@@ -64,6 +64,16 @@ void for_rows(int64_t B, int64_t width, F f) {
   });
 }
 
+// Rows [0, n) hold every sequence still running at step t (n = 1 + the last such row): the
+// recurrence GEMM runs on those rows only. With the batch sorted by decreasing length, as
+// nn::LSTM arranges it, that is exactly the running sequences, as with PyTorch's packed
+// sequences; otherwise the rows in between that have ended are computed and ignored.
+int64_t running_rows(const std::vector<int64_t>& lengths, int64_t t) {
+  int64_t n = static_cast<int64_t>(lengths.size());
+  while (n > 0 && lengths[static_cast<size_t>(n - 1)] <= t) --n;
+  return n;
+}
+
 void check_float(const char* op, const Tensor& t, const char* what, DType dtype) {
   GG_CHECK(t.defined(), "{}: {} is undefined", op, what);
   GG_CHECK(t.dtype() == dtype && t.is_floating_point(), "{}: {} must be {} like the gates, got {} of shape {}", op,
@@ -173,8 +183,9 @@ struct LSTMLayerBackward : Node {
                               dc.data<T_>() + b * H, dg);
           });
         }
-        kernel::matmul_into(dh_prev, dgates.select(0, t), w, 0.0);  // [B, G] @ [G, H]
-        for (int64_t b = 0; b < B; ++b)
+        const int64_t n = running_rows(lengths, t);
+        if (n > 0) kernel::matmul_into(dh_prev.narrow(0, 0, n), dgates.select(0, t).narrow(0, 0, n), w, 0.0);
+        for (int64_t b = 0; b < n; ++b)
           if (inside(b))
             std::memcpy(dh.data<T_>() + b * H, dh_prev.data<T_>() + b * H, sizeof(T_) * static_cast<size_t>(H));
       }
@@ -233,7 +244,8 @@ Tensor lstm_layer_fused(const Tensor& x_proj, const Tensor& w_hh, const Tensor& 
           const T_* bb = bias.data<T_>();
           for (int64_t j = 0; j < G; ++j) g[j] += bb[j];
         }
-      kernel::matmul_into(gates, h, w_t, 1.0);  // gates += h W_hh^T
+      const int64_t n = running_rows(lens, t);
+      if (n > 0) kernel::matmul_into(gates.narrow(0, 0, n), h.narrow(0, 0, n), w_t, 1.0);  // gates += h W_hh^T
       std::memcpy(h_prev.data<T_>() + t * B * H, h.data<T_>(), row_bytes * static_cast<size_t>(B));
       std::memcpy(c_prev.data<T_>() + t * B * H, c.data<T_>(), row_bytes * static_cast<size_t>(B));
       ProfileScope scope("lstm_cell");

@@ -1,9 +1,13 @@
 #include "nn/rnn.h"
 
+#include <algorithm>
 #include <cmath>
+#include <numeric>
+#include <vector>
 
 #include "autograd/elementwise.h"
 #include "autograd/fused_rnn.h"
+#include "autograd/index.h"
 #include "autograd/reduce.h"
 #include "autograd/shape.h"
 #include "nn/functional.h"
@@ -157,8 +161,28 @@ RNNOutput RNNBase::forward(const Tensor& x_in, const Tensor& lengths, const RNNS
     GG_CHECK(lengths.dtype() == DType::Int64 && lengths.shape() == Shape{B},
              "{}: lengths must be int64 [{}] (one per sequence), got {} of shape {}", who, B,
              dtype_name(lengths.dtype()), lengths.shape());
-    for (int64_t len : lengths.to_vector<int64_t>())
+    const std::vector<int64_t> lens = lengths.to_vector<int64_t>();
+    for (int64_t len : lens)
       GG_CHECK(len >= 1 && len <= T, "{}: length {} is outside 1..{} (the padded length)", who, len, T);
+    // The fused LSTM runs each step's recurrence on the rows still running, a prefix of the
+    // batch once it is sorted by decreasing length (autograd/fused_rnn.h): sort, run, and put
+    // the outputs and final states back in the caller's order.
+    if (mode == RNNMode::LSTM && options.fused && !std::is_sorted(lens.rbegin(), lens.rend())) {
+      std::vector<int64_t> order(lens.size());
+      std::iota(order.begin(), order.end(), 0);
+      std::stable_sort(order.begin(), order.end(),
+                       [&](int64_t a, int64_t b) { return lens[static_cast<size_t>(a)] > lens[static_cast<size_t>(b)]; });
+      std::vector<int64_t> inverse(order.size());
+      for (size_t i = 0; i < order.size(); ++i) inverse[static_cast<size_t>(order[i])] = static_cast<int64_t>(i);
+      const Tensor to_sorted = from_vector(order), back = from_vector(inverse);
+      const int64_t batch_dim = options.batch_first ? 0 : 1;
+      auto rows = [B](const Tensor& t, int64_t dim, const Tensor& index) {  // a bad state is left for the checks below
+        return t.defined() && t.dim() == 3 && t.size(1) == B ? index_select(t, dim, index) : t;
+      };
+      RNNOutput out = forward(index_select(x_in, batch_dim, to_sorted), index_select(lengths, 0, to_sorted),
+                              {rows(initial.h, 1, to_sorted), rows(initial.c, 1, to_sorted)});
+      return {index_select(out.output, batch_dim, back), {rows(out.state.h, 1, back), rows(out.state.c, 1, back)}};
+    }
     for (int64_t t = 0; t < T; ++t) masks.push_back(gt(lengths, static_cast<double>(t)).unsqueeze(1));
   }
   const RNNState init = initial_state(who.c_str(), mode, initial, L * D, B, H, x.dtype());
