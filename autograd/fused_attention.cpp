@@ -165,12 +165,12 @@ void scaled_masked_softmax(T* p, const uint8_t* m, int64_t stride_s, int64_t S, 
 }
 
 // The float32 version, in place, on explicit 8-float vectors over the row padded to Sp (a
-// multiple of 8; p[S, Sp) come out 0). With loops over p[0, S), GCC peels scalar iterations to align the
-// stores and runs the masked max one element at a time: 100 ns per 16-key row, more than
-// the two products of its pair.
+// multiple of 8; p[S, Sp) come out 0). Loops over p[0, S) left to the compiler peel scalar
+// iterations to align the stores and ran the masked max one element at a time: 100-130 ns
+// per 16-key row, more than the two products of its pair; this takes 29 ns.
 void scaled_masked_softmax(float* p, const uint8_t* m, int64_t stride_s, int64_t S, int64_t Sp, float scale) {
   using fast::float8;
-  using fast::int8x32;
+  using fast::int32x8;
   typedef uint8_t bytes8 __attribute__((vector_size(8)));
   const float8 low = float8{} - std::numeric_limits<float>::infinity();
   if (m && stride_s == 0) {
@@ -180,25 +180,25 @@ void scaled_masked_softmax(float* p, const uint8_t* m, int64_t stride_s, int64_t
     }
     m = nullptr;
   }
-  const int8x32 lane = {0, 1, 2, 3, 4, 5, 6, 7};
+  const int32x8 lane = {0, 1, 2, 3, 4, 5, 6, 7};
   float8 mx = low;
   for (int64_t j = 0; j < Sp; j += 8) {
     float8 x;
     std::memcpy(&x, p + j, sizeof x);
-    int8x32 hide = lane + static_cast<int32_t>(j) >= static_cast<int32_t>(S);  // the padding
+    int32x8 hide = lane + static_cast<int32_t>(j) >= static_cast<int32_t>(S);  // the padding
     if (m && j < S) {
       bytes8 mb{};
       if (j + 8 <= S) std::memcpy(&mb, m + j, sizeof mb);  // one load
       else for (int64_t l = 0; l < S - j; ++l) mb[l] = m[j + l];  // never past the mask's row
-      hide |= __builtin_convertvector(mb, int8x32) != 0;
+      hide |= __builtin_convertvector(mb, int32x8) != 0;
     }
     x = hide ? low : x * scale;
     std::memcpy(p + j, &x, sizeof x);
     mx = x > mx ? x : mx;
   }
   // Across the lanes in three steps (halves, quarters, pairs), leaving the max in every lane.
-  const int8x32 swap4 = {4, 5, 6, 7, 0, 1, 2, 3}, swap2 = {2, 3, 0, 1, 6, 7, 4, 5}, swap1 = {1, 0, 3, 2, 5, 4, 7, 6};
-  for (const int8x32& order : {swap4, swap2, swap1}) {
+  const int32x8 swap4 = {4, 5, 6, 7, 0, 1, 2, 3}, swap2 = {2, 3, 0, 1, 6, 7, 4, 5}, swap1 = {1, 0, 3, 2, 5, 4, 7, 6};
+  for (const int32x8& order : {swap4, swap2, swap1}) {
     const float8 other = __builtin_shuffle(mx, order);
     mx = other > mx ? other : mx;
   }
@@ -215,7 +215,7 @@ void scaled_masked_softmax(float* p, const uint8_t* m, int64_t stride_s, int64_t
     std::memcpy(p + j, &x, sizeof x);
     total += x;
   }
-  for (const int8x32& order : {swap4, swap2, swap1}) total += __builtin_shuffle(total, order);
+  for (const int32x8& order : {swap4, swap2, swap1}) total += __builtin_shuffle(total, order);
   const float8 inv = 1.0f / total;
   for (int64_t j = 0; j < Sp; j += 8) {
     float8 x;
@@ -269,11 +269,11 @@ int64_t padded(int64_t S) {
 // An 8 x 8 block of floats transposed in registers: rows r[0..8) become columns, in three
 // rounds of shuffles (pairs of rows interleaved, then pairs of pairs, then the two halves).
 inline void transpose8x8(fast::float8 r[8]) {
-  using fast::int8x32;
+  using fast::int32x8;
   fast::float8 t[8], u[8];
-  const int8x32 lo1 = {0, 8, 1, 9, 4, 12, 5, 13}, hi1 = {2, 10, 3, 11, 6, 14, 7, 15};
-  const int8x32 lo2 = {0, 1, 8, 9, 4, 5, 12, 13}, hi2 = {2, 3, 10, 11, 6, 7, 14, 15};
-  const int8x32 lo4 = {0, 1, 2, 3, 8, 9, 10, 11}, hi4 = {4, 5, 6, 7, 12, 13, 14, 15};
+  const int32x8 lo1 = {0, 8, 1, 9, 4, 12, 5, 13}, hi1 = {2, 10, 3, 11, 6, 14, 7, 15};
+  const int32x8 lo2 = {0, 1, 8, 9, 4, 5, 12, 13}, hi2 = {2, 3, 10, 11, 6, 7, 14, 15};
+  const int32x8 lo4 = {0, 1, 2, 3, 8, 9, 10, 11}, hi4 = {4, 5, 6, 7, 12, 13, 14, 15};
   for (int i = 0; i < 8; i += 2) {
     t[i] = __builtin_shuffle(r[i], r[i + 1], lo1);
     t[i + 1] = __builtin_shuffle(r[i], r[i + 1], hi1);
@@ -331,7 +331,8 @@ struct AttentionBackward : Node {
       const T sc = static_cast<T>(scale);
       const int64_t Sp = padded<T>(S);
       parallel_for(B * H, pair_grain(Tq, S, d, dv), [&](int64_t first, int64_t last) {
-        std::vector<T> vt(static_cast<size_t>(dv * Sp), T(0)), ds(static_cast<size_t>(Tq * Sp)), pi(static_cast<size_t>(Sp), T(0));
+        std::vector<T> vt(static_cast<size_t>(dv * Sp), T(0)), ds(static_cast<size_t>(Tq * Sp));
+        std::vector<T> pi(static_cast<size_t>(Sp), T(0));  // a row of P, padded with zeros
         for (int64_t pair = first; pair < last; ++pair) {
           const int64_t b = pair / H, h = pair % H;
           transpose_rows(V, b, h, S, dv, vt.data(), Sp);

@@ -14,8 +14,10 @@
 // a masked softmax and a second batched matmul forward, and five more ops backward: each one
 // parallel region and one pass over a [B, h, Tq, S] tensor, and each matmul a loop of
 // B * h BLAS calls on 16 x 16 matrices. The fused op does one (b, h) pair at a time while its
-// Q, K and V rows are in L1, with every product a loop of SIMD axpys, and writes O straight in
-// the [B, Tq, h, dv] layout that merge_heads reads as a view.
+// Q, K and V rows are in L1, every product a small_gemm in registers (core/small_gemm.h), and
+// writes O straight in the [B, Tq, h, dv] layout that merge_heads reads as a view. Its
+// composed twin is MultiHeadAttentionOptions::fused = false; the same test file checks that
+// they agree and gradchecks the op.
 #include "core/tensor.h"
 
 namespace gg {

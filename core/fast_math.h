@@ -87,19 +87,19 @@ inline float tanh(float x) {
 // with AVX and in memory otherwise (the library is built -march=native, a test file need not
 // be), so the function has internal linkage: each file keeps its own copy, called its own way.
 typedef float float8 __attribute__((vector_size(32)));
-typedef int32_t int8x32 __attribute__((vector_size(32)));
+typedef int32_t int32x8 __attribute__((vector_size(32)));
 static inline float8 exp(float8 x) {
   const float hi = 88.7228391f, lo = -87.3365448f;
   const float8 zero{}, lo8 = zero + lo, hi8 = zero + hi;
   float8 xc = x < lo8 ? zero : x;  // below lo: e^0, replaced by 0 at the end
   xc = xc > hi8 ? hi8 : xc;
   const float8 t = xc * 1.44269504088896341f + (xc >= zero ? zero + 0.5f : zero - 0.5f);
-  const int8x32 ni = __builtin_convertvector(t, int8x32);  // truncates, as the scalar cast
+  const int32x8 ni = __builtin_convertvector(t, int32x8);  // truncates, as the scalar cast
   const float8 n = __builtin_convertvector(ni, float8);
   const float8 r = xc - n * 0.693359375f + n * 2.12194440e-4f;
   const float8 er = exp_reduced(r);
-  const int8x32 n1 = ni > 127 ? int8x32{} + 127 : ni;
-  const int8x32 bits = (n1 + 127) << 23;
+  const int32x8 n1 = ni > 127 ? int32x8{} + 127 : ni;
+  const int32x8 bits = (n1 + 127) << 23;
   float8 scale;
   std::memcpy(&scale, &bits, sizeof scale);
   const float8 result = er * scale * (ni > 127 ? zero + 2.0f : zero + 1.0f);

@@ -170,8 +170,9 @@ RNNOutput RNNBase::forward(const Tensor& x_in, const Tensor& lengths, const RNNS
     if (mode == RNNMode::LSTM && options.fused && !std::is_sorted(lens.rbegin(), lens.rend())) {
       std::vector<int64_t> order(lens.size());
       std::iota(order.begin(), order.end(), 0);
-      std::stable_sort(order.begin(), order.end(),
-                       [&](int64_t a, int64_t b) { return lens[static_cast<size_t>(a)] > lens[static_cast<size_t>(b)]; });
+      std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+        return lens[static_cast<size_t>(a)] > lens[static_cast<size_t>(b)];
+      });
       std::vector<int64_t> inverse(order.size());
       for (size_t i = 0; i < order.size(); ++i) inverse[static_cast<size_t>(order[i])] = static_cast<int64_t>(i);
       const Tensor to_sorted = from_vector(order), back = from_vector(inverse);

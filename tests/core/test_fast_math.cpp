@@ -53,7 +53,8 @@ TEST_CASE("fast exp is within a few ulp of exp", "[fast_math]") {
 
 TEST_CASE("fast exp on 8 floats gives the scalar fast exp's results, bit for bit", "[fast_math]") {
   const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
-  std::vector<float> xs = {0.0f, -0.0f, 1.0f, -1.0f, 88.0f, 88.72f, 88.8f, -87.3f, -87.4f, -100.0f, 100.0f, inf, -inf, nan};
+  std::vector<float> xs = {0.0f,   -0.0f,  1.0f,   -1.0f, 88.0f, 88.72f, 88.8f,
+                           -87.3f, -87.4f, -100.0f, 100.0f, inf,   -inf,   nan};
   for (int i = 0; i <= 40000; ++i) xs.push_back(-90.0f + 180.0f * static_cast<float>(i) / 40000.0f);
   while (xs.size() % 8 != 0) xs.push_back(0.5f);
   for (size_t i = 0; i < xs.size(); i += 8) {

@@ -173,7 +173,8 @@ TEST_CASE("fused attention agrees with the composed ops: output, weights and gra
           results.push_back({out, weights, in[0].grad(), in[1].grad(), in[2].grad()});
         }
         const char* names[] = {"output", "weights", "q grad", "k grad", "v grad"};
-        for (size_t i = 0; i < results[0].size(); ++i) nn_test::require_close(results[0][i], results[1][i], rtol, names[i]);
+        for (size_t i = 0; i < results[0].size(); ++i)
+          nn_test::require_close(results[0][i], results[1][i], rtol, names[i]);
         if (mask.defined()) {  // masked keys get exactly zero weight, fully masked rows zero output
           const auto w = results[0][1].to(gg::DType::Float64).to_vector<double>();
           const auto m = mask.expand({c.B, c.h, c.Tq, c.S}).contiguous().to_vector<bool>();
@@ -224,10 +225,12 @@ TEST_CASE("multi-head attention: the fused and composed attention give the same 
 }
 
 TEST_CASE("fused attention names the op and the shapes on bad input", "[nn][attention]") {
-  CHECK_THAT(nn_test::error_message([] { gg::attention_fused(gg::zeros({2, 3, 4, 5}), gg::zeros({2, 3, 6, 4}), gg::zeros({2, 3, 6, 5}), {}, 1.0); }),
+  const Tensor q = gg::zeros({2, 3, 4, 5}), kv = gg::zeros({2, 3, 6, 5});
+  CHECK_THAT(nn_test::error_message([&] { gg::attention_fused(q, gg::zeros({2, 3, 6, 4}), kv, {}, 1.0); }),
              Catch::Matchers::Contains("attention_fused") && Catch::Matchers::Contains("[2, 3, 6, 4]"));
-  CHECK_THAT(nn_test::error_message([] { gg::attention_fused(gg::zeros({2, 3, 4, 5}), gg::zeros({2, 3, 6, 5}), gg::zeros({2, 3, 6, 5}), gg::zeros({2, 1, 1, 6}), 1.0); }),
+  CHECK_THAT(nn_test::error_message([&] { gg::attention_fused(q, kv, kv, gg::zeros({2, 1, 1, 6}), 1.0); }),
              Catch::Matchers::Contains("attention_fused") && Catch::Matchers::Contains("bool"));
-  CHECK_THAT(nn_test::error_message([] { gg::attention_fused(gg::zeros({2, 3, 4, 5}), gg::zeros({2, 3, 6, 5}), gg::zeros({2, 3, 6, 5}), gg::zeros({2, 1, 1, 7}).to(gg::DType::Bool), 1.0); }),
+  const Tensor wrong = gg::zeros({2, 1, 1, 7}).to(gg::DType::Bool);
+  CHECK_THAT(nn_test::error_message([&] { gg::attention_fused(q, kv, kv, wrong, 1.0); }),
              Catch::Matchers::Contains("[2, 1, 1, 7]"));
 }

@@ -129,18 +129,21 @@ TEST_CASE("LSTM: the fused layers, which run a batch sorted by length, equal the
     std::vector<std::vector<Tensor>> results;
     for (bool fused : {true, false}) {
       gg::manual_seed(506);
-      nn::LSTM m(kI, kH, {.num_layers = 2, .bidirectional = true, .batch_first = batch_first, .dtype = F64, .fused = fused});
+      nn::LSTM m(kI, kH,
+                 {.num_layers = 2, .bidirectional = true, .batch_first = batch_first, .dtype = F64, .fused = fused});
       Tensor x = gg::uniform(batch_first ? gg::Shape{B, kT, kI} : gg::Shape{kT, B, kI}, -1.0, 1.0,
                              {.dtype = F64, .requires_grad = true});
       Tensor h0 = gg::uniform({4, B, kH}, -1.0, 1.0, {.dtype = F64, .requires_grad = true});
       Tensor c0 = gg::uniform({4, B, kH}, -1.0, 1.0, {.dtype = F64, .requires_grad = true});
       nn::RNNOutput out = m.forward(x, gg::from_vector(lengths), {h0, c0});
       const Tensor r = gg::randn(out.output.shape(), {.dtype = F64});
-      const Tensor rh = gg::randn(out.state.h.shape(), {.dtype = F64}), rc = gg::randn(out.state.c.shape(), {.dtype = F64});
+      const Tensor rh = gg::randn(out.state.h.shape(), {.dtype = F64});
+      const Tensor rc = gg::randn(out.state.c.shape(), {.dtype = F64});
       (gg::sum(out.output * r) + gg::sum(out.state.h * rh) + gg::sum(out.state.c * rc)).backward();
       results.push_back({out.output, out.state.h, out.state.c, x.grad(), h0.grad(), c0.grad(), m.weight_hh[0].grad()});
     }
     const char* names[] = {"output", "final h", "final c", "x grad", "h0 grad", "c0 grad", "weight_hh[0] grad"};
-    for (size_t i = 0; i < results[0].size(); ++i) nn_test::require_close(results[0][i], results[1][i], 1e-12, names[i]);
+    for (size_t i = 0; i < results[0].size(); ++i)
+      nn_test::require_close(results[0][i], results[1][i], 1e-12, names[i]);
   }
 }
