@@ -164,6 +164,16 @@ void scaled_masked_softmax(T* p, const uint8_t* m, int64_t stride_s, int64_t S, 
   else kernel::softmax_row<false>(p, w, S);
 }
 
+// op (max or +) over the 8 lanes of x in three steps (halves, quarters, pairs), the result in
+// every lane.
+template <class Op>
+fast::float8 across_lanes(fast::float8 x, Op op) {
+  const fast::int32x8 swap4 = {4, 5, 6, 7, 0, 1, 2, 3}, swap2 = {2, 3, 0, 1, 6, 7, 4, 5},
+                      swap1 = {1, 0, 3, 2, 5, 4, 7, 6};
+  for (const fast::int32x8& order : {swap4, swap2, swap1}) x = op(x, __builtin_shuffle(x, order));
+  return x;
+}
+
 // The float32 version, in place, on explicit 8-float vectors over the row padded to Sp (a
 // multiple of 8; p[S, Sp) come out 0). Loops over p[0, S) left to the compiler peel scalar
 // iterations to align the stores and ran the masked max one element at a time: 100-130 ns
@@ -196,12 +206,7 @@ void scaled_masked_softmax(float* p, const uint8_t* m, int64_t stride_s, int64_t
     std::memcpy(p + j, &x, sizeof x);
     mx = x > mx ? x : mx;
   }
-  // Across the lanes in three steps (halves, quarters, pairs), leaving the max in every lane.
-  const int32x8 swap4 = {4, 5, 6, 7, 0, 1, 2, 3}, swap2 = {2, 3, 0, 1, 6, 7, 4, 5}, swap1 = {1, 0, 3, 2, 5, 4, 7, 6};
-  for (const int32x8& order : {swap4, swap2, swap1}) {
-    const float8 other = __builtin_shuffle(mx, order);
-    mx = other > mx ? other : mx;
-  }
+  mx = across_lanes(mx, [](float8 a, float8 b) { return a > b ? a : b; });
   const float top = mx[0];
   if (top == low[0] && (S == 0 || (m && std::find(m, m + S, uint8_t{0}) == m + S))) {  // every key masked
     std::fill(p, p + Sp, 0.0f);
@@ -215,8 +220,7 @@ void scaled_masked_softmax(float* p, const uint8_t* m, int64_t stride_s, int64_t
     std::memcpy(p + j, &x, sizeof x);
     total += x;
   }
-  for (const int32x8& order : {swap4, swap2, swap1}) total += __builtin_shuffle(total, order);
-  const float8 inv = 1.0f / total;
+  const float8 inv = 1.0f / across_lanes(total, [](float8 a, float8 b) { return a + b; });
   for (int64_t j = 0; j < Sp; j += 8) {
     float8 x;
     std::memcpy(&x, p + j, sizeof x);
@@ -238,8 +242,7 @@ void softmax_grad_row(const T* __restrict p, T* __restrict ds, int64_t Sp, T sca
       std::memcpy(&g, ds + j, sizeof g);
       acc += x * g;
     }
-    float sum = 0;
-    for (int l = 0; l < 8; ++l) sum += acc[l];
+    const float8 sum = across_lanes(acc, [](float8 a, float8 b) { return a + b; });
     for (int64_t j = 0; j < Sp; j += 8) {
       float8 x, g;
       std::memcpy(&x, p + j, sizeof x);
