@@ -292,29 +292,96 @@ inline void transpose8x8(fast::float8 r[8]) {
   }
 }
 
-// x's rows [0, S) of width w, transposed into out [w, ld] (columns past S stay as they are: zero).
-// float32 goes 8 x 8 blocks at a time; one scalar store per element would write 8 cache lines
-// for every 8 floats read.
+// x's rows [0, S) of width w (row stride ldx), transposed into out [w, ld]; columns [S, ld) of
+// out are zeroed. float32 goes 8 x 8 blocks at a time; one scalar store per element would
+// write 8 cache lines for every 8 floats read.
 template <class T>
-void transpose_rows(const HeadRows<T>& x, int64_t b, int64_t h, int64_t S, int64_t w, T* out, int64_t ld) {
+void transpose_rows(const T* x, int64_t ldx, int64_t S, int64_t w, T* out, int64_t ld) {
   int64_t j0 = 0, c0 = 0;
   if constexpr (std::is_same_v<T, float>) {
     for (j0 = 0; j0 + 8 <= S; j0 += 8)
       for (c0 = 0; c0 + 8 <= w; c0 += 8) {
         fast::float8 r[8];
-        for (int l = 0; l < 8; ++l) std::memcpy(&r[l], x.row(b, h, j0 + l) + c0, sizeof r[l]);
+        for (int l = 0; l < 8; ++l) std::memcpy(&r[l], x + (j0 + l) * ldx + c0, sizeof r[l]);
         transpose8x8(r);
         for (int l = 0; l < 8; ++l) std::memcpy(out + (c0 + l) * ld + j0, &r[l], sizeof r[l]);
       }
     if (c0 < w)  // columns left over in the blocked rows
       for (int64_t j = 0; j < j0; ++j)
-        for (int64_t c = c0; c < w; ++c) out[c * ld + j] = x.row(b, h, j)[c];
+        for (int64_t c = c0; c < w; ++c) out[c * ld + j] = x[j * ldx + c];
   }
   for (int64_t j = j0; j < S; ++j) {  // rows left over (all of them for float64)
-    const T* xj = x.row(b, h, j);
+    const T* xj = x + j * ldx;
     for (int64_t c = 0; c < w; ++c) out[c * ld + j] = xj[c];
   }
+  if (S < ld)
+    for (int64_t c = 0; c < w; ++c) std::fill(out + c * ld + S, out + (c + 1) * ld, T(0));
 }
+
+// One thread's scratch for pairs of up to Tq queries and S keys with heads up to w wide: K^T
+// (forward) or V^T (backward) padded to whole vectors, the pair's scores, one row of P.
+template <class T>
+struct PairScratch {
+  std::vector<T> kt, s, pi;
+  PairScratch(int64_t Tq, int64_t S, int64_t w)
+      : kt(static_cast<size_t>(w * padded<T>(S))), s(static_cast<size_t>(Tq * padded<T>(S))),
+        pi(static_cast<size_t>(padded<T>(S))) {}
+};
+
+// Where a pair's matrices are: each a first row and a row stride (the rows of a head are
+// strided views of a wider tensor).
+template <class T>
+struct Rows {
+  T* at;
+  int64_t ld;
+};
+
+// One (batch row, head) pair forward: Q [nq, d], K [nk, d], V [nk, dv] -> P [nq, nk], O [nq, dv].
+// mask_row(i) gives query i's mask over the nk keys (null: none) and its stride along them.
+template <class T, class MaskRow>
+void pair_forward(int64_t nq, int64_t nk, int64_t d, int64_t dv, Rows<const T> q, Rows<const T> k, Rows<const T> v,
+                  const MaskRow& mask_row, T scale, Rows<T> p, Rows<T> o, PairScratch<T>& w) {
+  const int64_t Sp = padded<T>(nk);
+  T* s = w.s.data();
+  transpose_rows(k.at, k.ld, nk, d, w.kt.data(), Sp);
+  kernel::small_gemm(nq, Sp, d, q.at, q.ld, 1, w.kt.data(), Sp, s, Sp);  // Q K^T
+  for (int64_t i = 0; i < nq; ++i) {
+    T* si = s + i * Sp;
+    T* pi = p.at + i * p.ld;
+    const auto [mi, ms] = mask_row(i);
+    if constexpr (std::is_same_v<T, float>) {
+      scaled_masked_softmax(si, mi, ms, nk, Sp, scale);
+      std::copy(si, si + nk, pi);
+    } else {
+      scaled_masked_softmax(si, mi, ms, nk, scale, pi);
+      std::copy(pi, pi + nk, si);  // the weighted sum below reads si
+    }
+  }
+  kernel::small_gemm(nq, dv, nk, s, Sp, 1, v.at, v.ld, o.at, o.ld);  // O = P V
+}
+
+// Its backward: dO [nq, dv] -> dQ [nq, d], dK [nk, d], dV [nk, dv], each overwritten.
+template <class T>
+void pair_backward(int64_t nq, int64_t nk, int64_t d, int64_t dv, Rows<const T> q, Rows<const T> k, Rows<const T> v,
+                   Rows<const T> p, Rows<const T> dout, T scale, Rows<T> dq, Rows<T> dk, Rows<T> dv_out,
+                   PairScratch<T>& w) {
+  const int64_t Sp = padded<T>(nk);
+  T* ds = w.s.data();
+  T* pi = w.pi.data();  // a row of P, padded with zeros
+  transpose_rows(v.at, v.ld, nk, dv, w.kt.data(), Sp);
+  kernel::small_gemm(nq, Sp, dv, dout.at, dout.ld, 1, w.kt.data(), Sp, ds, Sp);  // dP = dO V^T
+  std::fill(pi + nk, pi + Sp, T(0));
+  for (int64_t i = 0; i < nq; ++i) {  // dS, in place of dP
+    std::copy(p.at + i * p.ld, p.at + i * p.ld + nk, pi);
+    softmax_grad_row(pi, ds + i * Sp, Sp, scale);
+  }
+  kernel::small_gemm(nq, d, nk, ds, Sp, 1, k.at, k.ld, dq.at, dq.ld);                  // dQ = dS K
+  kernel::small_gemm(nk, d, nq, ds, 1, Sp, q.at, q.ld, dk.at, dk.ld);                  // dK = dS^T Q
+  kernel::small_gemm(nk, dv, nq, p.at, 1, p.ld, dout.at, dout.ld, dv_out.at, dv_out.ld);  // dV = P^T dO
+}
+
+// Rows read in place need a contiguous last dim; anything else is copied first.
+Tensor unit_last_stride(const Tensor& x) { return x.stride(-1) == 1 ? x : kernel::contiguous(x); }
 
 }  // namespace
 
@@ -324,29 +391,27 @@ struct AttentionBackward : Node {
   std::string name() const override { return "AttentionBackward"; }
   std::vector<Tensor> backward(const Tensor& dout_in) override {
     const Tensor qs = q(), ks = k(), vs = v(), ps = p();
-    const Tensor dout = dout_in.stride(3) == 1 ? dout_in : kernel::contiguous(dout_in);  // [B, h, Tq, dv]
+    const Tensor dout = unit_last_stride(dout_in);  // [B, h, Tq, dv]
     const int64_t B = qs.size(0), H = qs.size(1), Tq = qs.size(2), d = qs.size(3), S = ks.size(2), dv = vs.size(3);
-    Tensor dq = Tensor::empty({B, H, Tq, d}, qs.dtype()), dk = Tensor::empty({B, H, S, d}, qs.dtype()),
-           dvv = Tensor::empty({B, H, S, dv}, qs.dtype());
+    // The gradients in the inputs' layout: split_heads' views of [B, T, h, d] get [B, T, h, d]
+    // tensors back, which its reshape's backward reads as views (a [B, h, T, d] one it copied).
+    auto like = [](const Tensor& x, int64_t width) {
+      const int64_t b = x.size(0), h = x.size(1), t = x.size(2);
+      if (x.stride(1) < x.stride(2)) return Tensor::empty({b, t, h, width}, x.dtype()).permute({0, 2, 1, 3});
+      return Tensor::empty({b, h, t, width}, x.dtype());
+    };
+    Tensor dq = like(qs, d), dk = like(ks, d), dvv = like(vs, dv);
     ProfileScope scope("attention", 4.0 * static_cast<double>(B * H * Tq * S * (d + dv)));
     visit_floating(qs.dtype(), "AttentionBackward", [&]<class T>() {
       const HeadRows<T> Q(qs), K(ks), V(vs), P(ps), dO(dout), dQ(dq), dK(dk), dV(dvv);
-      const T sc = static_cast<T>(scale);
-      const int64_t Sp = padded<T>(S);
       parallel_for(B * H, pair_grain(Tq, S, d, dv), [&](int64_t first, int64_t last) {
-        std::vector<T> vt(static_cast<size_t>(dv * Sp), T(0)), ds(static_cast<size_t>(Tq * Sp));
-        std::vector<T> pi(static_cast<size_t>(Sp), T(0));  // a row of P, padded with zeros
+        PairScratch<T> w(Tq, S, std::max(d, dv));
         for (int64_t pair = first; pair < last; ++pair) {
           const int64_t b = pair / H, h = pair % H;
-          transpose_rows(V, b, h, S, dv, vt.data(), Sp);
-          kernel::small_gemm(Tq, Sp, dv, dO.row(b, h, 0), dO.st, 1, vt.data(), Sp, ds.data(), Sp);  // dP
-          for (int64_t i = 0; i < Tq; ++i) {  // dS, in place of dP
-            std::copy(P.row(b, h, i), P.row(b, h, i) + S, pi.data());  // padded with zeros
-            softmax_grad_row(pi.data(), ds.data() + i * Sp, Sp, sc);
-          }
-          kernel::small_gemm(Tq, d, S, ds.data(), Sp, 1, K.row(b, h, 0), K.st, dQ.row(b, h, 0), dQ.st);
-          kernel::small_gemm(S, d, Tq, ds.data(), 1, Sp, Q.row(b, h, 0), Q.st, dK.row(b, h, 0), dK.st);
-          kernel::small_gemm(S, dv, Tq, P.row(b, h, 0), 1, P.st, dO.row(b, h, 0), dO.st, dV.row(b, h, 0), dV.st);
+          auto in = [&](const HeadRows<T>& x) { return Rows<const T>{x.row(b, h, 0), x.st}; };
+          auto out = [&](const HeadRows<T>& x) { return Rows<T>{x.row(b, h, 0), x.st}; };
+          pair_backward<T>(Tq, S, d, dv, in(Q), in(K), in(V), in(P), in(dO), static_cast<T>(scale), out(dQ), out(dK),
+                           out(dV), w);
         }
       });
     });
@@ -380,37 +445,24 @@ Tensor attention_fused(const Tensor& q_in, const Tensor& k_in, const Tensor& v_i
     mask.base = reinterpret_cast<const uint8_t*>(mask_t.data<bool>());
     mask.st = broadcast_strides(mask_t.shape(), mask_t.strides(), full);
   }
-  // Rows are read in place; only a last dim with a stride is copied.
-  auto rows = [](const Tensor& x) { return x.stride(3) == 1 ? x : kernel::contiguous(x); };
-  const Tensor q = rows(q_in), k = rows(k_in), v = rows(v_in);
+  const Tensor q = unit_last_stride(q_in), k = unit_last_stride(k_in), v = unit_last_stride(v_in);
   Tensor out = Tensor::empty({B, Tq, H, dv}, q.dtype());
   Tensor p = Tensor::empty(full, q.dtype());
   {
     ProfileScope scope("attention", 2.0 * static_cast<double>(B * H * Tq * S * (d + dv)));
     visit_floating(q.dtype(), "attention_fused", [&]<class T>() {
       const HeadRows<T> Q(q), K(k), V(v), P(p);
-      const T sc = static_cast<T>(scale);
-      const int64_t Sp = padded<T>(S);
       T* po = out.data<T>();
       parallel_for(B * H, pair_grain(Tq, S, d, dv), [&](int64_t first, int64_t last) {
-        std::vector<T> kt(static_cast<size_t>(d * Sp), T(0)), s(static_cast<size_t>(Tq * Sp));
+        PairScratch<T> w(Tq, S, d);
         for (int64_t pair = first; pair < last; ++pair) {
           const int64_t b = pair / H, h = pair % H;
-          transpose_rows(K, b, h, S, d, kt.data(), Sp);
-          kernel::small_gemm(Tq, Sp, d, Q.row(b, h, 0), Q.st, 1, kt.data(), Sp, s.data(), Sp);  // Q K^T
-          for (int64_t i = 0; i < Tq; ++i) {
-            T* si = s.data() + i * Sp;
-            const uint8_t* mi = mask.row(b, h, i);
-            const int64_t ms = mask.base ? mask.st[3] : 1;
-            if constexpr (std::is_same_v<T, float>) {
-              scaled_masked_softmax(si, mi, ms, S, Sp, sc);
-              std::copy(si, si + S, P.row(b, h, i));
-            } else {
-              scaled_masked_softmax(si, mi, ms, S, sc, P.row(b, h, i));
-              std::copy(P.row(b, h, i), P.row(b, h, i) + S, si);  // the weighted sum below reads si
-            }
-          }
-          kernel::small_gemm(Tq, dv, S, s.data(), Sp, 1, V.row(b, h, 0), V.st, po + (b * Tq * H + h) * dv, H * dv);
+          auto in = [&](const HeadRows<T>& x) { return Rows<const T>{x.row(b, h, 0), x.st}; };
+          auto mask_row = [&](int64_t i) {
+            return std::pair<const uint8_t*, int64_t>{mask.row(b, h, i), mask.base ? mask.st[3] : 1};
+          };
+          pair_forward<T>(Tq, S, d, dv, in(Q), in(K), in(V), mask_row, static_cast<T>(scale),
+                          Rows<T>{P.row(b, h, 0), P.st}, Rows<T>{po + (b * Tq * H + h) * dv, H * dv}, w);
         }
       });
     });
@@ -427,6 +479,181 @@ Tensor attention_fused(const Tensor& q_in, const Tensor& k_in, const Tensor& v_i
     attach(y, node, {q_in, k_in, v_in});
   }
   return y;
+}
+
+// ---- the same attention on packed rows ---------------------------------------------------------
+
+namespace {
+
+// Which rows of the packed tensors each batch row owns, and where its weights go.
+struct PackedLayout {
+  int64_t B = 0, H = 0, d = 0, dv = 0, q_col = 0, k_col = 0, v_col = 0;
+  std::vector<int64_t> q_start, k_start;  // B + 1 each: batch row b has rows [start[b], start[b + 1])
+  std::vector<int64_t> q_pos, k_pos;      // each row's position t in its sequence
+  std::vector<int64_t> p_start;           // B + 1: offset of batch row b's weights [H, nq, nk]
+  int64_t max_q = 0, max_k = 0;
+  int64_t nq(int64_t b) const { return q_start[b + 1] - q_start[b]; }
+  int64_t nk(int64_t b) const { return k_start[b + 1] - k_start[b]; }
+};
+
+// rows.index -> start (B + 1) and position per row, after checking that it is what
+// nn::Packing makes: increasing flat positions b * T + t below B * T, one per row of src.
+void split_rows(const PackedRows& rows, int64_t n, const char* which, std::vector<int64_t>& start,
+                std::vector<int64_t>& pos) {
+  GG_CHECK(rows.index.defined() && rows.index.dtype() == DType::Int64 && rows.index.dim() == 1 &&
+               rows.index.numel() == n && rows.B >= 0 && rows.T >= 0,
+           "attention_packed: {} rows must index its {} rows with int64 [{}], got {} {} (B = {}, T = {})", which, which,
+           n, rows.index.defined() ? dtype_name(rows.index.dtype()) : "undefined",
+           rows.index.defined() ? rows.index.shape() : Shape{}, rows.B, rows.T);
+  const std::vector<int64_t> index = rows.index.to_vector<int64_t>();
+  start.assign(static_cast<size_t>(rows.B + 1), 0);
+  pos.resize(index.size());
+  for (size_t i = 0; i < index.size(); ++i) {
+    GG_CHECK(index[i] >= 0 && index[i] < rows.B * rows.T && (i == 0 || index[i] > index[i - 1]),
+             "attention_packed: {} rows: index[{}] = {} is not an increasing flat position b * T + t below B * T = "
+             "{} * {}",
+             which, i, index[i], rows.B, rows.T);
+    ++start[static_cast<size_t>(index[i] / rows.T + 1)];
+    pos[i] = index[i] % rows.T;
+  }
+  for (int64_t b = 0; b < rows.B; ++b) start[b + 1] += start[b];
+}
+
+}  // namespace
+
+struct PackedAttentionBackward : Node {
+  SavedTensor q_src{this}, kv_src{this}, p{this};
+  PackedLayout layout;
+  double scale = 1;
+  bool one_source = false;  // q and k, v columns of one tensor: one input, one gradient
+  std::string name() const override { return "PackedAttentionBackward"; }
+  std::vector<Tensor> backward(const Tensor& dout_in) override {
+    const Tensor qs = q_src(), kvs = one_source ? qs : kv_src(), ps = p();
+    const Tensor dout = kernel::contiguous(dout_in);  // [Nq, H * dv]
+    const PackedLayout& L = layout;
+    // The gradients of the sources: every column q, k and v do not cover is zero.
+    auto gradient = [&](const Tensor& src, std::initializer_list<int64_t> widths) {
+      int64_t covered = 0;
+      for (int64_t w : widths) covered += w;
+      return covered == src.size(1) ? Tensor::empty(src.shape(), src.dtype()) : zeros(src.shape(), {.dtype = src.dtype()});
+    };
+    Tensor gq, gkv;
+    if (one_source) gq = gkv = gradient(qs, {L.H * L.d, L.H * L.d, L.H * L.dv});
+    else gq = gradient(qs, {L.H * L.d}), gkv = gradient(kvs, {L.H * L.d, L.H * L.dv});
+    double flops = 0;
+    for (int64_t b = 0; b < L.B; ++b) flops += 4.0 * static_cast<double>(L.H * L.nq(b) * L.nk(b) * (L.d + L.dv));
+    ProfileScope scope("attention", flops);
+    visit_floating(qs.dtype(), "PackedAttentionBackward", [&]<class T>() {
+      const T *q = qs.data<T>(), *kv = kvs.data<T>(), *pw = ps.data<T>(), *go = dout.data<T>();
+      T *dq = gq.data<T>(), *dkv = gkv.data<T>();
+      const int64_t ldq = qs.stride(0), ldkv = kvs.stride(0), ldo = L.H * L.dv, lgq = gq.size(1), lgkv = gkv.size(1);
+      parallel_for(L.B * L.H, pair_grain(L.max_q, L.max_k, L.d, L.dv), [&](int64_t first, int64_t last) {
+        PairScratch<T> w(L.max_q, L.max_k, std::max(L.d, L.dv));
+        for (int64_t pair = first; pair < last; ++pair) {
+          const int64_t b = pair / L.H, h = pair % L.H, nq = L.nq(b), nk = L.nk(b);
+          const int64_t qr = L.q_start[b], kr = L.k_start[b];
+          pair_backward<T>(nq, nk, L.d, L.dv, {q + qr * ldq + L.q_col + h * L.d, ldq},
+                           {kv + kr * ldkv + L.k_col + h * L.d, ldkv}, {kv + kr * ldkv + L.v_col + h * L.dv, ldkv},
+                           {pw + L.p_start[b] + h * nq * nk, nk}, {go + qr * ldo + h * L.dv, ldo}, static_cast<T>(scale),
+                           {dq + qr * lgq + L.q_col + h * L.d, lgq}, {dkv + kr * lgkv + L.k_col + h * L.d, lgkv},
+                           {dkv + kr * lgkv + L.v_col + h * L.dv, lgkv}, w);
+        }
+      });
+    });
+    if (one_source) return {needs_grad(0) ? gq : Tensor()};
+    return {needs_grad(0) ? gq : Tensor(), needs_grad(1) ? gkv : Tensor()};
+  }
+};
+
+Tensor attention_packed(const Tensor& q_src_in, int64_t q_col, const Tensor& kv_src_in, int64_t k_col, int64_t v_col,
+                        int64_t heads, int64_t head_dim, const PackedRows& q_rows, const PackedRows& k_rows,
+                        const Tensor& attn_mask, double scale) {
+  GG_CHECK(q_src_in.defined() && kv_src_in.defined(), "attention_packed: an input is undefined");
+  GG_CHECK(q_src_in.dim() == 2 && kv_src_in.dim() == 2 && q_src_in.is_floating_point() &&
+               kv_src_in.dtype() == q_src_in.dtype(),
+           "attention_packed: expected the packed projections [N, width] in one float dtype, got {} {} and {} {}",
+           dtype_name(q_src_in.dtype()), q_src_in.shape(), dtype_name(kv_src_in.dtype()), kv_src_in.shape());
+  const int64_t H = heads, d = head_dim, E = heads * head_dim;
+  const bool one_source = q_src_in.storage() == kv_src_in.storage() && q_src_in.offset() == kv_src_in.offset() &&
+                          q_src_in.shape() == kv_src_in.shape() && q_src_in.strides() == kv_src_in.strides() &&
+                          q_src_in.autograd_meta == kv_src_in.autograd_meta;
+  auto fits = [&](int64_t col, const Tensor& src) { return col >= 0 && col + E <= src.size(1); };
+  auto apart = [&](int64_t a, int64_t b) { return a + E <= b || b + E <= a; };
+  GG_CHECK(heads > 0 && head_dim > 0 && fits(q_col, q_src_in) && fits(k_col, kv_src_in) && fits(v_col, kv_src_in) &&
+               apart(k_col, v_col) && (!one_source || (apart(q_col, k_col) && apart(q_col, v_col))),
+           "attention_packed: {} heads of {} columns at q_col {}, k_col {}, v_col {} do not fit q {} and k, v {} (or "
+           "overlap in one tensor)",
+           heads, head_dim, q_col, k_col, v_col, q_src_in.shape(), kv_src_in.shape());
+  GG_CHECK(q_rows.B == k_rows.B, "attention_packed: the queries come from {} sequences, the keys from {}", q_rows.B,
+           k_rows.B);
+  PackedLayout L;
+  L.B = q_rows.B, L.H = H, L.d = d, L.dv = d, L.q_col = q_col, L.k_col = k_col, L.v_col = v_col;
+  split_rows(q_rows, q_src_in.size(0), "query", L.q_start, L.q_pos);
+  split_rows(k_rows, kv_src_in.size(0), "key", L.k_start, L.k_pos);
+  L.p_start.assign(static_cast<size_t>(L.B + 1), 0);
+  for (int64_t b = 0; b < L.B; ++b) {
+    L.p_start[b + 1] = L.p_start[b] + H * L.nq(b) * L.nk(b);
+    L.max_q = std::max(L.max_q, L.nq(b));
+    L.max_k = std::max(L.max_k, L.nk(b));
+  }
+  const int64_t Tq = q_rows.T, S = k_rows.T;
+  Tensor mask;  // bool [Tq, S] or [B * H, Tq, S], by position
+  if (attn_mask.defined()) {
+    GG_CHECK(attn_mask.dtype() == DType::Bool &&
+                 (attn_mask.shape() == Shape({Tq, S}) || attn_mask.shape() == Shape({L.B * H, Tq, S})),
+             "attention_packed: attn_mask must be bool [Tq, S] = [{}, {}] or [B * heads, Tq, S] = [{}, {}, {}], got "
+             "{} {}",
+             Tq, S, L.B * H, Tq, S, dtype_name(attn_mask.dtype()), attn_mask.shape());
+    mask = kernel::contiguous(attn_mask);
+  }
+  const Tensor q_src = unit_last_stride(q_src_in), kv_src = one_source ? q_src : unit_last_stride(kv_src_in);
+  Tensor out = Tensor::empty({q_src.size(0), H * d}, q_src.dtype());
+  Tensor p = Tensor::empty({L.p_start[L.B]}, q_src.dtype());
+  {
+    double flops = 0;
+    for (int64_t b = 0; b < L.B; ++b) flops += 2.0 * static_cast<double>(H * L.nq(b) * L.nk(b) * 2 * d);
+    ProfileScope scope("attention", flops);
+    const uint8_t* mask_base = mask.defined() ? reinterpret_cast<const uint8_t*>(mask.data<bool>()) : nullptr;
+    const int64_t mask_head = mask.defined() && mask.dim() == 3 ? Tq * S : 0;
+    visit_floating(q_src.dtype(), "attention_packed", [&]<class T>() {
+      const T *q = q_src.data<T>(), *kv = kv_src.data<T>();
+      T *po = out.data<T>(), *pw = p.data<T>();
+      const int64_t ldq = q_src.stride(0), ldkv = kv_src.stride(0), ldo = H * d;
+      parallel_for(L.B * H, pair_grain(L.max_q, L.max_k, d, d), [&](int64_t first, int64_t last) {
+        PairScratch<T> w(L.max_q, L.max_k, d);
+        std::vector<uint8_t> gathered(static_cast<size_t>(L.max_k));
+        for (int64_t pair = first; pair < last; ++pair) {
+          const int64_t b = pair / H, h = pair % H, nq = L.nq(b), nk = L.nk(b);
+          const int64_t qr = L.q_start[b], kr = L.k_start[b];
+          // A mask row by position: keys at positions 0 .. nk - 1 read it in place, others gather.
+          const bool keys_from_zero = nk == 0 || L.k_pos[kr + nk - 1] == nk - 1;
+          auto mask_row = [&](int64_t i) -> std::pair<const uint8_t*, int64_t> {
+            if (!mask_base) return {nullptr, 1};
+            const uint8_t* row = mask_base + (b * H + h) * mask_head + L.q_pos[qr + i] * S;
+            if (keys_from_zero) return {row, 1};
+            for (int64_t j = 0; j < nk; ++j) gathered[j] = row[L.k_pos[kr + j]];
+            return {gathered.data(), 1};
+          };
+          pair_forward<T>(nq, nk, d, d, {q + qr * ldq + q_col + h * d, ldq}, {kv + kr * ldkv + k_col + h * d, ldkv},
+                          {kv + kr * ldkv + v_col + h * d, ldkv}, mask_row, static_cast<T>(scale),
+                          {pw + L.p_start[b] + h * nq * nk, nk}, {po + qr * ldo + h * d, ldo}, w);
+        }
+      });
+    });
+  }
+  const bool grad = one_source ? needs_grad(q_src_in) : needs_grad(q_src_in, kv_src_in);
+  if (grad) {
+    auto node = std::make_shared<PackedAttentionBackward>();
+    node->q_src = q_src;
+    if (!one_source) node->kv_src = kv_src;
+    node->p = p;
+    node->layout = std::move(L);
+    node->scale = scale;
+    node->one_source = one_source;
+    if (one_source) attach(out, node, {q_src_in});
+    else attach(out, node, {q_src_in, kv_src_in});
+  }
+  return out;
 }
 
 }  // namespace gg

@@ -33,4 +33,25 @@ Tensor additive_score_fused(const Tensor& query_proj, const Tensor& keys_proj, c
 Tensor attention_fused(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask, double scale,
                        Tensor* weights = nullptr);
 
+// The rows of a packed [N, ...] tensor: the tokens of a [B, T] batch without its padding, in
+// order; index[i] = b * T + t for row i (nn::Packing::index).
+struct PackedRows {
+  Tensor index;  // int64 [N], increasing
+  int64_t B = 0, T = 0;
+};
+
+// The same attention read from and written to packed rows, as the Transformer's training
+// runs it (nn::MultiHeadAttention::forward_packed): head h of query row i is columns
+// [q_col + h * head_dim, + head_dim) of q_src [Nq, *]; the keys and values of the same
+// sequence are columns at k_col and v_col of kv_src [Nk, *], which may be q_src itself (one
+// [N, 3E] projection in self-attention). Each query attends to the keys of its own sequence:
+// padding is never stored, so it needs no mask and costs nothing. attn_mask: bool [Tq, S] or
+// [B * heads, Tq, S] by position (true = hidden), or undefined. Returns O [Nq, heads * head_dim],
+// the heads side by side, and its backward writes the gradient of q, k and v straight into
+// their columns of one gradient per source. Its composed twin is the padded path: unpack,
+// attention_fused (or the composed ops), pack.
+Tensor attention_packed(const Tensor& q_src, int64_t q_col, const Tensor& kv_src, int64_t k_col, int64_t v_col,
+                        int64_t heads, int64_t head_dim, const PackedRows& q_rows, const PackedRows& k_rows,
+                        const Tensor& attn_mask, double scale);
+
 }  // namespace gg

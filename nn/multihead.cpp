@@ -96,7 +96,7 @@ MultiHeadAttentionOutput MultiHeadAttention::forward(const Tensor& query_in, con
                key.size(0) == B && value.size(0) == B && value.size(1) == S,
            "{}: shapes query {}, key {}, value {} do not fit embed_dim {}, kdim {}, vdim {}", who, query_in.shape(),
            key_in.shape(), value_in.shape(), E, options.kdim, options.vdim);
-  const Projections p = project(query_in, key_in, value_in, query, key, value);
+  const Projections p = split(project_sources(query_in, key_in, value_in, query, key, value, true), nullptr, nullptr);
   Tensor weights;
   Tensor out = out_proj->forward(attend(p.q, p.k, p.v, key_padding_mask, attn_mask,
                                         need_weights ? &weights : nullptr));  // [B, Tq, D]
@@ -118,18 +118,29 @@ Tensor MultiHeadAttention::forward_packed(const Tensor& query, const Tensor& key
            "got {}, {} and {}",
            who, query_rows.tokens(), embed_dim, key_rows.tokens(), options.kdim, key_rows.tokens(), options.vdim,
            query_rows.B(), key_rows.B(), query.shape(), key.shape(), value.shape());
-  // Projected on the tokens only, then unpacked to [B, T, E] for the attention.
-  const Projections p = project(query, key, value, query, key, value, &query_rows, &key_rows);
+  // Projected on the tokens only.
+  const Sources s = project_sources(query, key, value, query, key, value, &query_rows == &key_rows);
+  const bool dropping = options.dropout > 0 && is_training();
+  if (options.fused && !dropping && same_tensor(s.k, s.v)) {
+    // Attention on the tokens too: one op from the packed projections to the packed context,
+    // the padding never unpacked (autograd/fused_attention.h).
+    const Tensor context =
+        attention_packed(s.q, s.q_col, s.k, s.k_col, s.v_col, num_heads, head_dim,
+                         {query_rows.index, query_rows.B(), query_rows.T()}, {key_rows.index, key_rows.B(), key_rows.T()},
+                         attn_mask, 1.0 / std::sqrt(static_cast<double>(head_dim)));  // [Nq, E]
+    return out_proj->forward(context);
+  }
+  // Otherwise unpacked to [B, T, E] for the attention.
+  const Projections p = split(s, &query_rows, &key_rows);
   const Tensor context = attend(p.q, p.k, p.v, key_rows.padding, attn_mask, nullptr);  // [B, Tq, E]
   return out_proj->forward(query_rows.pack(context));  // [Nq, D]
 }
 
-MultiHeadAttention::Projections MultiHeadAttention::project(const Tensor& query_in, const Tensor& key_in,
-                                                            const Tensor& value_in, const Tensor& query,
-                                                            const Tensor& key, const Tensor& value,
-                                                            const Packing* query_rows, const Packing* key_rows) {
+MultiHeadAttention::Sources MultiHeadAttention::project_sources(const Tensor& query_in, const Tensor& key_in,
+                                                                const Tensor& value_in, const Tensor& query,
+                                                                const Tensor& key, const Tensor& value,
+                                                                bool same_rows) {
   const int64_t E = embed_dim;
-  auto unpack = [](const Packing* rows, const Tensor& x) { return rows ? rows->unpack(x) : x; };
   // Rows [first * E, (first + count) * E) of the packed projection, or the separate weight.
   auto weight = [&](int64_t first, int64_t count, const Tensor& separate) {
     return in_proj_weight.defined() ? in_proj_weight.narrow(0, first * E, count * E) : separate;
@@ -140,24 +151,33 @@ MultiHeadAttention::Projections MultiHeadAttention::project(const Tensor& query_
   // Self-attention (query, key and value the same tensor) projects all three with one GEMM
   // against the packed weight, and encoder-decoder attention (key the same as value) projects
   // key and value with one, as torch does: the same numbers as three separate products.
-  Projections p;
-  if (in_proj_weight.defined() && same_tensor(query_in, key_in) && same_tensor(key_in, value_in) &&
-      query_rows == key_rows) {
-    const Tensor qkv = unpack(query_rows, functional::linear(query, in_proj_weight, in_proj_bias));  // [B, T, 3E]
-    const int64_t last = qkv.dim() - 1;
-    p.q = qkv.narrow(last, 0, E), p.k = qkv.narrow(last, E, E), p.v = qkv.narrow(last, 2 * E, E);
+  Sources s;
+  if (in_proj_weight.defined() && same_tensor(query_in, key_in) && same_tensor(key_in, value_in) && same_rows) {
+    s.q = s.k = s.v = functional::linear(query, in_proj_weight, in_proj_bias);  // [..., 3E]
+    s.k_col = E, s.v_col = 2 * E;
   } else {
-    p.q = unpack(query_rows, functional::linear(query, weight(0, 1, q_proj_weight), bias(0, 1)));
+    s.q = functional::linear(query, weight(0, 1, q_proj_weight), bias(0, 1));
     if (in_proj_weight.defined() && same_tensor(key_in, value_in)) {
-      const Tensor kv = unpack(key_rows, functional::linear(key, weight(1, 2, Tensor()), bias(1, 2)));  // [B, S, 2E]
-      const int64_t last = kv.dim() - 1;
-      p.k = kv.narrow(last, 0, E), p.v = kv.narrow(last, E, E);
+      s.k = s.v = functional::linear(key, weight(1, 2, Tensor()), bias(1, 2));  // [..., 2E]
+      s.v_col = E;
     } else {
-      p.k = unpack(key_rows, functional::linear(key, weight(1, 1, k_proj_weight), bias(1, 1)));
-      p.v = unpack(key_rows, functional::linear(value, weight(2, 1, v_proj_weight), bias(2, 1)));
+      s.k = functional::linear(key, weight(1, 1, k_proj_weight), bias(1, 1));
+      s.v = functional::linear(value, weight(2, 1, v_proj_weight), bias(2, 1));
     }
   }
-  return p;
+  return s;
+}
+
+MultiHeadAttention::Projections MultiHeadAttention::split(const Sources& s, const Packing* query_rows,
+                                                          const Packing* key_rows) {
+  // Each source unpacked once (to [B, T, width]), then its columns of q, k or v as views.
+  const Tensor q = query_rows ? query_rows->unpack(s.q) : s.q;
+  const Tensor k = same_tensor(s.k, s.q) ? q : key_rows ? key_rows->unpack(s.k) : s.k;
+  const Tensor v = same_tensor(s.v, s.k) ? k : key_rows ? key_rows->unpack(s.v) : s.v;
+  auto columns = [&](const Tensor& x, int64_t first) {
+    return x.size(-1) == embed_dim ? x : x.narrow(x.dim() - 1, first, embed_dim);
+  };
+  return {columns(q, s.q_col), columns(k, s.k_col), columns(v, s.v_col)};
 }
 
 Tensor MultiHeadAttention::attend(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in,

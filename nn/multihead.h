@@ -47,10 +47,11 @@ class MultiHeadAttention : public Module {
 
   // The same attention on packed tokens (Packing, nn/attention.h): query [Nq, D], key
   // [Nk, kdim], value [Nk, vdim], the tokens of padded batches whose positions query_rows and
-  // key_rows give. The projections run on the tokens only, the attention itself on the padded
-  // layout, with key_rows.padding as the key padding mask; returns the output at the query
-  // tokens, [Nq, D]. At every token it equals forward() on the padded batches with that mask.
-  // The weights are not returned.
+  // key_rows give. The projections run on the tokens only, and so does the attention when it
+  // is fused (gg::attention_packed, when key is value; otherwise, and with dropout, it runs on
+  // the padded layout with key_rows.padding as the key padding mask); returns the output at the
+  // query tokens, [Nq, D]. At every token it equals forward() on the padded batches with that
+  // mask. The weights are not returned.
   Tensor forward_packed(const Tensor& query, const Tensor& key, const Tensor& value, const Packing& query_rows,
                         const Packing& key_rows, const Tensor& attn_mask = {});
 
@@ -63,12 +64,20 @@ class MultiHeadAttention : public Module {
   struct Projections {
     Tensor q, k, v;  // [..., E]
   };
-  // query, key, value [B, T, width], or packed [N, width] with their Packing given, the
-  // projections then unpacked to [B, T, E]. The *_in arguments are the caller's tensors,
-  // compared to find self-attention (all three the same) and key = value.
-  Projections project(const Tensor& query_in, const Tensor& key_in, const Tensor& value_in, const Tensor& query,
-                      const Tensor& key, const Tensor& value, const Packing* query_rows = nullptr,
-                      const Packing* key_rows = nullptr);
+  // The projections before they are split: q, k and v are columns [col, col + E) of their
+  // source, and the sources may be one tensor (all three, [..., 3E], in self-attention with
+  // same_rows; k and v, [..., 2E], when key is value).
+  struct Sources {
+    Tensor q, k, v;
+    int64_t q_col = 0, k_col = 0, v_col = 0;
+  };
+  // query, key, value [B, T, width], or packed [N, width] (then same_rows: they share one
+  // Packing). The *_in arguments are the caller's tensors, compared to find self-attention
+  // (all three the same) and key = value.
+  Sources project_sources(const Tensor& query_in, const Tensor& key_in, const Tensor& value_in, const Tensor& query,
+                          const Tensor& key, const Tensor& value, bool same_rows);
+  // The sources as q, k, v [B, T, E]: packed ones unpacked (with their Packing given).
+  Projections split(const Sources& s, const Packing* query_rows, const Packing* key_rows);
   // q [B, Tq, E], k and v [B, S, E] -> the heads' contexts merged, [B, Tq, E]; `weights`, if
   // given, receives the per-head weights [B, h, Tq, S].
   Tensor attend(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& key_padding_mask,

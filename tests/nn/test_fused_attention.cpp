@@ -197,6 +197,126 @@ TEST_CASE("gradcheck: fused attention", "[gradcheck][nn][attention]") {
   }
 }
 
+// ---- the same attention on packed rows (gg::attention_packed) against attention_fused on the
+// padded batch ----
+
+namespace {
+// Padding (true = padding) from rows of 0/1.
+Tensor padding_rows(const std::vector<std::vector<int>>& rows) {
+  std::vector<int64_t> flat;
+  for (const auto& r : rows) flat.insert(flat.end(), r.begin(), r.end());
+  return gg::from_vector(flat)
+      .reshape({static_cast<int64_t>(rows.size()), static_cast<int64_t>(rows[0].size())})
+      .to(gg::DType::Bool);
+}
+
+// Queries [B = 4, Tq = 5]: a full row, right padding, left padding (positions from 2, so the
+// kernel gathers its mask rows), and a row without tokens. Keys [4, S = 6]: none at all for
+// row 0 (its queries get zeros), holes in row 1, a full row, left padding for row 3 (whose keys
+// no query reads: zero gradients).
+const Tensor kQueryPadding = padding_rows({{0, 0, 0, 0, 0}, {0, 0, 0, 1, 1}, {1, 1, 0, 0, 0}, {1, 1, 1, 1, 1}});
+const Tensor kKeyPadding = padding_rows({{1, 1, 1, 1, 1, 1}, {0, 1, 0, 0, 1, 1}, {0, 0, 0, 0, 0, 0}, {1, 1, 0, 0, 0, 0}});
+
+gg::PackedRows packed_rows(const gg::nn::Packing& p) { return {p.index, p.B(), p.T()}; }
+
+// attention_packed's reference: the sources unpacked, split into heads, attention_fused with
+// the key padding as a mask, merged and packed again.
+Tensor packed_reference(const Tensor& q_src, int64_t q_col, const Tensor& kv_src, int64_t k_col, int64_t v_col,
+                        int64_t H, int64_t d, const gg::nn::Packing& q_rows, const gg::nn::Packing& k_rows,
+                        const Tensor& attn_mask, double scale) {
+  const int64_t B = q_rows.B(), Tq = q_rows.T(), S = k_rows.T();
+  auto heads = [&](const gg::nn::Packing& rows, const Tensor& src, int64_t col) {
+    return rows.unpack(src).narrow(2, col, H * d).reshape({B, rows.T(), H, d}).permute({0, 2, 1, 3});
+  };
+  Tensor mask = k_rows.padding.reshape({B, 1, 1, S});
+  if (attn_mask.defined())
+    mask = gg::logical_or(mask, attn_mask.dim() == 3 ? attn_mask.reshape({B, H, Tq, S}) : attn_mask);
+  const Tensor out = gg::attention_fused(heads(q_rows, q_src, q_col), heads(k_rows, kv_src, k_col),
+                                         heads(k_rows, kv_src, v_col), mask, scale);
+  return q_rows.pack(out.permute({0, 2, 1, 3}).reshape({B, Tq, H * d}));
+}
+}  // namespace
+
+TEST_CASE("attention on packed rows equals the padded fused attention: output and gradients", "[nn][attention]") {
+  const gg::nn::Packing q_rows = gg::nn::Packing::from_padding(kQueryPadding);
+  const gg::nn::Packing k_rows = gg::nn::Packing::from_padding(kKeyPadding);
+  const int64_t H = 2, d = 3, E = H * d, B = 4, Tq = 5, S = 6;
+  for (auto [dtype, rtol] : {std::pair{gg::DType::Float64, 1e-12}, std::pair{gg::DType::Float32, 2e-5}}) {
+    gg::manual_seed(90);
+    const std::vector<std::pair<const char*, Tensor>> masks = {
+        {"none", Tensor()},
+        {"causal", F::causal_mask(Tq, S)},
+        {"per head", gg::gt(gg::uniform({B * H, Tq, S}, 0, 1), 0.6)}};
+    for (const auto& [mask_name, mask] : masks) {
+      for (bool one_source : {false, true}) {
+        INFO(gg::dtype_name(dtype) << ", mask " << mask_name << (one_source ? ", one source" : ", two sources"));
+        const gg::nn::Packing& kr = one_source ? q_rows : k_rows;  // self-attention: the same rows
+        if (one_source && mask.defined() && mask.size(-1) != Tq) continue;
+        const Tensor m = one_source && mask.defined() ? mask.narrow(-1, 0, Tq) : mask;
+        std::vector<std::vector<Tensor>> results;
+        for (bool packed : {true, false}) {
+          gg::manual_seed(91);
+          const gg::TensorOptions leaf{.dtype = dtype, .requires_grad = true};
+          // Two sources: q in columns [2, 8) of 9 (some columns unused), v before k in [Nk, 2E + 1].
+          // One source: [N, 3E] with q last.
+          Tensor q_src = gg::uniform({q_rows.tokens(), one_source ? 3 * E : E + 3}, -2, 2, leaf);
+          Tensor kv_src = one_source ? q_src : gg::uniform({kr.tokens(), 2 * E + 1}, -2, 2, leaf);
+          const int64_t q_col = one_source ? 2 * E : 2, k_col = one_source ? 0 : E + 1, v_col = one_source ? E : 0;
+          const Tensor out =
+              packed ? gg::attention_packed(q_src, q_col, kv_src, k_col, v_col, H, d, packed_rows(q_rows),
+                                            packed_rows(kr), m, 0.45)
+                     : packed_reference(q_src, q_col, kv_src, k_col, v_col, H, d, q_rows, kr, m, 0.45);
+          REQUIRE(out.shape() == gg::Shape({q_rows.tokens(), E}));
+          gg::manual_seed(92);
+          gg::sum(out * gg::randn(out.shape(), {.dtype = dtype})).backward();
+          results.push_back({out, q_src.grad(), one_source ? q_src.grad() : kv_src.grad()});
+        }
+        const char* names[] = {"output", "q source grad", "kv source grad"};
+        for (size_t i = 0; i < results[0].size(); ++i)
+          nn_test::require_close(results[0][i], results[1][i], rtol, names[i]);
+      }
+    }
+  }
+}
+
+TEST_CASE("gradcheck: attention on packed rows", "[gradcheck][nn][attention]") {
+  gg::manual_seed(93);
+  const gg::nn::Packing rows = gg::nn::Packing::from_padding(padding_rows({{0, 0, 0, 1}, {1, 0, 0, 0}, {0, 1, 1, 1}}));
+  const gg::nn::Packing keys = gg::nn::Packing::from_padding(padding_rows({{0, 0, 1}, {0, 1, 0}, {1, 1, 1}}));
+  const Tensor causal = F::causal_mask(4, 4), per_head = gg::gt(gg::uniform({6, 4, 3}, 0, 1), 0.7);
+  auto self = [&](const In& in) {
+    return gg::attention_packed(in[0], 0, in[0], 4, 8, 2, 2, packed_rows(rows), packed_rows(rows), causal, 0.7);
+  };
+  nn_test::expect_gradcheck("attention_packed, one source", self, {nn_test::leaf({rows.tokens(), 12})});
+  auto cross = [&](const In& in) {
+    return gg::attention_packed(in[0], 1, in[1], 4, 0, 2, 2, packed_rows(rows), packed_rows(keys), per_head, 0.7);
+  };
+  nn_test::expect_gradcheck("attention_packed, two sources", cross,
+                            {nn_test::leaf({rows.tokens(), 5}), nn_test::leaf({keys.tokens(), 8})});
+}
+
+TEST_CASE("attention on packed rows names the problem on bad input", "[nn][attention]") {
+  const gg::nn::Packing rows = gg::nn::Packing::from_padding(padding_rows({{0, 0, 1}, {0, 1, 1}}));  // 3 tokens
+  const Tensor qkv = gg::zeros({3, 12});
+  const gg::PackedRows r = packed_rows(rows);
+  auto message = [&](auto f) { return nn_test::error_message(f); };
+  CHECK_THAT(message([&] { gg::attention_packed(qkv, 0, qkv, 2, 8, 2, 2, r, r, {}, 1.0); }),
+             Catch::Matchers::Contains("attention_packed") && Catch::Matchers::Contains("overlap"));
+  CHECK_THAT(message([&] { gg::attention_packed(qkv, 0, qkv, 4, 10, 2, 2, r, r, {}, 1.0); }),
+             Catch::Matchers::Contains("[3, 12]"));
+  const gg::PackedRows backwards{gg::from_vector<int64_t>({3, 1, 0}), 2, 3};
+  CHECK_THAT(message([&] { gg::attention_packed(qkv, 0, qkv, 4, 8, 2, 2, backwards, backwards, {}, 1.0); }),
+             Catch::Matchers::Contains("index[1] = 1") && Catch::Matchers::Contains("increasing"));
+  const gg::PackedRows too_few{gg::from_vector<int64_t>({0, 1}), 2, 3};
+  CHECK_THAT(message([&] { gg::attention_packed(qkv, 0, qkv, 4, 8, 2, 2, too_few, too_few, {}, 1.0); }),
+             Catch::Matchers::Contains("int64 [3]"));
+  const gg::PackedRows other_batch{gg::from_vector<int64_t>({0, 1, 2}), 1, 3};
+  CHECK_THAT(message([&] { gg::attention_packed(qkv, 0, qkv, 4, 8, 2, 2, r, other_batch, {}, 1.0); }),
+             Catch::Matchers::Contains("2 sequences") && Catch::Matchers::Contains("from 1"));
+  CHECK_THAT(message([&] { gg::attention_packed(qkv, 0, qkv, 4, 8, 2, 2, r, r, F::causal_mask(3, 4), 1.0); }),
+             Catch::Matchers::Contains("attn_mask") && Catch::Matchers::Contains("[3, 4]"));
+}
+
 TEST_CASE("multi-head attention: the fused and composed attention give the same outputs and gradients",
           "[nn][attention]") {
   for (bool packed : {false, true}) {
