@@ -15,8 +15,6 @@
 namespace gg {
 namespace {
 
-using fast::exp_of;  // float32: core/fast_math.h; float64: libm
-
 struct Rows {
   int64_t n = 0, classes = 0;
 };
@@ -75,7 +73,7 @@ struct CrossEntropyBackward : Node {
           }
           const T wt = static_cast<T>(w), floor = static_cast<T>(eps / static_cast<double>(C)), l = pl[n];
           const T* xr = px + n * C;
-          for (int64_t c = 0; c < C; ++c) row[c] = wt * (exp_of(xr[c] - l) - floor);
+          fast::scaled_exp(xr, l, wt, floor, row, C);
           row[y[n]] -= static_cast<T>(w * (1.0 - eps));
         }
       });
@@ -118,17 +116,14 @@ Tensor cross_entropy(const Tensor& logits_in, const Tensor& target_in, const Cro
         T mx = row[0];
 #pragma omp simd reduction(max : mx)
         for (int64_t c = 1; c < C; ++c) mx = row[c] > mx ? row[c] : mx;
-        // Summed in T over blocks of kBlock classes (SIMD lanes of 32 terms each in float32),
+        // Summed in T over blocks of kBlock classes (8 SIMD lanes of 32 terms each in float32),
         // the blocks in double: as accurate as a double sum for any vocabulary, without
         // converting every term to double, which took as long as the exponentials.
         constexpr int64_t kBlock = 256;
         double total = 0, sum = 0;
         for (int64_t c0 = 0; c0 < C; c0 += kBlock) {
           const int64_t c1 = std::min(C, c0 + kBlock);
-          T block = 0;
-#pragma omp simd reduction(+ : block)
-          for (int64_t c = c0; c < c1; ++c) block += exp_of(row[c] - mx);
-          total += static_cast<double>(block);
+          total += static_cast<double>(fast::sum_exp(row + c0, mx, c1 - c0));
           if (eps > 0) {  // the mean logit, for label smoothing
             T logits = 0;
 #pragma omp simd reduction(+ : logits)

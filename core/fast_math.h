@@ -105,6 +105,45 @@ static inline float8 exp(float8 x) {
   const float8 result = er * scale * (ni > 127 ? zero + 2.0f : zero + 1.0f);
   return x < lo8 ? zero : (x > hi8 ? zero + __builtin_inff() : result);
 }
+
+// sum_j e^(x[j] - shift) over a row of n, summed in T; float32 on 8-float vectors. Over a
+// vocabulary's row (cross-entropy), an `omp simd` loop of the scalar exp ran at the scalar
+// speed, 1.3 ns per element.
+template <class T>
+static inline T sum_exp(const T* x, T shift, int64_t n) {
+  T total = 0;
+  int64_t j = 0;
+  if constexpr (std::is_same_v<T, float>) {
+    float8 acc{};
+    for (; j + 8 <= n; j += 8) {
+      float8 v;
+      std::memcpy(&v, x + j, sizeof v);
+      acc += exp(v - shift);
+    }
+    for (int l = 0; l < 8; ++l) total += acc[l];
+    for (; j < n; ++j) total += exp(x[j] - shift);
+  } else {
+    for (; j < n; ++j) total += std::exp(x[j] - shift);
+  }
+  return total;
+}
+
+// out[j] = scale * (e^(x[j] - shift) - floor), the same way.
+template <class T>
+static inline void scaled_exp(const T* x, T shift, T scale, T floor, T* out, int64_t n) {
+  int64_t j = 0;
+  if constexpr (std::is_same_v<T, float>) {
+    for (; j + 8 <= n; j += 8) {
+      float8 v;
+      std::memcpy(&v, x + j, sizeof v);
+      v = scale * (exp(v - shift) - floor);
+      std::memcpy(out + j, &v, sizeof v);
+    }
+    for (; j < n; ++j) out[j] = scale * (exp(x[j] - shift) - floor);
+  } else {
+    for (; j < n; ++j) out[j] = scale * (std::exp(x[j] - shift) - floor);
+  }
+}
 #pragma GCC diagnostic pop
 
 // 1 / (1 + e^-x): exp of a large positive number overflows to inf and gives exactly 0.
