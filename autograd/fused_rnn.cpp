@@ -3,6 +3,8 @@
 
 #include <cmath>
 #include <cstring>
+#include <memory>
+#include <vector>
 
 #include "autograd/node.h"
 #include "core/fast_math.h"
@@ -151,71 +153,191 @@ Tensor lstm_cell_fused(const Tensor& x_proj, const Tensor& h_proj, const Tensor&
 //          [h, c] = cell(gates_t, c) where t is inside the sequence, unchanged elsewhere.
 // backward: the same steps in the opposite order; dh_prev = dgates_t W_hh per step, and
 //          dW_hh = sum_t dgates_t^T h_prev_t, db_hh = sum dgates: one GEMM and one sum at the end.
-struct LSTMLayerBackward : Node {
-  SavedTensor w_hh{this}, act{this}, c_prev{this}, h_prev{this}, tanh_c{this};
-  std::vector<int64_t> lengths;  // per sequence; T for all when none were given
+//
+// A bidirectional layer runs its two directions as one op, each direction's whole recurrence
+// on its own thread: the two are independent, and a step's products ([32, 64] x [64, 256] in
+// bench/'s small encoder) are too small to split between threads without waiting on each other
+// at every step. The output holds both directions side by side, [T + 2, B, D * H].
+namespace {
+
+// One direction: its inputs, what its forward keeps for backward, and where its columns of
+// the output are.
+struct Direction {
+  Tensor x_proj, w_hh, b_hh, h0, c0;  // as given
   bool reverse = false;
+  Tensor act, c_prev, h_prev, tanh_c;  // [T, B, 4H], [T, B, H] x 3
+};
+
+// The forward recurrence of direction `dir` (0 or 1) into out [T + 2, B, D * H].
+template <class T_>
+void direction_forward(Direction& d, int64_t dir, const std::vector<int64_t>& lens, Tensor& out) {
+  const int64_t T = d.x_proj.size(0), B = d.x_proj.size(1), G = d.x_proj.size(2), H = G / 4, ld = out.size(2);
+  const Tensor xp = kernel::contiguous(d.x_proj);
+  const Tensor w_t = d.w_hh.transpose(0, 1);  // [H, G]: BLAS reads it as a transpose, no copy
+  const Tensor bias = d.b_hh.defined() ? kernel::contiguous(d.b_hh) : Tensor();
+  Tensor h = kernel::clone(d.h0), c = kernel::clone(d.c0);  // the running state
+  const size_t row_bytes = sizeof(T_) * static_cast<size_t>(H);
+  T_* o_base = out.data<T_>() + dir * H;  // row r of this direction: o_base + r * ld
+  for (int64_t step = 0; step < T; ++step) {
+    const int64_t t = d.reverse ? T - 1 - step : step;
+    Tensor gates = d.act.select(0, t);  // [B, G], contiguous
+    std::memcpy(gates.data<T_>(), xp.data<T_>() + t * B * G, sizeof(T_) * static_cast<size_t>(B * G));
+    if (bias.defined())
+      for (int64_t b = 0; b < B; ++b) {
+        T_* g = gates.data<T_>() + b * G;
+        const T_* bb = bias.data<T_>();
+        for (int64_t j = 0; j < G; ++j) g[j] += bb[j];
+      }
+    const int64_t n = running_rows(lens, t);
+    if (n > 0) kernel::matmul_into(gates.narrow(0, 0, n), h.narrow(0, 0, n), w_t, 1.0);  // gates += h W_hh^T
+    std::memcpy(d.h_prev.data<T_>() + t * B * H, h.data<T_>(), row_bytes * static_cast<size_t>(B));
+    std::memcpy(d.c_prev.data<T_>() + t * B * H, c.data<T_>(), row_bytes * static_cast<size_t>(B));
+    ProfileScope scope("lstm_cell");
+    for_rows(B, G, [&](int64_t b) {
+      const int64_t row = t * B + b;
+      T_* o = o_base + row * ld;
+      if (t >= lens[static_cast<size_t>(b)]) {  // padding: keep the state, output zeros
+        std::memset(o, 0, row_bytes);
+        return;
+      }
+      T_* hb = h.data<T_>() + b * H;
+      cell_forward<T_>(H, gates.data<T_>() + b * G, d.c_prev.data<T_>() + row * H, c.data<T_>() + b * H,
+                       d.tanh_c.data<T_>() + row * H, hb);
+      std::memcpy(o, hb, row_bytes);
+    });
+  }
+  for (int64_t b = 0; b < B; ++b) {
+    std::memcpy(o_base + (T * B + b) * ld, h.data<T_>() + b * H, row_bytes);
+    std::memcpy(o_base + ((T + 1) * B + b) * ld, c.data<T_>() + b * H, row_bytes);
+  }
+}
+
+// Its backward: dy [T + 2, B, D * H] (this direction's columns) -> dgates [T, B, G] and the
+// gradients of h0 and c0 (dh, dc [B, H]).
+template <class T_>
+void direction_backward(const Direction& d, int64_t dir, const std::vector<int64_t>& lens, const Tensor& dy,
+                        Tensor& dgates, Tensor& dh, Tensor& dc) {
+  const int64_t T = d.act.size(0), B = d.act.size(1), G = d.act.size(2), H = G / 4, ld = dy.size(2);
+  const T_* dy_base = dy.data<T_>() + dir * H;
+  const size_t row_bytes = sizeof(T_) * static_cast<size_t>(H);
+  for (int64_t b = 0; b < B; ++b) {
+    std::memcpy(dh.data<T_>() + b * H, dy_base + (T * B + b) * ld, row_bytes);
+    std::memcpy(dc.data<T_>() + b * H, dy_base + ((T + 1) * B + b) * ld, row_bytes);
+  }
+  Tensor dh_prev = Tensor::empty({B, H}, d.act.dtype());
+  for (int64_t step = T - 1; step >= 0; --step) {
+    const int64_t t = d.reverse ? T - 1 - step : step;
+    auto inside = [&](int64_t b) { return t < lens[static_cast<size_t>(b)]; };
+    {
+      ProfileScope scope("lstm_cell");
+      for_rows(B, G, [&](int64_t b) {
+        const int64_t row = t * B + b;
+        T_* dg = dgates.data<T_>() + row * G;
+        if (!inside(b)) {  // the state went through unchanged: so does its gradient
+          std::memset(dg, 0, sizeof(T_) * static_cast<size_t>(G));
+          return;
+        }
+        T_* dhb = dh.data<T_>() + b * H;
+        const T_* dout = dy_base + row * ld;
+        for (int64_t j = 0; j < H; ++j) dhb[j] += dout[j];
+        cell_backward<T_>(H, d.act.data<T_>() + row * G, d.c_prev.data<T_>() + row * H, d.tanh_c.data<T_>() + row * H,
+                          dhb, dc.data<T_>() + b * H, dg);
+      });
+    }
+    const int64_t n = running_rows(lens, t);
+    if (n > 0) kernel::matmul_into(dh_prev.narrow(0, 0, n), dgates.select(0, t).narrow(0, 0, n), d.w_hh, 0.0);
+    for (int64_t b = 0; b < n; ++b)
+      if (inside(b)) std::memcpy(dh.data<T_>() + b * H, dh_prev.data<T_>() + b * H, row_bytes);
+  }
+}
+
+// Runs f(d) for each direction: on a thread each when there are two and threads to spare.
+template <class F>
+void for_directions(int64_t D, F f) {
+  if (D == 1 || omp_get_max_threads() == 1 || omp_in_parallel()) {
+    for (int64_t d = 0; d < D; ++d) f(d);
+    return;
+  }
+  parallel_for(D, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t d = begin; d < end; ++d) f(d);
+  });
+}
+
+}  // namespace
+
+struct LSTMLayerBackward : Node {
+  // Per direction: w_hh, act, c_prev, h_prev, tanh_c.
+  std::vector<std::unique_ptr<SavedTensor>> saved;
+  std::vector<bool> reverse;
+  std::vector<int64_t> lengths;  // per sequence; T for all when none were given
   std::string name() const override { return "LSTMLayerBackward"; }
   std::vector<Tensor> backward(const Tensor& dy_in) override {
-    const Tensor w = w_hh(), a = act(), cp = c_prev(), hp = h_prev(), tc = tanh_c();
-    const Tensor dy = kernel::contiguous(dy_in);  // [T + 2, B, H]
-    const int64_t T = a.size(0), B = a.size(1), G = a.size(2), H = G / 4;
-    Tensor dgates = Tensor::empty({T, B, G}, a.dtype());
-    Tensor dh = kernel::clone(dy.select(0, T)), dc = kernel::clone(dy.select(0, T + 1));
-    Tensor dh_prev = Tensor::empty({B, H}, a.dtype());
-    visit_floating(a.dtype(), "LSTMLayerBackward", [&]<class T_>() {
-      for (int64_t step = T - 1; step >= 0; --step) {
-        const int64_t t = reverse ? T - 1 - step : step;
-        auto inside = [&](int64_t b) { return t < lengths[static_cast<size_t>(b)]; };
-        {
-          ProfileScope scope("lstm_cell");
-          for_rows(B, G, [&](int64_t b) {
-            const int64_t row = t * B + b;
-            T_* dg = dgates.data<T_>() + row * G;
-            if (!inside(b)) {  // the state went through unchanged: so does its gradient
-              std::memset(dg, 0, sizeof(T_) * static_cast<size_t>(G));
-              return;
-            }
-            T_* dhb = dh.data<T_>() + b * H;
-            const T_* dout = dy.data<T_>() + row * H;
-            for (int64_t j = 0; j < H; ++j) dhb[j] += dout[j];
-            cell_backward<T_>(H, a.data<T_>() + row * G, cp.data<T_>() + row * H, tc.data<T_>() + row * H, dhb,
-                              dc.data<T_>() + b * H, dg);
-          });
-        }
-        const int64_t n = running_rows(lengths, t);
-        if (n > 0) kernel::matmul_into(dh_prev.narrow(0, 0, n), dgates.select(0, t).narrow(0, 0, n), w, 0.0);
-        for (int64_t b = 0; b < n; ++b)
-          if (inside(b))
-            std::memcpy(dh.data<T_>() + b * H, dh_prev.data<T_>() + b * H, sizeof(T_) * static_cast<size_t>(H));
-      }
+    const int64_t D = static_cast<int64_t>(reverse.size());
+    std::vector<Direction> dirs(static_cast<size_t>(D));
+    for (int64_t k = 0; k < D; ++k) {
+      Direction& d = dirs[static_cast<size_t>(k)];
+      auto s = [&](int i) { return (*saved[static_cast<size_t>(5 * k + i)])(); };
+      d.w_hh = s(0), d.act = s(1), d.c_prev = s(2), d.h_prev = s(3), d.tanh_c = s(4);
+      d.reverse = reverse[static_cast<size_t>(k)];
+    }
+    const Tensor dy = kernel::contiguous(dy_in);  // [T + 2, B, D * H]
+    const int64_t T = dirs[0].act.size(0), B = dirs[0].act.size(1), G = dirs[0].act.size(2), H = G / 4;
+    const DType dtype = dirs[0].act.dtype();
+    std::vector<Tensor> dgates, dh, dc;
+    for (int64_t k = 0; k < D; ++k) {
+      dgates.push_back(Tensor::empty({T, B, G}, dtype));
+      dh.push_back(Tensor::empty({B, H}, dtype));
+      dc.push_back(Tensor::empty({B, H}, dtype));
+    }
+    std::unique_ptr<ProfileScope> scope;  // with two threads, the op is timed as a whole
+    if (D > 1) scope = std::make_unique<ProfileScope>("lstm_layer");
+    visit_floating(dtype, "LSTMLayerBackward", [&]<class T_>() {
+      for_directions(D, [&](int64_t k) {
+        const size_t i = static_cast<size_t>(k);
+        direction_backward<T_>(dirs[i], k, lengths, dy, dgates[i], dh[i], dc[i]);
+      });
     });
-    Tensor flat = dgates.view({T * B, G});
-    Tensor dw = needs_grad(1) ? kernel::matmul(flat.transpose(0, 1), hp.view({T * B, H})) : Tensor();
-    Tensor db = needs_grad(2) ? kernel::sum(flat, {0}, false) : Tensor();
-    return {needs_grad(0) ? dgates : Tensor(), dw, db, needs_grad(3) ? dh : Tensor(), needs_grad(4) ? dc : Tensor()};
+    scope.reset();
+    std::vector<Tensor> grads;
+    for (int64_t k = 0; k < D; ++k) {
+      const size_t i = static_cast<size_t>(k);
+      const Tensor flat = dgates[i].view({T * B, G});
+      auto needed = [&](int j) { return needs_grad(static_cast<size_t>(5 * k + j)); };
+      grads.push_back(needed(0) ? dgates[i] : Tensor());
+      grads.push_back(needed(1) ? kernel::matmul(flat.transpose(0, 1), dirs[i].h_prev.view({T * B, H})) : Tensor());
+      grads.push_back(needed(2) ? kernel::sum(flat, {0}, false) : Tensor());
+      grads.push_back(needed(3) ? dh[i] : Tensor());
+      grads.push_back(needed(4) ? dc[i] : Tensor());
+    }
+    return grads;
   }
 };
 
-Tensor lstm_layer_fused(const Tensor& x_proj, const Tensor& w_hh, const Tensor& b_hh, const Tensor& h0,
-                        const Tensor& c0, const Tensor& lengths, bool reverse) {
-  const char* op = "lstm_layer_fused";
-  GG_CHECK(x_proj.defined() && x_proj.dim() == 3 && x_proj.size(2) % 4 == 0,
+namespace {
+
+// The checks, the forward loops of every direction, and the node.
+Tensor lstm_layers(std::vector<Direction> dirs, const Tensor& lengths, const char* op) {
+  const Tensor& x0 = dirs[0].x_proj;
+  GG_CHECK(x0.defined() && x0.dim() == 3 && x0.size(2) % 4 == 0,
            "{}: x_proj must be [T, B, 4H] (the input projection of every step), got shape {}", op,
-           x_proj.defined() ? x_proj.shape() : Shape{});
-  const int64_t T = x_proj.size(0), B = x_proj.size(1), G = x_proj.size(2), H = G / 4;
-  const DType dtype = x_proj.dtype();
-  check_float(op, x_proj, "x_proj", dtype);
-  check_float(op, w_hh, "w_hh", dtype);
-  check_float(op, h0, "h0", dtype);
-  check_float(op, c0, "c0", dtype);
-  GG_CHECK(w_hh.shape() == Shape({G, H}), "{}: w_hh must be [{}, {}] for gates of width {}, got {}", op, G, H, G,
-           w_hh.shape());
-  GG_CHECK(h0.shape() == Shape({B, H}) && c0.shape() == Shape({B, H}),
-           "{}: h0 and c0 must be [{}, {}], got {} and {}", op, B, H, h0.shape(), c0.shape());
-  if (b_hh.defined()) {
-    check_float(op, b_hh, "b_hh", dtype);
-    GG_CHECK(b_hh.shape() == Shape({G}), "{}: b_hh must be [{}], got {}", op, G, b_hh.shape());
+           x0.defined() ? x0.shape() : Shape{});
+  const int64_t T = x0.size(0), B = x0.size(1), G = x0.size(2), H = G / 4, D = static_cast<int64_t>(dirs.size());
+  const DType dtype = x0.dtype();
+  for (const Direction& d : dirs) {
+    check_float(op, d.x_proj, "x_proj", dtype);
+    GG_CHECK(d.x_proj.shape() == x0.shape(), "{}: the directions' x_proj differ in shape: {} and {}", op,
+             x0.shape(), d.x_proj.shape());
+    check_float(op, d.w_hh, "w_hh", dtype);
+    check_float(op, d.h0, "h0", dtype);
+    check_float(op, d.c0, "c0", dtype);
+    GG_CHECK(d.w_hh.shape() == Shape({G, H}), "{}: w_hh must be [{}, {}] for gates of width {}, got {}", op, G, H, G,
+             d.w_hh.shape());
+    GG_CHECK(d.h0.shape() == Shape({B, H}) && d.c0.shape() == Shape({B, H}),
+             "{}: h0 and c0 must be [{}, {}], got {} and {}", op, B, H, d.h0.shape(), d.c0.shape());
+    if (d.b_hh.defined()) {
+      check_float(op, d.b_hh, "b_hh", dtype);
+      GG_CHECK(d.b_hh.shape() == Shape({G}), "{}: b_hh must be [{}], got {}", op, G, d.b_hh.shape());
+    }
   }
   std::vector<int64_t> lens(static_cast<size_t>(B), T);
   if (lengths.defined()) {
@@ -224,59 +346,54 @@ Tensor lstm_layer_fused(const Tensor& x_proj, const Tensor& w_hh, const Tensor& 
     lens = lengths.to_vector<int64_t>();
     for (int64_t len : lens) GG_CHECK(len >= 1 && len <= T, "{}: length {} is outside 1..{}", op, len, T);
   }
-
-  const Tensor xp = kernel::contiguous(x_proj);
-  const Tensor w_t = w_hh.transpose(0, 1);  // [H, G]: BLAS reads it as a transpose, no copy
-  Tensor act = Tensor::empty({T, B, G}, dtype), c_prev = Tensor::empty({T, B, H}, dtype);
-  Tensor h_prev = Tensor::empty({T, B, H}, dtype), tanh_c = Tensor::empty({T, B, H}, dtype);
-  Tensor out = Tensor::empty({T + 2, B, H}, dtype);
-  Tensor h = kernel::clone(h0), c = kernel::clone(c0);  // the running state
-  const Tensor bias = b_hh.defined() ? kernel::contiguous(b_hh) : Tensor();
-  visit_floating(dtype, op, [&]<class T_>() {
-    const size_t row_bytes = sizeof(T_) * static_cast<size_t>(H);
-    for (int64_t step = 0; step < T; ++step) {
-      const int64_t t = reverse ? T - 1 - step : step;
-      Tensor gates = act.select(0, t);  // [B, G], contiguous
-      std::memcpy(gates.data<T_>(), xp.data<T_>() + t * B * G, sizeof(T_) * static_cast<size_t>(B * G));
-      if (bias.defined())
-        for (int64_t b = 0; b < B; ++b) {
-          T_* g = gates.data<T_>() + b * G;
-          const T_* bb = bias.data<T_>();
-          for (int64_t j = 0; j < G; ++j) g[j] += bb[j];
-        }
-      const int64_t n = running_rows(lens, t);
-      if (n > 0) kernel::matmul_into(gates.narrow(0, 0, n), h.narrow(0, 0, n), w_t, 1.0);  // gates += h W_hh^T
-      std::memcpy(h_prev.data<T_>() + t * B * H, h.data<T_>(), row_bytes * static_cast<size_t>(B));
-      std::memcpy(c_prev.data<T_>() + t * B * H, c.data<T_>(), row_bytes * static_cast<size_t>(B));
-      ProfileScope scope("lstm_cell");
-      for_rows(B, G, [&](int64_t b) {
-        const int64_t row = t * B + b;
-        T_* o = out.data<T_>() + row * H;
-        if (t >= lens[static_cast<size_t>(b)]) {  // padding: keep the state, output zeros
-          std::memset(o, 0, row_bytes);
-          return;
-        }
-        T_* hb = h.data<T_>() + b * H;
-        cell_forward<T_>(H, gates.data<T_>() + b * G, c_prev.data<T_>() + row * H, c.data<T_>() + b * H,
-                         tanh_c.data<T_>() + row * H, hb);
-        std::memcpy(o, hb, row_bytes);
-      });
-    }
-    std::memcpy(out.data<T_>() + T * B * H, h.data<T_>(), row_bytes * static_cast<size_t>(B));
-    std::memcpy(out.data<T_>() + (T + 1) * B * H, c.data<T_>(), row_bytes * static_cast<size_t>(B));
-  });
-  if (needs_grad(x_proj, w_hh, b_hh, h0, c0)) {
+  for (Direction& d : dirs) {
+    d.act = Tensor::empty({T, B, G}, dtype);
+    d.c_prev = Tensor::empty({T, B, H}, dtype);
+    d.h_prev = Tensor::empty({T, B, H}, dtype);
+    d.tanh_c = Tensor::empty({T, B, H}, dtype);
+  }
+  Tensor out = Tensor::empty({T + 2, B, D * H}, dtype);
+  {
+    std::unique_ptr<ProfileScope> scope;  // with two threads, the op is timed as a whole
+    if (D > 1) scope = std::make_unique<ProfileScope>("lstm_layer");
+    visit_floating(dtype, op, [&]<class T_>() {
+      for_directions(D, [&](int64_t k) { direction_forward<T_>(dirs[static_cast<size_t>(k)], k, lens, out); });
+    });
+  }
+  std::vector<Tensor> inputs;
+  bool grad = false;
+  for (const Direction& d : dirs) {
+    inputs.insert(inputs.end(), {d.x_proj, d.w_hh, d.b_hh, d.h0, d.c0});
+    grad = grad || needs_grad(d.x_proj, d.w_hh, d.b_hh, d.h0, d.c0);
+  }
+  if (grad) {
     auto node = std::make_shared<LSTMLayerBackward>();
-    node->w_hh = w_hh;
-    node->act = act;
-    node->c_prev = c_prev;
-    node->h_prev = h_prev;
-    node->tanh_c = tanh_c;
+    for (const Direction& d : dirs) {
+      for (const Tensor& t : {d.w_hh, d.act, d.c_prev, d.h_prev, d.tanh_c}) {
+        node->saved.push_back(std::make_unique<SavedTensor>(node.get()));
+        *node->saved.back() = t;
+      }
+      node->reverse.push_back(d.reverse);
+    }
     node->lengths = std::move(lens);
-    node->reverse = reverse;
-    attach(out, node, {x_proj, w_hh, b_hh, h0, c0});
+    attach(out, node, inputs);
   }
   return out;
+}
+
+}  // namespace
+
+Tensor lstm_layer_fused(const Tensor& x_proj, const Tensor& w_hh, const Tensor& b_hh, const Tensor& h0,
+                        const Tensor& c0, const Tensor& lengths, bool reverse) {
+  Direction d{x_proj, w_hh, b_hh, h0, c0, reverse, {}, {}, {}, {}};
+  return lstm_layers({d}, lengths, "lstm_layer_fused");
+}
+
+Tensor lstm_bidirectional_fused(const LSTMDirectionInputs& forward, const LSTMDirectionInputs& backward,
+                                const Tensor& lengths) {
+  Direction f{forward.x_proj, forward.w_hh, forward.b_hh, forward.h0, forward.c0, false, {}, {}, {}, {}};
+  Direction b{backward.x_proj, backward.w_hh, backward.b_hh, backward.h0, backward.c0, true, {}, {}, {}, {}};
+  return lstm_layers({f, b}, lengths, "lstm_bidirectional_fused");
 }
 
 }  // namespace gg

@@ -32,4 +32,15 @@ Tensor lstm_cell_fused(const Tensor& x_proj, const Tensor& h_proj, const Tensor&
 Tensor lstm_layer_fused(const Tensor& x_proj, const Tensor& w_hh, const Tensor& b_hh, const Tensor& h0,
                         const Tensor& c0, const Tensor& lengths, bool reverse);
 
+// Both directions of a bidirectional layer as one op: the same as lstm_layer_fused forward
+// (reverse = false) and backward (reverse = true), but each direction's recurrence runs on a
+// thread of its own, forward and backward (with one thread, one after the other). Returns
+// [T + 2, B, 2H]: rows 0..T-1 [h_t forward | h_t backward], as cat(..., 2) of the two
+// directions gives them, row T the final h of each and row T+1 the final c of each.
+struct LSTMDirectionInputs {
+  Tensor x_proj, w_hh, b_hh, h0, c0;  // as lstm_layer_fused takes them
+};
+Tensor lstm_bidirectional_fused(const LSTMDirectionInputs& forward, const LSTMDirectionInputs& backward,
+                                const Tensor& lengths);
+
 }  // namespace gg

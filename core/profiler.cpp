@@ -1,6 +1,7 @@
 #include "core/profiler.h"
 
 #include <fmt/format.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <vector>
@@ -53,7 +54,9 @@ std::string Profiler::table(size_t rows) const {
 }
 
 ProfileScope::ProfileScope(std::string_view op, double flops) : op_(op), flops_(flops) {
-  timing_ = active_profiler != nullptr && depth == 0;
+  // Inside a parallel region (an op that runs whole pieces of itself on each thread) the op
+  // around the region is timed; the threads record nothing, so they never share the table.
+  timing_ = active_profiler != nullptr && depth == 0 && !omp_in_parallel();
   ++depth;
   if (timing_) start_ = std::chrono::steady_clock::now();
 }

@@ -191,6 +191,22 @@ RNNOutput RNNBase::forward(const Tensor& x_in, const Tensor& lengths, const RNNS
   Tensor layer_input = x;
   std::vector<Tensor> final_h, final_c;
   for (int64_t l = 0; l < L; ++l) {
+    if (mode == RNNMode::LSTM && options.fused && D == 2) {  // both directions as one op: [T + 2, B, 2H]
+      auto inputs = [&](int64_t d) {
+        const size_t k = static_cast<size_t>(l * D + d);
+        return LSTMDirectionInputs{functional::linear(layer_input, weight_ih[k], bias_ih[k]), weight_hh[k],
+                                   bias_hh[k], init.h.select(0, static_cast<int64_t>(k)),
+                                   init.c.select(0, static_cast<int64_t>(k))};
+      };
+      const Tensor all = lstm_bidirectional_fused(inputs(0), inputs(1), lengths);
+      for (int64_t d = 0; d < D; ++d) {
+        final_h.push_back(all.select(0, T).narrow(1, d * H, H));
+        final_c.push_back(all.select(0, T + 1).narrow(1, d * H, H));
+      }
+      layer_input = all.narrow(0, 0, T);  // [T, B, 2H]
+      if (l + 1 < L) layer_input = functional::dropout(layer_input, options.dropout, is_training());
+      continue;
+    }
     std::vector<Tensor> direction_outputs;
     for (int64_t d = 0; d < D; ++d) {
       const size_t k = static_cast<size_t>(l * D + d);

@@ -115,6 +115,52 @@ TEST_CASE("gradcheck: fused LSTM layer op, both directions, with and without len
     }
 }
 
+TEST_CASE("the bidirectional LSTM op equals its two directions run one by one", "[nn][rnn]") {
+  // T = 5, B = 3, H = 4; per direction x_proj [5, 3, 16], w_hh [16, 4], b_hh [16], h0 and c0 [3, 4].
+  for (bool padded : {false, true}) {
+    INFO((padded ? "lengths {5, 2, 4}" : "no lengths"));
+    const Tensor lengths = padded ? gg::from_vector<int64_t>({5, 2, 4}) : Tensor();
+    std::vector<std::vector<Tensor>> results;
+    for (bool together : {true, false}) {
+      gg::manual_seed(76);
+      std::vector<Tensor> in;
+      for (int d = 0; d < 2; ++d)
+        for (const gg::Shape& shape : {gg::Shape{5, 3, 16}, gg::Shape{16, 4}, gg::Shape{16}, gg::Shape{3, 4}, gg::Shape{3, 4}})
+          in.push_back(nn_test::leaf(shape, -2, 2));
+      Tensor out;
+      if (together) {
+        out = gg::lstm_bidirectional_fused({in[0], in[1], in[2], in[3], in[4]}, {in[5], in[6], in[7], in[8], in[9]},
+                                           lengths);
+      } else {
+        const Tensor f = gg::lstm_layer_fused(in[0], in[1], in[2], in[3], in[4], lengths, false);
+        const Tensor b = gg::lstm_layer_fused(in[5], in[6], in[7], in[8], in[9], lengths, true);
+        out = gg::cat({f, b}, 2);
+      }
+      REQUIRE(out.shape() == gg::Shape({7, 3, 8}));
+      gg::manual_seed(77);
+      gg::sum(out * gg::randn(out.shape(), {.dtype = gg::DType::Float64})).backward();
+      std::vector<Tensor> r{out};
+      for (const Tensor& t : in) r.push_back(t.grad());
+      results.push_back(r);
+    }
+    for (size_t i = 0; i < results[0].size(); ++i)
+      nn_test::require_close(results[0][i], results[1][i], 1e-12, i == 0 ? "output" : "grad " + std::to_string(i - 1));
+  }
+}
+
+TEST_CASE("gradcheck: bidirectional LSTM op", "[gradcheck][nn][rnn]") {
+  gg::manual_seed(78);
+  const Tensor lengths = gg::from_vector<int64_t>({3, 1, 2});
+  auto fn = [&](const In& in) {
+    return gg::lstm_bidirectional_fused({in[0], in[1], in[2], in[3], in[4]}, {in[5], in[6], in[7], in[8], in[9]}, lengths);
+  };
+  In in;
+  for (int d = 0; d < 2; ++d)
+    for (const gg::Shape& shape : {gg::Shape{3, 3, 8}, gg::Shape{8, 2}, gg::Shape{8}, gg::Shape{3, 2}, gg::Shape{3, 2}})
+      in.push_back(nn_test::leaf(shape, -2, 2));
+  nn_test::expect_gradcheck("lstm_bidirectional_fused", fn, in);
+}
+
 TEST_CASE("fused LSTM ops name the op and the shapes on bad input", "[nn][rnn]") {
   const Tensor g = gg::zeros({3, 8}), c = gg::zeros({3, 2});
   CHECK_THAT(nn_test::error_message([&] { gg::lstm_cell_fused(gg::zeros({3, 7}), g, c); }),
@@ -128,4 +174,8 @@ TEST_CASE("fused LSTM ops name the op and the shapes on bad input", "[nn][rnn]")
              Catch::Matchers::Contains("w_hh must be [8, 2]"));
   CHECK_THAT(nn_test::error_message([&] { gg::lstm_layer_fused(xp, w, {}, h0, h0, gg::from_vector<int64_t>({4, 0, 3}), false); }),
              Catch::Matchers::Contains("length 0 is outside 1..4"));
+  CHECK_THAT(nn_test::error_message([&] {
+               gg::lstm_bidirectional_fused({xp, w, {}, h0, h0}, {gg::zeros({5, 3, 8}), w, {}, h0, h0}, {});
+             }),
+             Catch::Matchers::Contains("lstm_bidirectional_fused") && Catch::Matchers::Contains("[5, 3, 8]"));
 }
