@@ -126,10 +126,10 @@ void outer(int64_t M, int64_t N, const T* a, int64_t inc_a, const T* b, int64_t 
 // With few rows against a large b (a decoder step: [64, 768] x [768, 2048]) the blocks are
 // columns instead: each thread then packs its own part of b, not all of it (row halves ran
 // 1.2x slower than OpenBLAS there, column halves as fast or faster). Where b is small (under
-// 1 MiB, the small models' [32, 192] x [192, 512]) rows and columns measured the same, and
-// under 32 rows (a decoder step once some targets have ended) columns beat OpenBLAS's own
-// split by 1.2-1.8x ([24, 192] x [192, 512]: 100 -> 52-55 us). Row halves also beat it up to
-// a few billion multiply-adds (microbench, GFLOP/s, OpenBLAS's 2 threads -> row halves: the
+// 1 MiB), columns still win up to 32 rows (a decoder step of the small models): they beat
+// OpenBLAS's own split by 1.2-1.8x ([24, 192] x [192, 512]: 100 -> 52-55 us) and row halves
+// by 1.05-1.2x ([32, 192] x [192, 512] and [32, 512] x [512, 192], GFLOP/s: rows 78-81 and
+// 93-96, columns 90-93 and 99-101). Row halves also beat OpenBLAS up to a few billion multiply-adds (microbench, GFLOP/s, OpenBLAS's 2 threads -> row halves: the
 // LSTM encoder's [1536, 1024] x [1024, 256] 115 -> 139 and its weight gradient
 // [1536, 1024]^T x [1536, 256] 120 -> 137, a decoder weight gradient [1152, 2048]^T x
 // [1152, 768] 131 -> 136); past that, on the 8000-word output layer's products, OpenBLAS's
@@ -138,7 +138,7 @@ constexpr int64_t kSplitRows = 32;              // at least 16 rows per thread
 constexpr int64_t kSplitMinMacs = 1 << 18;      // below: one thread does it faster
 constexpr int64_t kSplitMaxMacs = int64_t{1} << 31;
 constexpr int64_t kSplitColumnsBelowRows = 128;  // fewer rows than this, N >= 2M, and a large b
-constexpr int64_t kSplitColumnsMinB = 1 << 18;   // or fewer than kSplitRows rows: split columns
+constexpr int64_t kSplitColumnsMinB = 1 << 18;   // or at most kSplitRows rows: split columns
 constexpr int64_t kColumnBlock = 16;            // column blocks start on 64-byte boundaries of c's rows
 
 // c = a @ b + beta * c. A product with one row (or one column) is a matrix-vector product:
@@ -161,7 +161,7 @@ void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t M, int64_t N, int64_t 
     const bool split = M * N * K >= kSplitMinMacs && M * N * K <= kSplitMaxMacs && !omp_in_parallel() &&
                        omp_get_max_threads() > 1;
     const bool by_columns =
-        M < kSplitColumnsBelowRows && N >= 2 * M && (N * K >= kSplitColumnsMinB || M < kSplitRows);
+        M < kSplitColumnsBelowRows && N >= 2 * M && (N * K >= kSplitColumnsMinB || M <= kSplitRows);
     if (split && (by_columns || M >= kSplitRows)) {
       if (by_columns) {  // b is [K, N] (NoTrans) or [N, K] (Trans)
         parallel_for((N + kColumnBlock - 1) / kColumnBlock, 1, [&](int64_t b0, int64_t b1) {
