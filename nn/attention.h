@@ -32,10 +32,11 @@ struct AttentionOutput {
 
 // The tokens of a padded batch [B, T, ...]: which of its B * T positions are not padding.
 // Position-wise layers (projections, feed-forward, layer norm) can then run on the N tokens,
-// [N, ...], and skip the padding, while attention, which mixes positions, runs on the padded
-// layout between an unpack and a pack. The Transformer's training loss works this way
-// (models/transformer_seq2seq.cpp): with lengths spread over [L/2, L] a quarter of [B, T] is
-// padding.
+// [N, ...], and skip the padding; attention, which mixes positions within a sequence, runs on
+// them too (gg::attention_packed, which finds each sequence's tokens through `index`), or on
+// the padded layout between an unpack and a pack. The Transformer's training loss works this
+// way (models/transformer_seq2seq.cpp): with lengths spread over [L/2, L] a quarter of [B, T]
+// is padding.
 struct Packing {
   Tensor index;    // int64 [N]: the flat positions b * T + t of the tokens, in increasing order
   Tensor padding;  // bool [B, T], true at padding: the key padding mask of attention over these tokens

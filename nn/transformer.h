@@ -67,8 +67,8 @@ class TransformerEncoderLayer : public Module {
   std::shared_ptr<LayerNorm> norm1, norm2;
 
   // The same layer on packed tokens (Packing, nn/attention.h): src [N, D], the tokens at the
-  // positions `rows` gives, rows.padding the key padding mask. Only the attention sees the
-  // padded layout.
+  // positions `rows` gives, rows.padding the key padding mask. The padded layout is never
+  // built unless the attention needs it (MultiHeadAttention::forward_packed).
   Tensor forward_packed(const Tensor& src, const Packing& rows, const Tensor& src_mask = {});
 
  private:
