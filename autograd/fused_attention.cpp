@@ -330,7 +330,7 @@ void transpose_rows(const T* x, int64_t ldx, int64_t S, int64_t w, T* out, int64
 // (forward) or V^T (backward) padded to whole vectors, the pair's scores, one row of P.
 template <class T>
 struct PairScratch {
-  std::vector<T> kt, s, pi;
+  std::vector<T> kt, s, pi, pd;  // pd: P with dropout applied, for dV (backward with dropout only)
   PairScratch(int64_t Tq, int64_t S, int64_t w)
       : kt(static_cast<size_t>(w * padded<T>(S))), s(static_cast<size_t>(Tq * padded<T>(S))),
         pi(static_cast<size_t>(padded<T>(S))) {}
@@ -345,10 +345,13 @@ struct Rows {
 };
 
 // One (batch row, head) pair forward: Q [nq, d], K [nk, d], V [nk, dv] -> P [nq, nk], O [nq, dv].
-// mask_row(i) gives query i's mask over the nk keys (null: none) and its stride along them.
-template <class T, class MaskRow>
+// mask_row(i) gives query i's mask over the nk keys (null: none) and its stride along them;
+// drop_row(i) its dropout factors (keep / (1 - p)) over the keys, or null for no dropout: O is
+// then (P * D) V, and P is kept without them.
+template <class T, class MaskRow, class DropRow>
 void pair_forward(int64_t nq, int64_t nk, int64_t d, int64_t dv, Rows<const T> q, Rows<const T> k, Rows<const T> v,
-                  const MaskRow& mask_row, T scale, Rows<T> p, Rows<T> o, PairScratch<T>& w) {
+                  const MaskRow& mask_row, const DropRow& drop_row, T scale, Rows<T> p, Rows<T> o,
+                  PairScratch<T>& w) {
   const int64_t Sp = padded<T>(nk);
   T* s = w.s.data();
   transpose_rows(k.at, k.ld, nk, d, w.kt.data(), Sp);
@@ -364,28 +367,46 @@ void pair_forward(int64_t nq, int64_t nk, int64_t d, int64_t dv, Rows<const T> q
       scaled_masked_softmax(si, mi, ms, nk, scale, pi);
       std::copy(pi, pi + nk, si);  // the weighted sum below reads si
     }
+    if (const T* di = drop_row(i))
+      for (int64_t j = 0; j < nk; ++j) si[j] *= di[j];
   }
   kernel::small_gemm(nq, dv, nk, s, Sp, 1, v.at, v.ld, o.at, o.ld);  // O = P V
 }
 
-// Its backward: dO [nq, dv] -> dQ [nq, d], dK [nk, d], dV [nk, dv], each overwritten.
-template <class T>
+// Its backward: dO [nq, dv] -> dQ [nq, d], dK [nk, d], dV [nk, dv], each overwritten. With
+// dropout D: dV = (P * D)^T dO, and the softmax's backward gets dP = (dO V^T) * D.
+template <class T, class DropRow>
 void pair_backward(int64_t nq, int64_t nk, int64_t d, int64_t dv, Rows<const T> q, Rows<const T> k, Rows<const T> v,
-                   Rows<const T> p, Rows<const T> dout, T scale, Rows<T> dq, Rows<T> dk, Rows<T> dv_out,
-                   PairScratch<T>& w) {
+                   Rows<const T> p, Rows<const T> dout, const DropRow& drop_row, T scale, Rows<T> dq, Rows<T> dk,
+                   Rows<T> dv_out, PairScratch<T>& w) {
   const int64_t Sp = padded<T>(nk);
   T* ds = w.s.data();
   T* pi = w.pi.data();  // a row of P, padded with zeros
   transpose_rows(v.at, v.ld, nk, dv, w.kt.data(), Sp);
   kernel::small_gemm(nq, Sp, dv, dout.at, dout.ld, 1, w.kt.data(), Sp, ds, Sp);  // dP = dO V^T
   std::fill(pi + nk, pi + Sp, T(0));
+  const bool dropping = nq > 0 && drop_row(0) != nullptr;
+  if (dropping) w.pd.resize(static_cast<size_t>(nq * nk));
   for (int64_t i = 0; i < nq; ++i) {  // dS, in place of dP
-    std::copy(p.at + i * p.ld, p.at + i * p.ld + nk, pi);
+    const T* pr = p.at + i * p.ld;
+    std::copy(pr, pr + nk, pi);
+    if (dropping) {
+      const T* di = drop_row(i);
+      T* dsi = ds + i * Sp;
+      T* pdi = w.pd.data() + i * nk;
+      for (int64_t j = 0; j < nk; ++j) {
+        dsi[j] *= di[j];
+        pdi[j] = pr[j] * di[j];
+      }
+    }
     softmax_grad_row(pi, ds + i * Sp, Sp, scale);
   }
-  kernel::small_gemm(nq, d, nk, ds, Sp, 1, k.at, k.ld, dq.at, dq.ld);                  // dQ = dS K
-  kernel::small_gemm(nk, d, nq, ds, 1, Sp, q.at, q.ld, dk.at, dk.ld);                  // dK = dS^T Q
-  kernel::small_gemm(nk, dv, nq, p.at, 1, p.ld, dout.at, dout.ld, dv_out.at, dv_out.ld);  // dV = P^T dO
+  kernel::small_gemm(nq, d, nk, ds, Sp, 1, k.at, k.ld, dq.at, dq.ld);  // dQ = dS K
+  kernel::small_gemm(nk, d, nq, ds, 1, Sp, q.at, q.ld, dk.at, dk.ld);  // dK = dS^T Q
+  if (dropping)  // dV = (P * D)^T dO
+    kernel::small_gemm(nk, dv, nq, w.pd.data(), 1, nk, dout.at, dout.ld, dv_out.at, dv_out.ld);
+  else  // dV = P^T dO
+    kernel::small_gemm(nk, dv, nq, p.at, 1, p.ld, dout.at, dout.ld, dv_out.at, dv_out.ld);
 }
 
 // Rows read in place need a contiguous last dim; anything else is copied first.
@@ -395,10 +416,11 @@ Tensor unit_last_stride(const Tensor& x) { return x.stride(-1) == 1 ? x : kernel
 
 struct AttentionBackward : Node {
   SavedTensor q{this}, k{this}, v{this}, p{this};  // p: the weights [B, h, Tq, S], contiguous
+  SavedTensor drop{this};                          // dropout factors [B, h, Tq, S], or undefined
   double scale = 1;
   std::string name() const override { return "AttentionBackward"; }
   std::vector<Tensor> backward(const Tensor& dout_in) override {
-    const Tensor qs = q(), ks = k(), vs = v(), ps = p();
+    const Tensor qs = q(), ks = k(), vs = v(), ps = p(), ds = drop();
     const Tensor dout = unit_last_stride(dout_in);  // [B, h, Tq, dv]
     const int64_t B = qs.size(0), H = qs.size(1), Tq = qs.size(2), d = qs.size(3), S = ks.size(2), dv = vs.size(3);
     // The gradients in the inputs' layout: split_heads' views of [B, T, h, d] get [B, T, h, d]
@@ -418,8 +440,11 @@ struct AttentionBackward : Node {
           const int64_t b = pair / H, h = pair % H;
           auto in = [&](const HeadRows<T>& x) { return Rows<const T>{x.row(b, h, 0), x.st}; };
           auto out = [&](const HeadRows<T>& x) { return Rows<T>{x.row(b, h, 0), x.st}; };
-          pair_backward<T>(Tq, S, d, dv, in(Q), in(K), in(V), in(P), in(dO), static_cast<T>(scale), out(dQ), out(dK),
-                           out(dV), w);
+          auto drop_row = [&](int64_t i) -> const T* {
+            return ds.defined() ? ds.data<T>() + ((b * H + h) * Tq + i) * S : nullptr;
+          };
+          pair_backward<T>(Tq, S, d, dv, in(Q), in(K), in(V), in(P), in(dO), drop_row, static_cast<T>(scale), out(dQ),
+                           out(dK), out(dV), w);
         }
       });
     });
@@ -427,8 +452,18 @@ struct AttentionBackward : Node {
   }
 };
 
+// Dropout factors for scores of shape `full` ([B, h, Tq, S]): contiguous, of dtype, or an error
+// that names the op.
+Tensor dropout_factors(const Tensor& drop, const Shape& full, DType dtype, const char* op) {
+  if (!drop.defined()) return drop;
+  GG_CHECK(drop.dtype() == dtype && drop.shape() == full,
+           "{}: dropout must be {} factors of the scores' shape {} (nn::functional::dropout_scale), got {} {}", op,
+           dtype_name(dtype), full, dtype_name(drop.dtype()), drop.shape());
+  return kernel::contiguous(drop);
+}
+
 Tensor attention_fused(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, const Tensor& mask_in,
-                       double scale, Tensor* weights) {
+                       double scale, Tensor* weights, const Tensor& dropout) {
   GG_CHECK(q_in.defined() && k_in.defined() && v_in.defined(), "attention_fused: an input is undefined");
   GG_CHECK(q_in.dim() == 4 && k_in.dim() == 4 && v_in.dim() == 4 && k_in.size(0) == q_in.size(0) &&
                v_in.size(0) == q_in.size(0) && k_in.size(1) == q_in.size(1) && v_in.size(1) == q_in.size(1) &&
@@ -454,6 +489,7 @@ Tensor attention_fused(const Tensor& q_in, const Tensor& k_in, const Tensor& v_i
     mask.st = broadcast_strides(mask_t.shape(), mask_t.strides(), full);
   }
   const Tensor q = unit_last_stride(q_in), k = unit_last_stride(k_in), v = unit_last_stride(v_in);
+  const Tensor drop = dropout_factors(dropout, full, q.dtype(), "attention_fused");
   Tensor out = Tensor::empty({B, Tq, H, dv}, q.dtype());
   Tensor p = Tensor::empty(full, q.dtype());
   {
@@ -469,7 +505,10 @@ Tensor attention_fused(const Tensor& q_in, const Tensor& k_in, const Tensor& v_i
           auto mask_row = [&](int64_t i) {
             return std::pair<const uint8_t*, int64_t>{mask.row(b, h, i), mask.base ? mask.st[3] : 1};
           };
-          pair_forward<T>(Tq, S, d, dv, in(Q), in(K), in(V), mask_row, static_cast<T>(scale),
+          auto drop_row = [&](int64_t i) -> const T* {
+            return drop.defined() ? drop.data<T>() + ((b * H + h) * Tq + i) * S : nullptr;
+          };
+          pair_forward<T>(Tq, S, d, dv, in(Q), in(K), in(V), mask_row, drop_row, static_cast<T>(scale),
                           Rows<T>{P.row(b, h, 0), P.st}, Rows<T>{po + (b * Tq * H + h) * dv, H * dv}, w);
         }
       });
@@ -483,6 +522,7 @@ Tensor attention_fused(const Tensor& q_in, const Tensor& k_in, const Tensor& v_i
     node->k = k;
     node->v = v;
     node->p = p;
+    node->drop = drop;
     node->scale = scale;
     attach(y, node, {q_in, k_in, v_in});
   }
@@ -500,8 +540,20 @@ struct PackedLayout {
   std::vector<int64_t> q_pos, k_pos;      // each row's position t in its sequence
   std::vector<int64_t> p_start;           // B + 1: offset of batch row b's weights [H, nq, nk]
   int64_t max_q = 0, max_k = 0;
+  int64_t Tq = 0, S = 0;  // the padded lengths, by which masks and dropout factors are laid out
   int64_t nq(int64_t b) const { return q_start[b + 1] - q_start[b]; }
   int64_t nk(int64_t b) const { return k_start[b + 1] - k_start[b]; }
+  // The row of query i of sequence b, head h, in a [.., Tq, S] tensor laid out by position
+  // (pair_stride apart per (b, h); 0: one [Tq, S] for all), over that sequence's keys: read in
+  // place when they sit at positions 0 .. nk - 1, gathered into `buffer` otherwise.
+  template <class E>
+  const E* by_position(const E* base, int64_t pair_stride, int64_t b, int64_t h, int64_t i, E* buffer) const {
+    const int64_t kr = k_start[b], n = nk(b);
+    const E* row = base + (b * H + h) * pair_stride + q_pos[q_start[b] + i] * S;
+    if (n == 0 || k_pos[kr + n - 1] == n - 1) return row;  // positions increase: these are 0 .. n - 1
+    for (int64_t j = 0; j < n; ++j) buffer[j] = row[k_pos[kr + j]];
+    return buffer;
+  }
 };
 
 // rows.index -> start (B + 1) and position per row, after checking that it is what
@@ -531,12 +583,13 @@ void split_rows(const PackedRows& rows, int64_t n, const char* which, std::vecto
 
 struct PackedAttentionBackward : Node {
   SavedTensor q_src{this}, kv_src{this}, p{this};
+  SavedTensor drop{this};  // dropout factors [B, h, Tq, S] by position, or undefined
   PackedLayout layout;
   double scale = 1;
   bool one_source = false;  // q and k, v columns of one tensor: one input, one gradient
   std::string name() const override { return "PackedAttentionBackward"; }
   std::vector<Tensor> backward(const Tensor& dout_in) override {
-    const Tensor qs = q_src(), kvs = one_source ? qs : kv_src(), ps = p();
+    const Tensor qs = q_src(), kvs = one_source ? qs : kv_src(), ps = p(), dr = drop();
     const Tensor dout = kernel::contiguous(dout_in);  // [Nq, H * dv]
     const PackedLayout& L = layout;
     // The gradients of the sources: every column q, k and v do not cover is zero.
@@ -557,12 +610,17 @@ struct PackedAttentionBackward : Node {
       const int64_t ldq = qs.stride(0), ldkv = kvs.stride(0), ldo = L.H * L.dv, lgq = gq.size(1), lgkv = gkv.size(1);
       parallel_for(L.B * L.H, pair_grain(L.max_q, L.max_k, L.d, L.dv), [&](int64_t first, int64_t last) {
         PairScratch<T> w(L.max_q, L.max_k, std::max(L.d, L.dv));
+        std::vector<T> gathered(static_cast<size_t>(L.max_k));
         for (int64_t pair = first; pair < last; ++pair) {
           const int64_t b = pair / L.H, h = pair % L.H, nq = L.nq(b), nk = L.nk(b);
           const int64_t qr = L.q_start[b], kr = L.k_start[b];
+          auto drop_row = [&](int64_t i) {
+            return dr.defined() ? L.by_position<T>(dr.data<T>(), L.Tq * L.S, b, h, i, gathered.data()) : nullptr;
+          };
           pair_backward<T>(nq, nk, L.d, L.dv, {q + qr * ldq + L.q_col + h * L.d, ldq},
                            {kv + kr * ldkv + L.k_col + h * L.d, ldkv}, {kv + kr * ldkv + L.v_col + h * L.dv, ldkv},
-                           {pw + L.p_start[b] + h * nq * nk, nk}, {go + qr * ldo + h * L.dv, ldo}, static_cast<T>(scale),
+                           {pw + L.p_start[b] + h * nq * nk, nk}, {go + qr * ldo + h * L.dv, ldo}, drop_row,
+                           static_cast<T>(scale),
                            {dq + qr * lgq + L.q_col + h * L.d, lgq}, {dkv + kr * lgkv + L.k_col + h * L.d, lgkv},
                            {dkv + kr * lgkv + L.v_col + h * L.dv, lgkv}, w);
         }
@@ -575,7 +633,7 @@ struct PackedAttentionBackward : Node {
 
 Tensor attention_packed(const Tensor& q_src_in, int64_t q_col, const Tensor& kv_src_in, int64_t k_col, int64_t v_col,
                         int64_t heads, int64_t head_dim, const PackedRows& q_rows, const PackedRows& k_rows,
-                        const Tensor& attn_mask, double scale) {
+                        const Tensor& attn_mask, double scale, const Tensor& dropout) {
   GG_CHECK(q_src_in.defined() && kv_src_in.defined(), "attention_packed: an input is undefined");
   GG_CHECK(q_src_in.dim() == 2 && kv_src_in.dim() == 2 && q_src_in.is_floating_point() &&
                kv_src_in.dtype() == q_src_in.dtype(),
@@ -605,6 +663,7 @@ Tensor attention_packed(const Tensor& q_src_in, int64_t q_col, const Tensor& kv_
     L.max_k = std::max(L.max_k, L.nk(b));
   }
   const int64_t Tq = q_rows.T, S = k_rows.T;
+  L.Tq = Tq, L.S = S;
   Tensor mask;  // bool [Tq, S] or [B * H, Tq, S], by position
   if (attn_mask.defined()) {
     GG_CHECK(attn_mask.dtype() == DType::Bool &&
@@ -615,6 +674,7 @@ Tensor attention_packed(const Tensor& q_src_in, int64_t q_col, const Tensor& kv_
     mask = kernel::contiguous(attn_mask);
   }
   const Tensor q_src = unit_last_stride(q_src_in), kv_src = one_source ? q_src : unit_last_stride(kv_src_in);
+  const Tensor drop = dropout_factors(dropout, {L.B, H, Tq, S}, q_src.dtype(), "attention_packed");
   Tensor out = Tensor::empty({q_src.size(0), H * d}, q_src.dtype());
   Tensor p = Tensor::empty({L.p_start[L.B]}, q_src.dtype());
   {
@@ -629,21 +689,20 @@ Tensor attention_packed(const Tensor& q_src_in, int64_t q_col, const Tensor& kv_
       const int64_t ldq = q_src.stride(0), ldkv = kv_src.stride(0), ldo = H * d;
       parallel_for(L.B * H, pair_grain(L.max_q, L.max_k, d, d), [&](int64_t first, int64_t last) {
         PairScratch<T> w(L.max_q, L.max_k, d);
-        std::vector<uint8_t> gathered(static_cast<size_t>(L.max_k));
+        std::vector<uint8_t> mask_gathered(static_cast<size_t>(L.max_k));
+        std::vector<T> drop_gathered(static_cast<size_t>(L.max_k));
         for (int64_t pair = first; pair < last; ++pair) {
           const int64_t b = pair / H, h = pair % H, nq = L.nq(b), nk = L.nk(b);
           const int64_t qr = L.q_start[b], kr = L.k_start[b];
-          // A mask row by position: keys at positions 0 .. nk - 1 read it in place, others gather.
-          const bool keys_from_zero = nk == 0 || L.k_pos[kr + nk - 1] == nk - 1;
           auto mask_row = [&](int64_t i) -> std::pair<const uint8_t*, int64_t> {
             if (!mask_base) return {nullptr, 1};
-            const uint8_t* row = mask_base + (b * H + h) * mask_head + L.q_pos[qr + i] * S;
-            if (keys_from_zero) return {row, 1};
-            for (int64_t j = 0; j < nk; ++j) gathered[j] = row[L.k_pos[kr + j]];
-            return {gathered.data(), 1};
+            return {L.by_position<uint8_t>(mask_base, mask_head, b, h, i, mask_gathered.data()), 1};
+          };
+          auto drop_row = [&](int64_t i) -> const T* {
+            return drop.defined() ? L.by_position<T>(drop.data<T>(), Tq * S, b, h, i, drop_gathered.data()) : nullptr;
           };
           pair_forward<T>(nq, nk, d, d, {q + qr * ldq + q_col + h * d, ldq}, {kv + kr * ldkv + k_col + h * d, ldkv},
-                          {kv + kr * ldkv + v_col + h * d, ldkv}, mask_row, static_cast<T>(scale),
+                          {kv + kr * ldkv + v_col + h * d, ldkv}, mask_row, drop_row, static_cast<T>(scale),
                           {pw + L.p_start[b] + h * nq * nk, nk}, {po + qr * ldo + h * d, ldo}, w);
         }
       });
@@ -655,6 +714,7 @@ Tensor attention_packed(const Tensor& q_src_in, int64_t q_col, const Tensor& kv_
     node->q_src = q_src;
     if (!one_source) node->kv_src = kv_src;
     node->p = p;
+    node->drop = drop;
     node->layout = std::move(L);
     node->scale = scale;
     node->one_source = one_source;

@@ -29,9 +29,11 @@ Tensor additive_score_fused(const Tensor& query_proj, const Tensor& keys_proj, c
 // place); mask: bool, broadcastable to [B, h, Tq, S], true = the key is hidden (undefined: none).
 // Returns O [B, h, Tq, dv], a permuted view of a contiguous [B, Tq, h, dv] tensor. A query whose
 // keys are all masked gets P = 0 and O = 0. weights, if given, receives P [B, h, Tq, S] as a
-// plain tensor: no gradient flows back through it.
+// plain tensor: no gradient flows back through it. dropout, if defined, holds the factors
+// [B, h, Tq, S] attention dropout multiplies P by (keep / (1 - p): nn::functional::
+// dropout_scale): O = (P * dropout) V, as dropout(P) followed by the product; weights stay P.
 Tensor attention_fused(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask, double scale,
-                       Tensor* weights = nullptr);
+                       Tensor* weights = nullptr, const Tensor& dropout = {});
 
 // The rows of a packed [N, ...] tensor: the tokens of a [B, T] batch without its padding, in
 // order; index[i] = b * T + t for row i (nn::Packing::index).
@@ -46,12 +48,13 @@ struct PackedRows {
 // sequence are columns at k_col and v_col of kv_src [Nk, *], which may be q_src itself (one
 // [N, 3E] projection in self-attention). Each query attends to the keys of its own sequence:
 // padding is never stored, so it needs no mask and costs nothing. attn_mask: bool [Tq, S] or
-// [B * heads, Tq, S] by position (true = hidden), or undefined. Returns O [Nq, heads * head_dim],
+// [B * heads, Tq, S] by position (true = hidden), or undefined; dropout, the factors
+// [B, heads, Tq, S] by position, as attention_fused takes them. Returns O [Nq, heads * head_dim],
 // the heads side by side, and its backward writes the gradient of q, k and v straight into
 // their columns of one gradient per source. Its composed twin is the padded path: unpack,
 // attention_fused (or the composed ops), pack.
 Tensor attention_packed(const Tensor& q_src, int64_t q_col, const Tensor& kv_src, int64_t k_col, int64_t v_col,
                         int64_t heads, int64_t head_dim, const PackedRows& q_rows, const PackedRows& k_rows,
-                        const Tensor& attn_mask, double scale);
+                        const Tensor& attn_mask, double scale, const Tensor& dropout = {});
 
 }  // namespace gg

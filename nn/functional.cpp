@@ -23,8 +23,13 @@ Tensor embedding(const Tensor& ids, const Tensor& weight, int64_t padding_idx) {
 Tensor dropout(const Tensor& x, double p, bool training) {
   GG_CHECK(p >= 0.0 && p < 1.0, "dropout: p must be in [0, 1), got {}", p);
   if (!training || p == 0.0) return x;
-  Tensor keep = gt(uniform(x.shape(), 0.0, 1.0, {.dtype = x.dtype()}), p).to(x.dtype());
-  return x * (keep * (1.0 / (1.0 - p)));
+  return x * dropout_scale(x.shape(), p, x.dtype());
+}
+
+Tensor dropout_scale(const Shape& shape, double p, DType dtype) {
+  GG_CHECK(p >= 0.0 && p < 1.0, "dropout: p must be in [0, 1), got {}", p);
+  const Tensor keep = gt(uniform(shape, 0.0, 1.0, {.dtype = dtype}), p).to(dtype);
+  return keep * (1.0 / (1.0 - p));
 }
 
 Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight, const Tensor& bias,

@@ -13,6 +13,9 @@ Tensor embedding(const Tensor& ids, const Tensor& weight, int64_t padding_idx = 
 // Zeroes each element with probability p and scales the rest by 1 / (1 - p) (inverted
 // dropout); the identity when not training or p = 0.
 Tensor dropout(const Tensor& x, double p, bool training);
+// What dropout multiplies by: keep / (1 - p) with keep ~ Bernoulli(1 - p), a tensor of the
+// given shape and dtype (drawn from the global generator exactly as dropout draws it).
+Tensor dropout_scale(const Shape& shape, double p, DType dtype);
 // y = (x - mean) / sqrt(var + eps) * weight + bias over the last normalized_shape.size()
 // dims (biased variance, as torch's layer_norm); weight and bias may be undefined.
 // fused: one op (autograd/fused_layer_norm.h); false: the composed ops, the twin it is tested against.

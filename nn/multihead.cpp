@@ -120,14 +120,18 @@ Tensor MultiHeadAttention::forward_packed(const Tensor& query, const Tensor& key
            query_rows.B(), key_rows.B(), query.shape(), key.shape(), value.shape());
   // Projected on the tokens only.
   const Sources s = project_sources(query, key, value, query, key, value, &query_rows == &key_rows);
-  const bool dropping = options.dropout > 0 && is_training();
-  if (options.fused && !dropping && same_tensor(s.k, s.v)) {
+  if (options.fused && same_tensor(s.k, s.v)) {
     // Attention on the tokens too: one op from the packed projections to the packed context,
-    // the padding never unpacked (autograd/fused_attention.h).
+    // the padding never unpacked (autograd/fused_attention.h). Dropout's factors are drawn for
+    // the padded [B, h, Tq, S], as the padded path draws them.
+    const int64_t B = query_rows.B(), Tq = query_rows.T(), S = key_rows.T();
+    const Tensor drop = options.dropout > 0 && is_training()
+                            ? functional::dropout_scale({B, num_heads, Tq, S}, options.dropout, s.q.dtype())
+                            : Tensor();
     const Tensor context =
         attention_packed(s.q, s.q_col, s.k, s.k_col, s.v_col, num_heads, head_dim,
-                         {query_rows.index, query_rows.B(), query_rows.T()}, {key_rows.index, key_rows.B(), key_rows.T()},
-                         attn_mask, 1.0 / std::sqrt(static_cast<double>(head_dim)));  // [Nq, E]
+                         {query_rows.index, B, Tq}, {key_rows.index, B, S}, attn_mask,
+                         1.0 / std::sqrt(static_cast<double>(head_dim)), drop);  // [Nq, E]
     return out_proj->forward(context);
   }
   // Otherwise unpacked to [B, T, E] for the attention.
@@ -206,8 +210,12 @@ Tensor MultiHeadAttention::attend(const Tensor& q_in, const Tensor& k_in, const 
     mask = mask.defined() ? logical_or(mask, m) : m;
   }
   const bool dropping = options.dropout > 0 && is_training();
-  if (options.fused && !dropping && (!weights || !GradMode::is_enabled()))  // the same, as one op
-    return merge_heads(attention_fused(q, k, v, mask, 1.0 / std::sqrt(static_cast<double>(head_dim)), weights));
+  if (options.fused && (!weights || !GradMode::is_enabled())) {  // the same, as one op
+    // Dropout's factors drawn as functional::dropout draws them for the weights below.
+    const Tensor drop = dropping ? functional::dropout_scale({B, h, Tq, S}, options.dropout, q.dtype()) : Tensor();
+    return merge_heads(
+        attention_fused(q, k, v, mask, 1.0 / std::sqrt(static_cast<double>(head_dim)), weights, drop));
+  }
   const Tensor w = functional::masked_softmax(functional::scaled_dot_scores(q, k), mask);  // [B, h, Tq, S]
   if (weights) *weights = w;
   return merge_heads(matmul(functional::dropout(w, options.dropout, is_training()), v));  // [B, Tq, E]

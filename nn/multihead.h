@@ -17,9 +17,10 @@ struct MultiHeadAttentionOptions {
   int64_t vdim = -1;          // value width; -1 = D
   bool batch_first = false;   // [B, T, D] instead of PyTorch's default [T, B, D]
   DType dtype = DType::Float32;
-  // The heads' attention as one op (attention_fused, autograd/fused_attention.h) when no
-  // dropout applies and no weights with a gradient are asked for; false: the composed ops
-  // (scores, masked softmax, weighted sum), the fused op's reference.
+  // The heads' attention as one op (attention_fused, or attention_packed on packed tokens:
+  // autograd/fused_attention.h, dropout included) unless weights with a gradient are asked
+  // for; false: the composed ops (scores, masked softmax, dropout, weighted sum), the fused
+  // op's reference.
   bool fused = true;
 };
 
@@ -48,10 +49,11 @@ class MultiHeadAttention : public Module {
   // The same attention on packed tokens (Packing, nn/attention.h): query [Nq, D], key
   // [Nk, kdim], value [Nk, vdim], the tokens of padded batches whose positions query_rows and
   // key_rows give. The projections run on the tokens only, and so does the attention when it
-  // is fused (gg::attention_packed, when key is value; otherwise, and with dropout, it runs on
-  // the padded layout with key_rows.padding as the key padding mask); returns the output at the
-  // query tokens, [Nq, D]. At every token it equals forward() on the padded batches with that
-  // mask. The weights are not returned.
+  // is fused (gg::attention_packed, when key is value; otherwise it runs on the padded layout
+  // with key_rows.padding as the key padding mask); returns the output at the query tokens,
+  // [Nq, D]. At every token it equals forward() on the padded batches with that mask (in
+  // training, with attention dropout, given the same random state). The weights are not
+  // returned.
   Tensor forward_packed(const Tensor& query, const Tensor& key, const Tensor& value, const Packing& query_rows,
                         const Packing& key_rows, const Tensor& attn_mask = {});
 

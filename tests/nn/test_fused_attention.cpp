@@ -197,6 +197,45 @@ TEST_CASE("gradcheck: fused attention", "[gradcheck][nn][attention]") {
   }
 }
 
+TEST_CASE("fused attention with dropout agrees with dropout applied to the composed weights", "[nn][attention]") {
+  for (auto [dtype, rtol] : {std::pair{gg::DType::Float64, 1e-12}, std::pair{gg::DType::Float32, 2e-5}}) {
+    for (const AttentionCase& c : kAttentionCases) {
+      gg::manual_seed(94);
+      const std::vector<Tensor> masks = attention_masks(c);
+      const Tensor drop = F::dropout_scale({c.B, c.h, c.Tq, c.S}, 0.3, dtype);
+      for (size_t mi : {size_t{0}, size_t{3}}) {  // no mask; padding and causal
+        INFO(gg::dtype_name(dtype) << " S " << c.S << " d " << c.d << " mask #" << mi);
+        std::vector<std::vector<Tensor>> results;
+        for (bool fused : {true, false}) {
+          gg::manual_seed(95);
+          std::vector<Tensor> in = attention_inputs(c, dtype);
+          Tensor out, weights;
+          if (fused) {
+            out = gg::attention_fused(in[0], in[1], in[2], masks[mi], 0.37, &weights, drop);
+          } else {
+            weights = F::masked_softmax(gg::matmul(in[0], in[1].transpose(-1, -2)) * 0.37, masks[mi], false);
+            out = gg::matmul(weights * drop, in[2]);
+          }
+          gg::sum(out * gg::randn(out.shape(), {.dtype = dtype})).backward();
+          results.push_back({out, weights, in[0].grad(), in[1].grad(), in[2].grad()});
+        }
+        const char* names[] = {"output", "weights (before dropout)", "q grad", "k grad", "v grad"};
+        for (size_t i = 0; i < results[0].size(); ++i)
+          nn_test::require_close(results[0][i], results[1][i], rtol, names[i]);
+      }
+    }
+  }
+}
+
+TEST_CASE("gradcheck: fused attention with dropout", "[gradcheck][nn][attention]") {
+  const AttentionCase c{2, 2, 3, 5, 3, 2};
+  gg::manual_seed(96);
+  const Tensor drop = F::dropout_scale({2, 2, 3, 5}, 0.4, gg::DType::Float64), mask = attention_masks(c)[3];
+  auto fn = [&](const In& in) { return gg::attention_fused(in[0], in[1], in[2], mask, 0.8, nullptr, drop); };
+  nn_test::expect_gradcheck("attention_fused with dropout", fn,
+                            {nn_test::leaf({2, 2, 3, 3}), nn_test::leaf({2, 2, 5, 3}), nn_test::leaf({2, 2, 5, 2})});
+}
+
 // ---- the same attention on packed rows (gg::attention_packed) against attention_fused on the
 // padded batch ----
 
@@ -223,7 +262,7 @@ gg::PackedRows packed_rows(const gg::nn::Packing& p) { return {p.index, p.B(), p
 // the key padding as a mask, merged and packed again.
 Tensor packed_reference(const Tensor& q_src, int64_t q_col, const Tensor& kv_src, int64_t k_col, int64_t v_col,
                         int64_t H, int64_t d, const gg::nn::Packing& q_rows, const gg::nn::Packing& k_rows,
-                        const Tensor& attn_mask, double scale) {
+                        const Tensor& attn_mask, double scale, const Tensor& drop) {
   const int64_t B = q_rows.B(), Tq = q_rows.T(), S = k_rows.T();
   auto heads = [&](const gg::nn::Packing& rows, const Tensor& src, int64_t col) {
     return rows.unpack(src).narrow(2, col, H * d).reshape({B, rows.T(), H, d}).permute({0, 2, 1, 3});
@@ -232,7 +271,7 @@ Tensor packed_reference(const Tensor& q_src, int64_t q_col, const Tensor& kv_src
   if (attn_mask.defined())
     mask = gg::logical_or(mask, attn_mask.dim() == 3 ? attn_mask.reshape({B, H, Tq, S}) : attn_mask);
   const Tensor out = gg::attention_fused(heads(q_rows, q_src, q_col), heads(k_rows, kv_src, k_col),
-                                         heads(k_rows, kv_src, v_col), mask, scale);
+                                         heads(k_rows, kv_src, v_col), mask, scale, nullptr, drop);
   return q_rows.pack(out.permute({0, 2, 1, 3}).reshape({B, Tq, H * d}));
 }
 }  // namespace
@@ -248,11 +287,13 @@ TEST_CASE("attention on packed rows equals the padded fused attention: output an
         {"causal", F::causal_mask(Tq, S)},
         {"per head", gg::gt(gg::uniform({B * H, Tq, S}, 0, 1), 0.6)}};
     for (const auto& [mask_name, mask] : masks) {
-      for (bool one_source : {false, true}) {
-        INFO(gg::dtype_name(dtype) << ", mask " << mask_name << (one_source ? ", one source" : ", two sources"));
+      for (auto [one_source, dropout] : {std::pair{false, false}, std::pair{true, false}, std::pair{false, true},
+                                         std::pair{true, true}}) {
+        INFO(gg::dtype_name(dtype) << ", mask " << mask_name << (one_source ? ", one source" : ", two sources")
+                                   << (dropout ? ", dropout" : ""));
         const gg::nn::Packing& kr = one_source ? q_rows : k_rows;  // self-attention: the same rows
-        if (one_source && mask.defined() && mask.size(-1) != Tq) continue;
         const Tensor m = one_source && mask.defined() ? mask.narrow(-1, 0, Tq) : mask;
+        const Tensor drop = dropout ? F::dropout_scale({B, H, Tq, kr.T()}, 0.3, dtype) : Tensor();
         std::vector<std::vector<Tensor>> results;
         for (bool packed : {true, false}) {
           gg::manual_seed(91);
@@ -264,8 +305,8 @@ TEST_CASE("attention on packed rows equals the padded fused attention: output an
           const int64_t q_col = one_source ? 2 * E : 2, k_col = one_source ? 0 : E + 1, v_col = one_source ? E : 0;
           const Tensor out =
               packed ? gg::attention_packed(q_src, q_col, kv_src, k_col, v_col, H, d, packed_rows(q_rows),
-                                            packed_rows(kr), m, 0.45)
-                     : packed_reference(q_src, q_col, kv_src, k_col, v_col, H, d, q_rows, kr, m, 0.45);
+                                            packed_rows(kr), m, 0.45, drop)
+                     : packed_reference(q_src, q_col, kv_src, k_col, v_col, H, d, q_rows, kr, m, 0.45, drop);
           REQUIRE(out.shape() == gg::Shape({q_rows.tokens(), E}));
           gg::manual_seed(92);
           gg::sum(out * gg::randn(out.shape(), {.dtype = dtype})).backward();
@@ -293,6 +334,12 @@ TEST_CASE("gradcheck: attention on packed rows", "[gradcheck][nn][attention]") {
   };
   nn_test::expect_gradcheck("attention_packed, two sources", cross,
                             {nn_test::leaf({rows.tokens(), 5}), nn_test::leaf({keys.tokens(), 8})});
+  const Tensor drop = F::dropout_scale({3, 2, 4, 3}, 0.4, gg::DType::Float64);
+  auto dropped = [&](const In& in) {
+    return gg::attention_packed(in[0], 1, in[1], 4, 0, 2, 2, packed_rows(rows), packed_rows(keys), {}, 0.7, drop);
+  };
+  nn_test::expect_gradcheck("attention_packed, dropout", dropped,
+                            {nn_test::leaf({rows.tokens(), 5}), nn_test::leaf({keys.tokens(), 8})});
 }
 
 TEST_CASE("attention on packed rows names the problem on bad input", "[nn][attention]") {
@@ -319,12 +366,13 @@ TEST_CASE("attention on packed rows names the problem on bad input", "[nn][atten
 
 TEST_CASE("multi-head attention: the fused and composed attention give the same outputs and gradients",
           "[nn][attention]") {
-  for (bool packed : {false, true}) {
-    INFO((packed ? "forward_packed" : "forward"));
+  for (auto [packed, dropout] : {std::pair{false, 0.0}, std::pair{true, 0.0}, std::pair{false, 0.3}, std::pair{true, 0.3}}) {
+    INFO((packed ? "forward_packed" : "forward") << ", dropout " << dropout);
     std::vector<std::vector<Tensor>> results;
     for (bool fused : {true, false}) {
       gg::manual_seed(89);
-      gg::nn::MultiHeadAttention mha(12, 3, {.batch_first = true, .dtype = gg::DType::Float64, .fused = fused});
+      gg::nn::MultiHeadAttention mha(
+          12, 3, {.dropout = dropout, .batch_first = true, .dtype = gg::DType::Float64, .fused = fused});
       Tensor x = nn_test::leaf({3, 5, 12});
       const Tensor lengths = gg::from_vector<int64_t>({5, 2, 4});
       const Tensor padding = F::padding_mask(lengths, 5).squeeze(1);  // [B, S]
