@@ -244,6 +244,16 @@ TEST_CASE("copy_ broadcasts the source and converts its dtype", "[core][inplace]
   auto d2 = gg::zeros({2, 3});
   d2.t().copy_(src);
   check_values(d2, {2, 3}, {0, 2, 4, 1, 3, 5}, "copy_ into a transposed view");
+  // The same dtype row into every row of a contiguous [2, 2, 3] (a memcpy per row), into a
+  // transposed view (the strided loop), and a strided row.
+  auto d3 = gg::zeros({2, 2, 3});
+  d3.copy_(gg::from_vector(std::vector<float>{7, 8, 9}));
+  check_values(d3, {2, 2, 3}, {7, 8, 9, 7, 8, 9, 7, 8, 9, 7, 8, 9}, "copy_ of a row into a contiguous tensor");
+  auto d4 = gg::zeros({2, 3});
+  d4.t().copy_(gg::from_vector(std::vector<float>{1, 2}));
+  check_values(d4, {2, 3}, {1, 1, 1, 2, 2, 2}, "copy_ of a row into a transposed view");
+  d4.copy_(gg::testing::iota({3, 2}, DType::Float32).select(1, 0));  // [0, 2, 4], stride 2
+  check_values(d4, {2, 3}, {0, 2, 4, 0, 2, 4}, "copy_ of a strided row");
   auto b = gg::zeros({3}, {.dtype = DType::Bool});
   b.copy_(gg::tensor({0, -0.5, 2}));
   CHECK(b.to_vector<bool>() == std::vector<bool>{false, true, true});
