@@ -148,15 +148,19 @@ std::vector<Tensor> attention_inputs(const AttentionCase& c, gg::DType dtype) {
 }
 }  // namespace
 
-TEST_CASE("fused attention agrees with the composed ops: output, weights and gradients", "[nn][attention]") {
+TEST_CASE("fused attention agrees with the composed ops: output, weights and gradients, with and without dropout",
+          "[nn][attention]") {
   for (auto [dtype, rtol] : {std::pair{gg::DType::Float64, 1e-12}, std::pair{gg::DType::Float32, 2e-5}}) {
     for (const AttentionCase& c : kAttentionCases) {
       gg::manual_seed(86);
       const std::vector<Tensor> masks = attention_masks(c);
-      for (size_t mi = 0; mi < masks.size(); ++mi) {
+      const Tensor dropout = F::dropout_scale({c.B, c.h, c.Tq, c.S}, 0.3, dtype);
+      for (size_t run = 0; run < 2 * masks.size(); ++run) {
+        const size_t mi = run % masks.size();
         const Tensor& mask = masks[mi];
+        const Tensor drop = run < masks.size() ? Tensor() : dropout;  // each mask without, then with dropout
         INFO(gg::dtype_name(dtype) << " B " << c.B << " h " << c.h << " Tq " << c.Tq << " S " << c.S << " d " << c.d
-                                   << " dv " << c.dv << " mask #" << mi);
+                                   << " dv " << c.dv << " mask #" << mi << (drop.defined() ? ", dropout" : ""));
         const double scale = 0.37;
         std::vector<std::vector<Tensor>> results;
         for (bool fused : {true, false}) {
@@ -164,10 +168,10 @@ TEST_CASE("fused attention agrees with the composed ops: output, weights and gra
           std::vector<Tensor> in = attention_inputs(c, dtype);
           Tensor out, weights;
           if (fused) {
-            out = gg::attention_fused(in[0], in[1], in[2], mask, scale, &weights);
-          } else {
+            out = gg::attention_fused(in[0], in[1], in[2], mask, scale, &weights, drop);
+          } else {  // dropout as functional::dropout applies it, to the weights
             weights = F::masked_softmax(gg::matmul(in[0], in[1].transpose(-1, -2)) * scale, mask, false);
-            out = gg::matmul(weights, in[2]);
+            out = gg::matmul(drop.defined() ? weights * drop : weights, in[2]);
           }
           gg::sum(out * gg::randn(out.shape(), {.dtype = dtype})).backward();
           results.push_back({out, weights, in[0].grad(), in[1].grad(), in[2].grad()});
@@ -194,36 +198,6 @@ TEST_CASE("gradcheck: fused attention", "[gradcheck][nn][attention]") {
     auto fn = [mask](const In& in) { return gg::attention_fused(in[0], in[1], in[2], mask, 0.8); };
     nn_test::expect_gradcheck("attention_fused", fn,
                               {nn_test::leaf({2, 2, 3, 3}), nn_test::leaf({2, 2, 5, 3}), nn_test::leaf({2, 2, 5, 2})});
-  }
-}
-
-TEST_CASE("fused attention with dropout agrees with dropout applied to the composed weights", "[nn][attention]") {
-  for (auto [dtype, rtol] : {std::pair{gg::DType::Float64, 1e-12}, std::pair{gg::DType::Float32, 2e-5}}) {
-    for (const AttentionCase& c : kAttentionCases) {
-      gg::manual_seed(94);
-      const std::vector<Tensor> masks = attention_masks(c);
-      const Tensor drop = F::dropout_scale({c.B, c.h, c.Tq, c.S}, 0.3, dtype);
-      for (size_t mi : {size_t{0}, size_t{3}}) {  // no mask; padding and causal
-        INFO(gg::dtype_name(dtype) << " S " << c.S << " d " << c.d << " mask #" << mi);
-        std::vector<std::vector<Tensor>> results;
-        for (bool fused : {true, false}) {
-          gg::manual_seed(95);
-          std::vector<Tensor> in = attention_inputs(c, dtype);
-          Tensor out, weights;
-          if (fused) {
-            out = gg::attention_fused(in[0], in[1], in[2], masks[mi], 0.37, &weights, drop);
-          } else {
-            weights = F::masked_softmax(gg::matmul(in[0], in[1].transpose(-1, -2)) * 0.37, masks[mi], false);
-            out = gg::matmul(weights * drop, in[2]);
-          }
-          gg::sum(out * gg::randn(out.shape(), {.dtype = dtype})).backward();
-          results.push_back({out, weights, in[0].grad(), in[1].grad(), in[2].grad()});
-        }
-        const char* names[] = {"output", "weights (before dropout)", "q grad", "k grad", "v grad"};
-        for (size_t i = 0; i < results[0].size(); ++i)
-          nn_test::require_close(results[0][i], results[1][i], rtol, names[i]);
-      }
-    }
   }
 }
 
