@@ -266,19 +266,24 @@ void for_directions(int64_t D, F f) {
 }  // namespace
 
 struct LSTMLayerBackward : Node {
-  // Per direction: w_hh, act, c_prev, h_prev, tanh_c.
-  std::vector<std::unique_ptr<SavedTensor>> saved;
-  std::vector<bool> reverse;
+  // What each direction's forward kept (SavedTensors register with the node: not movable, so
+  // one allocation per direction).
+  struct Saved {
+    SavedTensor w_hh, act, c_prev, h_prev, tanh_c;
+    bool reverse = false;
+    explicit Saved(Node* n) : w_hh(n), act(n), c_prev(n), h_prev(n), tanh_c(n) {}
+  };
+  std::vector<std::unique_ptr<Saved>> saved;
   std::vector<int64_t> lengths;  // per sequence; T for all when none were given
   std::string name() const override { return "LSTMLayerBackward"; }
   std::vector<Tensor> backward(const Tensor& dy_in) override {
-    const int64_t D = static_cast<int64_t>(reverse.size());
-    std::vector<Direction> dirs(static_cast<size_t>(D));
-    for (int64_t k = 0; k < D; ++k) {
-      Direction& d = dirs[static_cast<size_t>(k)];
-      auto s = [&](int i) { return (*saved[static_cast<size_t>(5 * k + i)])(); };
-      d.w_hh = s(0), d.act = s(1), d.c_prev = s(2), d.h_prev = s(3), d.tanh_c = s(4);
-      d.reverse = reverse[static_cast<size_t>(k)];
+    const int64_t D = static_cast<int64_t>(saved.size());
+    std::vector<Direction> dirs;
+    for (const auto& s : saved) {
+      Direction d;
+      d.w_hh = s->w_hh(), d.act = s->act(), d.c_prev = s->c_prev(), d.h_prev = s->h_prev(), d.tanh_c = s->tanh_c();
+      d.reverse = s->reverse;
+      dirs.push_back(std::move(d));
     }
     const Tensor dy = kernel::contiguous(dy_in);  // [T + 2, B, D * H]
     const int64_t T = dirs[0].act.size(0), B = dirs[0].act.size(1), G = dirs[0].act.size(2), H = G / 4;
@@ -369,11 +374,9 @@ Tensor lstm_layers(std::vector<Direction> dirs, const Tensor& lengths, const cha
   if (grad) {
     auto node = std::make_shared<LSTMLayerBackward>();
     for (const Direction& d : dirs) {
-      for (const Tensor& t : {d.w_hh, d.act, d.c_prev, d.h_prev, d.tanh_c}) {
-        node->saved.push_back(std::make_unique<SavedTensor>(node.get()));
-        *node->saved.back() = t;
-      }
-      node->reverse.push_back(d.reverse);
+      auto& s = *node->saved.emplace_back(std::make_unique<LSTMLayerBackward::Saved>(node.get()));
+      s.w_hh = d.w_hh, s.act = d.act, s.c_prev = d.c_prev, s.h_prev = d.h_prev, s.tanh_c = d.tanh_c;
+      s.reverse = d.reverse;
     }
     node->lengths = std::move(lens);
     attach(out, node, inputs);
