@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/kernels.h"
+#include "core/panel_gemm.h"
 #include "core/profiler.h"
 #include "core/parallel.h"
 
@@ -183,6 +184,17 @@ void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t M, int64_t N, int64_t 
   }
 }
 
+// c = a b + beta c through panels (core/panel_gemm.h) where they pay: a float32 product of a
+// few rows against a large b. Returns false, having done nothing, where they do not.
+bool panel_product(const Tensor& c, const Tensor& a, const Tensor& b, double beta) {
+  if (c.dtype() != DType::Float32 || a.dim() != 2 || b.dim() != 2 || (beta != 0 && beta != 1) ||
+      !panels_pay(a.size(0), b.size(1), a.size(1)))
+    return false;
+  gemm_panels(a.size(0), b.size(1), a.size(1), a.data<float>(), a.stride(0), a.stride(1), panels_of(b),
+              c.data<float>(), c.stride(0), beta == 1);
+  return true;
+}
+
 }  // namespace
 
 Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
@@ -195,6 +207,7 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
     fill(out, 0);
     return out;
   }
+  if (panel_product(out, a_in, b_in, 0)) return out;
   Tensor a = a_in, b = b_in;
   BlasView va = blas_view(a), vb = blas_view(b);
   if (!va.ok || !vb.ok) {  // a layout BLAS cannot describe: copy it, and recompute the offsets
@@ -238,11 +251,13 @@ void matmul_into(const Tensor& c, const Tensor& a_in, const Tensor& b_in, double
   const int64_t M = c.size(0), N = c.size(1), K = a_in.size(1);
   GG_PROFILE("matmul", 2.0 * static_cast<double>(M * N * K));
   if (M == 0 || N == 0) return;
+  c.storage()->bump_version();  // an in-place write, like copy_ (panels of c kept before are stale)
   if (K == 0) {
     if (beta == 0) fill(c, 0);
     else scale(c, beta);
     return;
   }
+  if (panel_product(c, a_in, b_in, beta)) return;
   Tensor a = blas_view(a_in).ok ? a_in : contiguous(a_in), b = blas_view(b_in).ok ? b_in : contiguous(b_in);
   const BlasView va = blas_view(a), vb = blas_view(b);
   visit_floating(c.dtype(), "matmul_into", [&]<class T>() {
