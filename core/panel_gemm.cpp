@@ -21,7 +21,7 @@ struct Entry {
   std::weak_ptr<Storage> storage;
   int64_t offset = 0, K = 0, N = 0, rs = 0, cs = 0;
   uint64_t version = 0;
-  Tensor panels;   // undefined until b's storage comes back
+  Tensor panels;      // undefined until b comes back
   uint64_t used = 0;  // for evicting the least recently used
 };
 
