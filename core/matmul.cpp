@@ -125,8 +125,9 @@ void outer(int64_t M, int64_t N, const T* a, int64_t inc_a, const T* b, int64_t 
 // matmul time -10 to -30% on the small models, none lost on the medium ones). Each block packs
 // all of b, so the largest products, where OpenBLAS's shared packing pays, stay with it.
 // With few rows against a large b the blocks are columns instead (2-D float32 products of up
-// to 64 rows do not get here: they multiply kept panels of b, core/panel_gemm.h): each thread then packs its own part of b, not all of it (row halves ran
-// 1.2x slower than OpenBLAS there, column halves as fast or faster). Where b is small (under
+// to 64 rows do not get here: they multiply kept panels of b, core/panel_gemm.h): each
+// thread then packs its own part of b, not all of it (row halves ran 1.2x slower than
+// OpenBLAS there, column halves as fast or faster). Where b is small (under
 // 1 MiB), columns still win up to 32 rows (a decoder step of the small models): they beat
 // OpenBLAS's own split by 1.2-1.8x ([24, 192] x [192, 512]: 100 -> 52-55 us) and row halves
 // by 1.05-1.2x ([32, 192] x [192, 512] and [32, 512] x [512, 192], GFLOP/s: rows 78-81 and
