@@ -6,8 +6,29 @@
 #include <mutex>
 #include <vector>
 
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
+
 namespace gg {
 namespace {
+
+// Huge pages for large blocks (see Storage::kHugePageBytes). Only whole huge pages are
+// advised, so the tail of a block past its last 2 MiB boundary stays in small pages. The
+// advice may be refused (a kernel without THP): then the block is simply in small pages.
+constexpr size_t kHugePage = Storage::kHugePageBytes;
+std::align_val_t alignment(size_t bytes) {
+  return bytes >= kHugePage ? std::align_val_t{kHugePage} : Storage::kAlignment;
+}
+
+void* allocate(size_t bytes) {
+  void* p = ::operator new(bytes, alignment(bytes));
+#ifdef MADV_HUGEPAGE
+  if (bytes >= kHugePage) madvise(p, bytes / kHugePage * kHugePage, MADV_HUGEPAGE);
+#endif
+  return p;
+}
+void release(void* p, size_t bytes) { ::operator delete(p, alignment(bytes)); }
 
 std::atomic<int64_t> live_bytes{0};
 std::atomic<int64_t> peak_bytes{0};
@@ -40,7 +61,7 @@ class BlockCache {
   void clear() {
     std::lock_guard<std::mutex> lock(mutex_);
     for (auto& [bytes, blocks] : free_)
-      for (void* p : blocks) ::operator delete(p, Storage::kAlignment);
+      for (void* p : blocks) release(p, bytes);
     free_.clear();
     cached_ = 0;
   }
@@ -83,9 +104,9 @@ Storage::Storage(size_t nbytes) : nbytes_(nbytes) {
   if (nbytes >= kCacheMinBytes) {
     const size_t bytes = size_class(nbytes);
     data_ = cache().take(bytes);
-    if (!data_) data_ = ::operator new(bytes, kAlignment);
+    if (!data_) data_ = allocate(bytes);
   } else {
-    data_ = nbytes ? ::operator new(nbytes, kAlignment) : nullptr;
+    data_ = nbytes ? allocate(nbytes) : nullptr;
   }
   const int64_t live = live_bytes.fetch_add(static_cast<int64_t>(nbytes)) + static_cast<int64_t>(nbytes);
   int64_t peak = peak_bytes.load();
@@ -95,7 +116,7 @@ Storage::Storage(size_t nbytes) : nbytes_(nbytes) {
 
 Storage::~Storage() {
   if (data_ && !(nbytes_ >= kCacheMinBytes && cache().give(data_, size_class(nbytes_))))
-    ::operator delete(data_, kAlignment);
+    release(data_, nbytes_ >= kCacheMinBytes ? size_class(nbytes_) : nbytes_);
   live_bytes.fetch_sub(static_cast<int64_t>(nbytes_));
 }
 

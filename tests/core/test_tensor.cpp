@@ -2,7 +2,11 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <fstream>
 #include <limits>
+#include <string>
 
 #include "core_testing.h"
 #include "glassgrad.h"
@@ -335,4 +339,46 @@ TEST_CASE("the caching allocator reuses freed large blocks and gives them back o
   { gg::Tensor big = gg::Tensor::empty({100000}); }
   CHECK(gg::memory_stats().cached_bytes == 0);
   gg::set_cache_limit(old_limit);
+}
+
+#ifdef __linux__
+namespace {
+// The VmFlags of the mapping that holds address p in /proc/self/smaps ("hg": MADV_HUGEPAGE
+// was advised), or "" when no mapping holds it.
+std::string vm_flags_at(const void* p) {
+  std::ifstream smaps("/proc/self/smaps");
+  const auto addr = reinterpret_cast<uintptr_t>(p);
+  bool inside = false;
+  for (std::string line; std::getline(smaps, line);) {
+    uintptr_t lo = 0, hi = 0;
+    if (std::sscanf(line.c_str(), "%lx-%lx ", &lo, &hi) == 2 && line.find('-') < line.find(' ')) {
+      inside = lo <= addr && addr < hi;
+    } else if (inside && line.rfind("VmFlags:", 0) == 0) {
+      return line;
+    }
+  }
+  return "";
+}
+}  // namespace
+#endif
+
+TEST_CASE("blocks of 2 MiB or more start on a 2 MiB boundary and ask for huge pages", "[storage]") {
+  constexpr size_t huge = gg::Storage::kHugePageBytes;
+  gg::Tensor big = gg::Tensor::empty({static_cast<int64_t>(huge / 4) + 1000});  // just over 2 MiB
+  gg::Tensor medium = gg::Tensor::empty({100000});                             // 400 KB: cache-line aligned only
+  CHECK(reinterpret_cast<uintptr_t>(big.data<float>()) % huge == 0);
+  CHECK(reinterpret_cast<uintptr_t>(medium.data<float>()) % 64 == 0);
+  for (int i = 0; i < 3; ++i) {  // blocks taken back from the cache keep their alignment
+    big = gg::Tensor();
+    big = gg::Tensor::empty({static_cast<int64_t>(huge / 4) + 1000});
+    CHECK(reinterpret_cast<uintptr_t>(big.data<float>()) % huge == 0);
+  }
+#ifdef __linux__
+  // A kernel built with transparent huge pages has this directory; there the advice is taken.
+  if (std::ifstream("/sys/kernel/mm/transparent_hugepage/enabled")) {
+    const std::string flags = vm_flags_at(big.data<float>());
+    INFO(flags);
+    CHECK(flags.find(" hg") != std::string::npos);
+  }
+#endif
 }
