@@ -216,6 +216,31 @@ TEST_CASE("one thread and two threads give identical results", "[core][parallel]
   }
 }
 
+// A float32 product with one row is dot products of b's rows (core/matmul.cpp, dot_rows), each
+// summed by one thread in a fixed order: a batch-1 decoder gives the same bits on any number
+// of threads.
+TEST_CASE("one-row float32 products give the same bits on one and two threads", "[core][parallel]") {
+  gg::manual_seed(36);
+  auto x = gg::randn({1, 1030});
+  auto w = gg::randn({2003, 1030});  // x w^T: 2003 rows of w, three past the last group of four
+  auto bias = gg::randn({2003});
+  auto run = [&] {
+    auto c = bias.reshape({1, 2003}).clone();
+    gg::kernel::matmul_into(c, x, w.t(), 1.0);
+    return std::vector<std::vector<float>>{gg::kernel::matmul(x, w.t()).to_vector<float>(), c.to_vector<float>()};
+  };
+  std::vector<std::vector<float>> one, two;
+  {
+    Threads t(1);
+    one = run();
+  }
+  {
+    Threads t(2);
+    two = run();
+  }
+  CHECK(one == two);
+}
+
 // OpenBLAS blocks a product differently for 1 and 2 threads, so its float rounding differs
 // between them (by ~1e-6 of scale in float32); for a fixed thread count it is repeatable.
 TEST_CASE("BLAS matmul is repeatable per thread count and agrees across counts", "[core][parallel]") {
