@@ -216,9 +216,9 @@ TEST_CASE("one thread and two threads give identical results", "[core][parallel]
   }
 }
 
-// A float32 product with one row is dot products of b's rows (core/matmul.cpp, dot_rows), each
-// summed by one thread in a fixed order: a batch-1 decoder gives the same bits on any number
-// of threads.
+// A float32 product x w^T with one row is dot products of x with w's rows (core/matmul.cpp,
+// dot_rows), each summed by one thread in a fixed order: a batch-1 decoder gives the same bits
+// on any number of threads.
 TEST_CASE("one-row float32 products give the same bits on one and two threads", "[core][parallel]") {
   gg::manual_seed(36);
   auto x = gg::randn({1, 1030});
