@@ -121,7 +121,7 @@ void dot_rows(int64_t r0, int64_t r1, int64_t cols, const float* A, int64_t lda,
 // y = op(A) x + beta * y, where op(A) is the row-major matrix A [rows, cols] (ld lda) or its
 // transpose. In float32, A x over contiguous x (a batch-1 decoder step's x W^T: every product
 // of bench_decode) runs as dot products of A's rows, split by rows over the threads: the
-// matrix is streamed once, at the memory's speed, and each thread reads its rows to the end.
+// matrix is streamed once, at the memory's speed, each thread reading its own block of rows.
 // OpenBLAS's sgemv took 3-8% longer on the decoder's shapes (microbench, 2 threads).
 template <class T>
 void gemv(CBLAS_TRANSPOSE trans, int64_t rows, int64_t cols, const T* A, int64_t lda, const T* x, int64_t incx, T* y,
@@ -185,7 +185,6 @@ void outer(int64_t M, int64_t N, const T* a, int64_t inc_a, const T* b, int64_t 
 // [1152, 768] 131 -> 136); past that, on the 8000-word output layer's products, OpenBLAS's
 // shared packing wins again (151 against 144 forward, 132 against 115 for the weight gradient).
 constexpr int64_t kSplitRows = 32;              // at least 16 rows per thread
-constexpr int64_t kSplitMinMacs = 1 << 18;      // below: one thread does it faster
 constexpr int64_t kSplitMaxMacs = int64_t{1} << 31;
 constexpr int64_t kSplitColumnsBelowRows = 128;  // fewer rows than this, N >= 2M, and a large b
 constexpr int64_t kSplitColumnsMinB = 1 << 18;   // or at most kSplitRows rows: split columns
@@ -208,7 +207,7 @@ void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t M, int64_t N, int64_t 
   } else if (K == 1) {  // a is stored [M, 1] (NoTrans) or [1, M]; b [1, N] (NoTrans) or [N, 1]
     outer<T>(M, N, a, ta == CblasNoTrans ? lda : 1, b, tb == CblasNoTrans ? 1 : ldb, c, ldc, beta);
   } else if constexpr (std::is_same_v<T, float>) {
-    const bool split = M * N * K >= kSplitMinMacs && M * N * K <= kSplitMaxMacs && !omp_in_parallel() &&
+    const bool split = M * N * K >= kParallelMinMacs && M * N * K <= kSplitMaxMacs && !omp_in_parallel() &&
                        omp_get_max_threads() > 1;
     const bool by_columns =
         M < kSplitColumnsBelowRows && N >= 2 * M && (N * K >= kSplitColumnsMinB || M <= kSplitRows);
@@ -276,7 +275,7 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
     // Many small products that add up to real work: spread them over the threads, each BLAS
     // call single-threaded inside the region. Otherwise loop, and let BLAS decide.
     const int64_t macs = p.M * p.N * p.K;
-    if (count > 1 && macs < (1 << 18) && count * macs >= (1 << 18)) {
+    if (count > 1 && macs < kParallelMinMacs && count * macs >= kParallelMinMacs) {
       parallel_for(count, 2, [&](int64_t begin, int64_t end) {
         for (int64_t i = begin; i < end; ++i) one(i);
       });

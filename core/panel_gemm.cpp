@@ -13,7 +13,6 @@ namespace {
 
 constexpr int64_t kPanelMinB = int64_t{1} << 16;        // numbers in b: below, packing costs little
 constexpr size_t kPanelMaxStorages = 64;                 // b storages remembered at most
-constexpr int64_t kPanelSplitMacs = int64_t{1} << 18;    // below, one thread
 
 // One remembered b: its storage (weak, so that a new tensor at the same address is not taken
 // for it), the view it was read through, and its panels if kept.
@@ -186,7 +185,7 @@ void gemm_panels(int64_t M, int64_t N, int64_t K, const float* a, int64_t a_rs, 
   GG_CHECK(panels.dim() == 3 && panels.size(0) == P && panels.size(1) == K && panels.size(2) == kPanelWidth,
            "gemm_panels: panels {} do not hold b [{}, {}]", panels.shape(), K, N);
   const float* packed = panels.data<float>();
-  parallel_for(P, M * N * K >= kPanelSplitMacs ? 1 : P + 1, [&](int64_t p0, int64_t p1) {
+  parallel_for(P, M * N * K >= kParallelMinMacs ? 1 : P + 1, [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
       const int64_t j0 = p * kPanelWidth, cols = std::min(kPanelWidth, N - j0);
       const float* panel = packed + p * K * kPanelWidth;

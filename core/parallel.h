@@ -12,6 +12,8 @@ namespace gg {
 // Below this many elements a kernel runs on one thread: starting a team costs a few
 // microseconds, more than a small loop saves (measured by bench/bench_core).
 constexpr int64_t kParallelGrain = 1 << 15;
+// The same for matrix products, counted in multiply-adds: below, one thread does it faster.
+constexpr int64_t kParallelMinMacs = 1 << 18;
 
 int num_threads();
 // Sets the threads used by glassgrad's kernels and by OpenBLAS.
