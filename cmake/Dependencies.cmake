@@ -5,7 +5,7 @@ include(GNUInstallDirs)
 function(gg_missing what package)
   message(FATAL_ERROR "glassgrad: ${what} was not found. Install it with:\n"
                       "  sudo apt-get install ${package}\n"
-                      "(or run scripts/setup.sh, which installs everything glassgrad needs)")
+                      "(or run scripts/test.sh, which installs everything glassgrad needs)")
 endfunction()
 
 # OpenBLAS, the OpenMP build: BLAS then runs on the same OpenMP thread pool as our own
@@ -18,6 +18,24 @@ if(NOT OpenBLAS_LIBRARIES MATCHES "openmp")
   message(WARNING "glassgrad: OpenBLAS at ${OpenBLAS_LIBRARIES} is not the OpenMP build; BLAS and glassgrad "
                   "will use separate thread pools. Install libopenblas-openmp-dev and select it with "
                   "update-alternatives --config libopenblas.so.0-x86_64-linux-gnu")
+endif()
+
+# oneDNN (GG_GEMM=onednn, the default): float32 matrix products, with kernels for every x86
+# CPU it knows, AVX-512 included. Linked by full path, like OpenBLAS: its own package config
+# also looks for OpenCL, which glassgrad does not use. -DGG_GEMM=openblas builds without it.
+if(GG_GEMM STREQUAL "onednn")
+  find_path(DNNL_INCLUDE_DIR oneapi/dnnl/dnnl.h)
+  find_library(DNNL_LIBRARY dnnl)
+  if(NOT DNNL_INCLUDE_DIR OR NOT DNNL_LIBRARY)
+    gg_missing("oneDNN (for -DGG_GEMM=onednn; -DGG_GEMM=openblas builds without it)" "libdnnl-dev")
+  endif()
+  file(STRINGS ${DNNL_INCLUDE_DIR}/oneapi/dnnl/dnnl_config.h DNNL_RUNTIME REGEX "define DNNL_CPU_RUNTIME ")
+  if(NOT DNNL_RUNTIME MATCHES "DNNL_RUNTIME_OMP")
+    message(WARNING "glassgrad: oneDNN at ${DNNL_LIBRARY} is not built on OpenMP; it and glassgrad "
+                    "will use separate thread pools")
+  endif()
+elseif(NOT GG_GEMM STREQUAL "openblas")
+  message(FATAL_ERROR "glassgrad: GG_GEMM is '${GG_GEMM}'; expected onednn or openblas")
 endif()
 
 find_package(OpenMP QUIET COMPONENTS CXX)

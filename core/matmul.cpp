@@ -1,15 +1,17 @@
 // matmul: a [..., M, K] @ b [..., K, N] -> [..., M, N], batch dims broadcast.
-// Float tensors go to cblas_sgemm/dgemm. A transposed view is handed to BLAS as a
-// transpose flag with its leading dimension, not copied; only a layout BLAS cannot
-// describe (say, a slice with a step along both dims) is copied first.
+// Float32 products go to oneDNN's sgemm (or OpenBLAS's, built with -DGG_GEMM=openblas), float64
+// to OpenBLAS's dgemm. A transposed view is handed to the library as a transpose flag with its
+// leading dimension, not copied; only a layout it cannot describe (say, a slice with a step
+// along both dims) is copied first.
 #include <cblas.h>
+#if GG_GEMM_ONEDNN
+#include <oneapi/dnnl/dnnl.h>
+#endif
 
 #include <vector>
 
 #include "core/kernels.h"
-#include "core/panel_gemm.h"
 #include "core/profiler.h"
-#include "core/small_gemm.h"
 #include "core/parallel.h"
 
 namespace gg::kernel {
@@ -83,66 +85,51 @@ BlasView blas_view(const Tensor& x) {
   return {};
 }
 
-// y[i * incy] = A[i, :] . x + beta * y[i * incy] for the rows i in [r0, r1) of the row-major
-// float32 A (ld lda), x contiguous. Four rows at a time, each summed in one 8-float vector over
-// k and then across its lanes in order: a row's result does not depend on how the rows are
-// split over the threads. beta = 0 never reads y.
-void dot_rows(int64_t r0, int64_t r1, int64_t cols, const float* A, int64_t lda, const float* x, float* y,
-              int64_t incy, float beta) {
-  using S = Simd<float>;
-  using V = S::V;
-  const int64_t kv = cols / S::L * S::L;
-  const auto finish = [&](int64_t i, V acc) {
-    float sum = 0;
-    for (int64_t l = 0; l < S::L; ++l) sum += acc[l];
-    for (int64_t k = kv; k < cols; ++k) sum += A[i * lda + k] * x[k];
-    y[i * incy] = beta == 0 ? sum : sum + beta * y[i * incy];
-  };
-  int64_t i = r0;
-  for (; i + 4 <= r1; i += 4) {
-    const float* a = A + i * lda;
-    V acc0{}, acc1{}, acc2{}, acc3{};
-    for (int64_t k = 0; k < kv; k += S::L) {
-      const V xv = S::load(x + k);
-      acc0 += S::load(a + k) * xv;
-      acc1 += S::load(a + lda + k) * xv;
-      acc2 += S::load(a + 2 * lda + k) * xv;
-      acc3 += S::load(a + 3 * lda + k) * xv;
-    }
-    finish(i, acc0), finish(i + 1, acc1), finish(i + 2, acc2), finish(i + 3, acc3);
-  }
-  for (; i < r1; ++i) {
-    V acc{};
-    for (int64_t k = 0; k < kv; k += S::L) acc += S::load(A + i * lda + k) * S::load(x + k);
-    finish(i, acc);
-  }
-}
+// Float32 products of at least this many multiply-adds go to oneDNN (when built with it);
+// smaller ones to OpenBLAS, whose fixed cost per call is a third of oneDNN's (0.2-0.8 us
+// against 0.7-2.5 us up to 32 x 32 x 32; the two are level near 64 x 64 x 64).
+constexpr int64_t kOneDnnMinMacs = int64_t{1} << 18;
 
-// y = op(A) x + beta * y, where op(A) is the row-major matrix A [rows, cols] (ld lda) or its
-// transpose. In float32, A x over contiguous x (a batch-1 decoder step's x W^T: every product
-// of bench_decode) runs as dot products of A's rows, split by rows over the threads: the
-// matrix is streamed once, at the memory's speed, each thread reading its own block of rows.
-// OpenBLAS's sgemv took 3-8% longer on the decoder's shapes (microbench, 2 threads).
+// c = op(a) op(b) + beta * c, row-major, as one call to the GEMM library: a is stored [M, K]
+// (NoTrans) or [K, M] (Trans), b [K, N] or [N, K]. beta = 0 never reads c (it may hold NaN).
+// oneDNN turns a product of one row or one column into a matrix-vector product itself;
+// OpenBLAS's gemm would pack the whole matrix for it, so that case is handed to its gemv here.
 template <class T>
-void gemv(CBLAS_TRANSPOSE trans, int64_t rows, int64_t cols, const T* A, int64_t lda, const T* x, int64_t incx, T* y,
-          int64_t incy, T beta) {
+void library_gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t M, int64_t N, int64_t K, const T* a, int64_t lda,
+                  const T* b, int64_t ldb, T* c, int64_t ldc, T beta) {
+#if GG_GEMM_ONEDNN
   if constexpr (std::is_same_v<T, float>) {
-    if (trans == CblasNoTrans && incx == 1) {
-      parallel_for((rows + 3) / 4, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(4 * cols, 1)),
-                   [&](int64_t g0, int64_t g1) {
-                     dot_rows(4 * g0, std::min(rows, 4 * g1), cols, A, lda, x, y, incy, beta);
-                   });
+    if (M * N * K >= kOneDnnMinMacs) {
+      const dnnl_status_t status = dnnl_sgemm(ta == CblasTrans ? 'T' : 'N', tb == CblasTrans ? 'T' : 'N', M, N, K,
+                                              1.0f, a, lda, b, ldb, beta, c, ldc);
+      GG_CHECK(status == dnnl_success, "matmul: oneDNN's sgemm failed (status {}) on a [{}, {}] x [{}, {}] product",
+               static_cast<int>(status), M, K, K, N);
       return;
     }
-    cblas_sgemv(CblasRowMajor, trans, rows, cols, 1.0f, A, lda, x, incx, beta, y, incy);
+  }
+#endif
+  const auto flip = [](CBLAS_TRANSPOSE t) { return t == CblasNoTrans ? CblasTrans : CblasNoTrans; };
+  const auto gemv = [](CBLAS_TRANSPOSE t, int64_t rows, int64_t cols, const T* A, int64_t ld, const T* x, int64_t incx,
+                       T* y, int64_t incy, T beta_y) {
+    if constexpr (std::is_same_v<T, float>) cblas_sgemv(CblasRowMajor, t, rows, cols, 1.0f, A, ld, x, incx, beta_y, y, incy);
+    else cblas_dgemv(CblasRowMajor, t, rows, cols, 1.0, A, ld, x, incx, beta_y, y, incy);
+  };
+  if (M == 1) {  // c[0, :] = op(b)^T a[0, :]
+    gemv(flip(tb), tb == CblasNoTrans ? K : N, tb == CblasNoTrans ? N : K, b, ldb, a, ta == CblasNoTrans ? 1 : lda, c, 1,
+         beta);
+  } else if (N == 1) {  // c[:, 0] = op(a) b[:, 0]
+    gemv(ta, ta == CblasNoTrans ? M : K, ta == CblasNoTrans ? K : M, a, lda, b, tb == CblasNoTrans ? ldb : 1, c, ldc,
+         beta);
+  } else if constexpr (std::is_same_v<T, float>) {
+    cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, 1.0f, a, lda, b, ldb, beta, c, ldc);
   } else {
-    cblas_dgemv(CblasRowMajor, trans, rows, cols, 1.0, A, lda, x, incx, beta, y, incy);
+    cblas_dgemm(CblasRowMajor, ta, tb, M, N, K, 1.0, a, lda, b, ldb, beta, c, ldc);
   }
 }
 
 // c[M, N] = a[:, 0] b[0, :] + beta * c: a product with K = 1 (the backward of attention over one
-// query, [B][S, 1] x [1, H]) is an outer product, and one pass over c is all it needs; gemm
-// would pack both vectors and zero c first, 2.9x slower on LSTM-attention small's batches.
+// query, [B][S, 1] x [1, H]) is an outer product, and one pass over c is all it needs; a GEMM
+// library packs both vectors first (5-25% slower on [64][24, 1] x [1, 256 or 1024]).
 // a(i, 0) = a[i * inc_a], b(0, j) = b[j * inc_b]; beta = 0 never reads c (it may hold NaN).
 template <class T>
 void outer(int64_t M, int64_t N, const T* a, int64_t inc_a, const T* b, int64_t inc_b, T* c, int64_t ldc, T beta) {
@@ -165,82 +152,31 @@ void outer(int64_t M, int64_t N, const T* a, int64_t inc_a, const T* b, int64_t 
   }
 }
 
-// Mid-sized float products are split by rows over the threads, one single-threaded sgemm per
-// block, instead of leaving the split to OpenBLAS 0.3.21: its two-thread gemm synchronizes its
-// threads around shared packed panels and, on the shapes of training (a few hundred rows of
-// width 64-1000), ran 1.3-1.9x slower than two independent halves (microbench, 2 cores:
-// [512, 64] x [64, 256] 293 -> 152 us, [512, 64] x [64, 1000] 897 -> 588 us; bench_seq2seq
-// matmul time -10 to -30% on the small models, none lost on the medium ones). Each block packs
-// all of b, so the largest products, where OpenBLAS's shared packing pays, stay with it.
-// With few rows against a large b the blocks are columns instead (2-D float32 products of up
-// to 64 rows do not get here: they multiply kept panels of b, core/panel_gemm.h): each
-// thread then packs its own part of b, not all of it (row halves ran 1.2x slower than
-// OpenBLAS there, column halves as fast or faster). Where b is small (under
-// 1 MiB), columns still win up to 32 rows (a decoder step of the small models): they beat
-// OpenBLAS's own split by 1.2-1.8x ([24, 192] x [192, 512]: 100 -> 52-55 us) and row halves
-// by 1.05-1.2x ([32, 192] x [192, 512] and [32, 512] x [512, 192], GFLOP/s: rows 78-81 and
-// 93-96, columns 90-93 and 99-101). Row halves also beat OpenBLAS up to a few billion multiply-adds (microbench, GFLOP/s, OpenBLAS's 2 threads -> row halves: the
-// LSTM encoder's [1536, 1024] x [1024, 256] 115 -> 139 and its weight gradient
-// [1536, 1024]^T x [1536, 256] 120 -> 137, a decoder weight gradient [1152, 2048]^T x
-// [1152, 768] 131 -> 136); past that, on the 8000-word output layer's products, OpenBLAS's
-// shared packing wins again (151 against 144 forward, 132 against 115 for the weight gradient).
-constexpr int64_t kSplitRows = 32;              // at least 16 rows per thread
-constexpr int64_t kSplitMaxMacs = int64_t{1} << 31;
-constexpr int64_t kSplitColumnsBelowRows = 128;  // fewer rows than this, N >= 2M, and a large b
-constexpr int64_t kSplitColumnsMinB = 1 << 18;   // or at most kSplitRows rows: split columns
-constexpr int64_t kColumnBlock = 16;            // column blocks start on 64-byte boundaries of c's rows
+constexpr int64_t kColumnBlock = 16;  // column blocks start on 64-byte boundaries of c's rows
 
-// c = a @ b + beta * c. A product with one row (or one column) is a matrix-vector product:
-// OpenBLAS's gemm would still pack the whole matrix for it, which makes batch-1 decoding,
-// where every product has one row, about 3.5x slower than gemv (the same weights streamed
-// once, not twice).
+// c = op(a) op(b) + beta * c. With several threads, a float32 product worth splitting runs as
+// one single-threaded library call per thread, each on its own block of c's columns (and of
+// b): the threads then share nothing. Both libraries split such products worse on their own,
+// most of all those of a few rows against a large b (a recurrent step's x W^T: 1.6-2x). A
+// weight gradient (a read transposed, dY^T X) is left to the library, which splits those as
+// well or better (bench/bench_gemm; docs/PERFORMANCE.md).
 template <class T>
 void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t M, int64_t N, int64_t K, const T* a, int64_t lda,
           const T* b, int64_t ldb, T* c, int64_t ldc, T beta = T(0)) {
-  const auto flip = [](CBLAS_TRANSPOSE t) { return t == CblasNoTrans ? CblasTrans : CblasNoTrans; };
-  if (M == 1) {  // c[0, :] = op(b)^T a[0, :]; b is stored [K, N] (NoTrans) or [N, K] (Trans)
-    gemv<T>(flip(tb), tb == CblasNoTrans ? K : N, tb == CblasNoTrans ? N : K, b, ldb, a,
-            ta == CblasNoTrans ? 1 : lda, c, 1, beta);
-  } else if (N == 1) {  // c[:, 0] = op(a) b[:, 0]; a is stored [M, K] (NoTrans) or [K, M] (Trans)
-    gemv<T>(ta, ta == CblasNoTrans ? M : K, ta == CblasNoTrans ? K : M, a, lda, b, tb == CblasNoTrans ? ldb : 1, c,
-            ldc, beta);
-  } else if (K == 1) {  // a is stored [M, 1] (NoTrans) or [1, M]; b [1, N] (NoTrans) or [N, 1]
+  if (K == 1) {  // a is stored [M, 1] (NoTrans) or [1, M]; b [1, N] (NoTrans) or [N, 1]
     outer<T>(M, N, a, ta == CblasNoTrans ? lda : 1, b, tb == CblasNoTrans ? 1 : ldb, c, ldc, beta);
-  } else if constexpr (std::is_same_v<T, float>) {
-    const bool split = M * N * K >= kParallelMinMacs && M * N * K <= kSplitMaxMacs && !omp_in_parallel() &&
-                       omp_get_max_threads() > 1;
-    const bool by_columns =
-        M < kSplitColumnsBelowRows && N >= 2 * M && (N * K >= kSplitColumnsMinB || M <= kSplitRows);
-    if (split && (by_columns || M >= kSplitRows)) {
-      if (by_columns) {  // b is [K, N] (NoTrans) or [N, K] (Trans)
-        parallel_for((N + kColumnBlock - 1) / kColumnBlock, 1, [&](int64_t b0, int64_t b1) {
-          const int64_t j0 = b0 * kColumnBlock, j1 = std::min(N, b1 * kColumnBlock);
-          cblas_sgemm(CblasRowMajor, ta, tb, M, j1 - j0, K, 1.0f, a, lda, b + (tb == CblasNoTrans ? j0 : j0 * ldb), ldb,
-                      beta, c + j0, ldc);
-        });
-      } else {
-        parallel_for(M, kSplitRows / 2, [&](int64_t i0, int64_t i1) {  // BLAS runs single-threaded in here
-          cblas_sgemm(CblasRowMajor, ta, tb, i1 - i0, N, K, 1.0f, a + (ta == CblasNoTrans ? i0 * lda : i0), lda, b,
-                      ldb, beta, c + i0 * ldc, ldc);
-        });
-      }
-    } else {
-      cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, 1.0f, a, lda, b, ldb, beta, c, ldc);
-    }
-  } else {
-    cblas_dgemm(CblasRowMajor, ta, tb, M, N, K, 1.0, a, lda, b, ldb, beta, c, ldc);
+    return;
   }
-}
-
-// c = a b + beta c through panels (core/panel_gemm.h) where they pay: a float32 product of a
-// few rows against a large b. Returns false, having done nothing, where they do not.
-bool panel_product(const Tensor& c, const Tensor& a, const Tensor& b, double beta) {
-  if (c.dtype() != DType::Float32 || a.dim() != 2 || b.dim() != 2 || (beta != 0 && beta != 1) ||
-      !panels_pay(a.size(0), b.size(1), a.size(1)))
-    return false;
-  gemm_panels(a.size(0), b.size(1), a.size(1), a.data<float>(), a.stride(0), a.stride(1), panels_of(b),
-              c.data<float>(), c.stride(0), beta == 1);
-  return true;
+  const bool split = std::is_same_v<T, float> && ta == CblasNoTrans && M * N * K >= kParallelMinMacs &&
+                     N >= 2 * kColumnBlock && omp_get_max_threads() > 1 && !omp_in_parallel();
+  if (!split) {
+    library_gemm<T>(ta, tb, M, N, K, a, lda, b, ldb, c, ldc, beta);
+    return;
+  }
+  parallel_for((N + kColumnBlock - 1) / kColumnBlock, 1, [&](int64_t b0, int64_t b1) {
+    const int64_t j0 = b0 * kColumnBlock, j1 = std::min(N, b1 * kColumnBlock);
+    library_gemm<T>(ta, tb, M, j1 - j0, K, a, lda, b + (tb == CblasNoTrans ? j0 : j0 * ldb), ldb, c + j0, ldc, beta);
+  });
 }
 
 }  // namespace
@@ -255,7 +191,6 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
     fill(out, 0);
     return out;
   }
-  if (panel_product(out, a_in, b_in, 0)) return out;
   Tensor a = a_in, b = b_in;
   BlasView va = blas_view(a), vb = blas_view(b);
   if (!va.ok || !vb.ok) {  // a layout BLAS cannot describe: copy it, and recompute the offsets
@@ -272,8 +207,8 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
       gemm<T>(va.trans, vb.trans, p.M, p.N, p.K, pa + p.a_off[i], va.ld, pb + p.b_off[i], vb.ld,
               pc + i * p.M * p.N, p.N);
     };
-    // Many small products that add up to real work: spread them over the threads, each BLAS
-    // call single-threaded inside the region. Otherwise loop, and let BLAS decide.
+    // Many small products that add up to real work: spread them over the threads, each library
+    // call single-threaded inside the region. Otherwise loop, and let gemm split each product.
     const int64_t macs = p.M * p.N * p.K;
     if (count > 1 && macs < kParallelMinMacs && count * macs >= kParallelMinMacs) {
       parallel_for(count, 2, [&](int64_t begin, int64_t end) {
@@ -299,13 +234,12 @@ void matmul_into(const Tensor& c, const Tensor& a_in, const Tensor& b_in, double
   const int64_t M = c.size(0), N = c.size(1), K = a_in.size(1);
   GG_PROFILE("matmul", 2.0 * static_cast<double>(M * N * K));
   if (M == 0 || N == 0) return;
-  c.storage()->bump_version();  // an in-place write, like copy_ (panels of c kept before are stale)
+  c.storage()->bump_version();  // an in-place write, like copy_: saved views of c see the change
   if (K == 0) {
     if (beta == 0) fill(c, 0);
     else scale(c, beta);
     return;
   }
-  if (panel_product(c, a_in, b_in, beta)) return;
   Tensor a = blas_view(a_in).ok ? a_in : contiguous(a_in), b = blas_view(b_in).ok ? b_in : contiguous(b_in);
   const BlasView va = blas_view(a), vb = blas_view(b);
   visit_floating(c.dtype(), "matmul_into", [&]<class T>() {

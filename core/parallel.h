@@ -1,7 +1,7 @@
 #pragma once
-// Threads. glassgrad's kernels and OpenBLAS share one OpenMP thread pool (Debian's
-// libopenblas-openmp), so a BLAS call made inside one of our parallel regions runs on one
-// thread instead of oversubscribing the cores.
+// Threads. glassgrad's kernels, oneDNN and OpenBLAS share one OpenMP thread pool (Debian's
+// libdnnl and libopenblas-openmp), so a library call made inside one of our parallel regions
+// runs on one thread instead of oversubscribing the cores.
 #include <omp.h>
 
 #include <algorithm>

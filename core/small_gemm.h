@@ -30,9 +30,9 @@ struct Simd {
   }
 };
 
-// c[0, MR) x [0, NV * L) = a b over k < K (Add: c += a b), with a(i, k) = a[i * a_rs + k * a_cs]
+// c[0, MR) x [0, NV * L) = a b over k < K, with a(i, k) = a[i * a_rs + k * a_cs]
 // and b's rows contiguous (b(k, j) = b[k * ldb + j]).
-template <int MR, int NV, class T, bool Add = false>
+template <int MR, int NV, class T>
 inline void small_gemm_tile(int64_t K, const T* a, int64_t a_rs, int64_t a_cs, const T* b, int64_t ldb, T* c,
                             int64_t ldc) {
   using S = Simd<T>;
@@ -57,11 +57,7 @@ inline void small_gemm_tile(int64_t K, const T* a, int64_t a_rs, int64_t a_cs, c
     }
   }
   for (int r = 0; r < MR; ++r)
-    for (int v = 0; v < NV; ++v) {
-      T* cv = c + r * ldc + v * S::L;
-      if constexpr (Add) S::store(cv, S::load(cv) + acc[r][v]);
-      else S::store(cv, acc[r][v]);
-    }
+    for (int v = 0; v < NV; ++v) S::store(c + r * ldc + v * S::L, acc[r][v]);
 }
 
 // Rows [0, M) of c's columns [0, NV * L), four rows at a time.

@@ -2,6 +2,7 @@
 # Builds glassgrad in Release and runs the whole test suite with CTest.
 #   scripts/test.sh               all tests (labels: unit, gradcheck, parity, model)
 #   scripts/test.sh --sanitize    unit and gradcheck tests under AddressSanitizer + UBSan
+#   scripts/test.sh --gemm openblas   float32 products on OpenBLAS instead of oneDNN (own build dir)
 # Extra arguments after the options go to ctest, e.g. scripts/test.sh -L gradcheck
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
@@ -15,6 +16,12 @@ if [ "${1:-}" = "--sanitize" ]; then
   ctest_args=(-L 'unit|gradcheck')
   export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
   export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+fi
+if [ "${1:-}" = "--gemm" ]; then
+  [ -n "${2:-}" ] || { echo "error: --gemm needs a value: onednn or openblas" >&2; exit 2; }
+  cmake_args+=(-DGG_GEMM="$2")
+  [ "$2" = onednn ] || build="$build-$2"
+  shift 2
 fi
 
 gg_install_missing "${GG_PACKAGES[@]}"

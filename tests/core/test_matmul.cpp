@@ -114,11 +114,10 @@ TEST_CASE("2-D matmul in every layout, float32 and float64", "[core][matmul]") {
 }
 
 TEST_CASE("matmul_into adds beta * c, including one-row, one-column (gemv) and K = 1 (outer) products", "[core][matmul]") {
-  // One row or one column goes to BLAS gemv rather than gemm, and K = 1 to an outer-product
-  // loop: every layout of those, into an output that is part of a wider matrix, with beta 0
-  // over NaN (overwritten) and beta 0.5. Float32 A x goes to dot_rows (core/matmul.cpp): the
-  // last two sizes reach its four-row groups, its 8-float body with a tail, and (301 rows of
-  // 1030) its split over the threads.
+  // One row or one column is a matrix-vector product (OpenBLAS: gemv rather than gemm), and
+  // K = 1 goes to an outer-product loop: every layout of those, into an output that is part of
+  // a wider matrix, with beta 0 over NaN (overwritten) and beta 0.5. The last size (301 rows of
+  // 1030) is split over the threads by blocks of columns.
   const std::vector<std::array<int64_t, 3>> sizes = {{1, 9, 6},  {5, 9, 1},   {1, 4, 1},   {5, 1, 7},
                                                      {4, 6, 3}, {1, 37, 70}, {70, 37, 1}, {1, 1030, 301}};
   for (DType dt : {DType::Float32, DType::Float64}) {

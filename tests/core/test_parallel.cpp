@@ -141,22 +141,24 @@ TEST_CASE("large matmul equals the naive kernel", "[core][parallel]") {
     const double tol = dt == DType::Float32 ? 1e-4 : 1e-11;  // |entries| ~ 8: 1e-5 of scale in float32
     check_values(gg::kernel::matmul(a, b), {R, C}, gg::testing::values(want),
                  fmt::format("matmul {}", gg::dtype_name(dt)), tol, tol);
-    // float32 products of this size are split by rows over the threads (core/matmul.cpp): a
-    // transposed a is offset by columns, and matmul_into's beta and row stride apply per block.
+    // float32 products of this size are split by blocks of columns over the threads
+    // (core/matmul.cpp), unless a is read transposed (left to the library): matmul_into's beta
+    // and row stride apply per block.
     auto at = gg::randn({64, R}, {.dtype = dt}).t();
     check_values(gg::kernel::matmul(at, b), {R, C}, gg::testing::values(gg::kernel::matmul_naive(at, b)),
                  fmt::format("matmul, a transposed {}", gg::dtype_name(dt)), tol, tol);
-    auto wide = gg::randn({R, C + 5}, {.dtype = dt});
-    auto c = wide.narrow(1, 2, C);
-    auto into_want = gg::testing::values(gg::kernel::matmul_naive(at, b) + c * 0.5);
-    gg::kernel::matmul_into(c, at, b, 0.5);
-    check_values(c, {R, C}, into_want, fmt::format("matmul_into, beta 0.5, row stride {} {}", C + 5, gg::dtype_name(dt)),
-                 tol, tol);
-    // Few rows against a wide b are split by columns instead: b is offset by columns (stored
-    // [K, N]) or by rows (stored [N, K], transposed), c by columns, and N = 301 leaves a block
-    // shorter than the others.
-    constexpr int64_t kWide = 1000;  // K * N above 2^18: the column split
-    auto few = gg::randn({kWide, 48}, {.dtype = dt}).t();  // [48, 1000], transposed
+    for (const auto& [x, name] : {std::pair{a, "a"}, std::pair{at, "a^T"}}) {
+      auto wide = gg::randn({R, C + 5}, {.dtype = dt});
+      auto c = wide.narrow(1, 2, C);
+      auto into_want = gg::testing::values(gg::kernel::matmul_naive(x, b) + c * 0.5);
+      gg::kernel::matmul_into(c, x, b, 0.5);
+      check_values(c, {R, C}, into_want,
+                   fmt::format("matmul_into {}, beta 0.5, row stride {} {}", name, C + 5, gg::dtype_name(dt)), tol, tol);
+    }
+    // Few rows against a wide b: b is offset by columns (stored [K, N]) or by rows (stored
+    // [N, K], transposed), c by columns, and N = 301 leaves a block shorter than the others.
+    constexpr int64_t kWide = 1000;  // M * N * K above 2^18: split
+    auto few = gg::randn({48, kWide}, {.dtype = dt});
     for (bool bt : {false, true}) {
       auto wide_b = bt ? gg::randn({R, kWide}, {.dtype = dt}).t() : gg::randn({kWide, R}, {.dtype = dt});
       auto cw = gg::randn({48, R + 3}, {.dtype = dt}).narrow(1, 1, R);
@@ -167,7 +169,7 @@ TEST_CASE("large matmul equals the naive kernel", "[core][parallel]") {
       check_values(cw, {48, R}, want_cols, fmt::format("matmul_into by columns, beta 0.5, b {} {}",
                                                        bt ? "transposed" : "plain", gg::dtype_name(dt)), tol, tol);
     }
-    // Under 32 rows, by columns too, whatever the size of b.
+    // Under 32 rows.
     auto thin = gg::randn({20, 64}, {.dtype = dt});
     auto thin_b = gg::randn({R, 64}, {.dtype = dt}).t();  // [64, 301], transposed
     check_values(gg::kernel::matmul(thin, thin_b), {20, R}, gg::testing::values(gg::kernel::matmul_naive(thin, thin_b)),
@@ -216,9 +218,9 @@ TEST_CASE("one thread and two threads give identical results", "[core][parallel]
   }
 }
 
-// A float32 product x w^T with one row is dot products of x with w's rows (core/matmul.cpp,
-// dot_rows), each summed by one thread in a fixed order: a batch-1 decoder gives the same bits
-// on any number of threads.
+// A float32 product x w^T with one row is split over the threads by blocks of w's rows
+// (core/matmul.cpp), each output summed by one library call in the same order whatever the
+// block: a batch-1 decoder gives the same bits on any number of threads.
 TEST_CASE("one-row float32 products give the same bits on one and two threads", "[core][parallel]") {
   gg::manual_seed(36);
   auto x = gg::randn({1, 1030});
