@@ -5,6 +5,7 @@
 //   auto w = gg::randn({3, 2}, {.requires_grad = true});
 //   auto loss = gg::sum(gg::tanh(gg::matmul(x, w)));
 //   loss.backward();   // w.grad() now holds d loss / d w
+#include "core/autocast.h"
 #include "core/dtype.h"
 #include "core/error.h"
 #include "core/parallel.h"

@@ -61,6 +61,7 @@ Tensor stack_rows(const std::vector<const Tensor*>& parts) {
 
 // Every deferred use of one weight (and bias), summed: see DeferredGrad in node.h.
 void flush_deferred(const std::vector<DeferredGrad>& uses) {
+  autocast precision(uses[0].precision);
   std::vector<const Tensor*> dys, xs;
   for (const DeferredGrad& u : uses) {
     dys.push_back(&u.dy);
@@ -154,7 +155,10 @@ void run_backward(const Tensor& root, const Tensor& grad, bool retain_graph) {
                "backward: trying to go through {} a second time, but the graph was freed after the first backward; "
                "hint: call backward(gradient, /*retain_graph=*/true) the first time",
                node->name());
-      grads = node->backward(g);
+      {
+        autocast precision(node->precision);  // products in backward run as forward's did
+        grads = node->backward(g);
+      }
       GG_CHECK(grads.size() == node->inputs.size(), "backward: {} returned {} gradients for {} inputs", node->name(),
                grads.size(), node->inputs.size());
       for (DeferredGrad& d : node->deferred) deferred.add(std::move(d));

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "autograd/grad_mode.h"
+#include "core/autocast.h"
 #include "core/tensor.h"
 
 namespace gg {
@@ -60,6 +61,7 @@ struct DeferredGrad {
   std::shared_ptr<AutogradMeta> weight, bias;  // leaves; bias may be null
   Tensor dy, x;
   Shape weight_shape;
+  Precision precision = matmul_precision();  // of the products that made dy: dW's product runs in it too
 };
 
 struct Node {
@@ -93,6 +95,8 @@ struct Node {
   std::vector<DeferredGrad> deferred;
   Shape shape;  // of the output, for graph printing and error messages
   DType dtype = DType::Float32;
+  // The precision of matrix products when the node was made (gg::autocast): backward's run in it.
+  Precision precision = matmul_precision();
 
  private:
   friend class SavedTensor;

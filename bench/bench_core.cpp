@@ -1,36 +1,50 @@
-// Core benchmark: matmul throughput against raw OpenBLAS in the same run, and what a tiny
-// op costs in overhead.
+// Core benchmark: the machine's float32 peak, matmul throughput against raw OpenBLAS and raw
+// oneDNN in the same run, and what a tiny op costs in overhead.
 //
 //   build/bin/bench_core [--threads T]
 //
 // Prints medians of repeated runs (bench/timer.h).
 #include <cblas.h>
 #include <fmt/core.h>
+#if GG_GEMM_ONEDNN
+#include <oneapi/dnnl/dnnl.h>
+#endif
 
 #include <string>
 
+#include "bench/peak.h"
 #include "bench/timer.h"
 #include "core/kernels.h"
 #include "glassgrad.h"
 
 namespace {
 
-void matmul_table() {
+// Returns the best GFLOP/s any side reached, a lower bound on the machine's peak.
+double matmul_table() {
   fmt::print("\nmatmul, float32, [n, n] @ [n, n] (median GFLOP/s)\n");
-  fmt::print("{:>6} {:>14} {:>14} {:>14} {:>8}\n", "n", "glassgrad", "glassgrad A^T", "OpenBLAS", "ratio");
+  fmt::print("{:>6} {:>14} {:>14} {:>14} {:>14}\n", "n", "glassgrad", "glassgrad A^T", "OpenBLAS", "oneDNN");
+  double best = 0;
   for (int64_t n : {256, 512, 1024, 2048}) {
     gg::Tensor a = gg::randn({n, n}), b = gg::randn({n, n}), c = gg::Tensor::empty({n, n});
-    gg::Tensor at = a.t();  // a transposed view: BLAS reads it with its transpose flag, no copy
-    const double flops = 2.0 * static_cast<double>(n * n * n);
-    double t_gg = gg::bench::seconds_per_call([&] { gg::matmul(a, b); });
-    double t_gg_t = gg::bench::seconds_per_call([&] { gg::matmul(at, b); });
-    double t_blas = gg::bench::seconds_per_call([&] {
+    gg::Tensor at = a.t();  // a transposed view: the library reads it with its transpose flag, no copy
+    const double gflop = 2.0 * static_cast<double>(n * n * n) / 1e9;
+    const double ours = gflop / gg::bench::seconds_per_call([&] { gg::matmul(a, b); });
+    const double ours_t = gflop / gg::bench::seconds_per_call([&] { gg::matmul(at, b); });
+    const double openblas = gflop / gg::bench::seconds_per_call([&] {
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data<float>(), n, b.data<float>(), n,
                   0.0f, c.data<float>(), n);
     });
-    fmt::print("{:>6} {:>14.1f} {:>14.1f} {:>14.1f} {:>7.2f}x\n", n, flops / t_gg / 1e9, flops / t_gg_t / 1e9,
-               flops / t_blas / 1e9, t_blas / t_gg);
+    double onednn = 0;
+#if GG_GEMM_ONEDNN
+    onednn = gflop / gg::bench::seconds_per_call([&] {
+      dnnl_sgemm('N', 'N', n, n, n, 1.0f, a.data<float>(), n, b.data<float>(), n, 0.0f, c.data<float>(), n);
+    });
+#endif
+    fmt::print("{:>6} {:>14.1f} {:>14.1f} {:>14.1f} {:>14}\n", n, ours, ours_t, openblas,
+               onednn > 0 ? fmt::format("{:.1f}", onednn) : "-");
+    best = std::max({best, ours, ours_t, openblas, onednn});
   }
+  return best;
 }
 
 void overhead_table() {
@@ -83,9 +97,13 @@ int main(int argc, char** argv) try {
   gg::set_num_threads(threads);
   gg::manual_seed(0);
   fmt::print("glassgrad core benchmark, {} thread(s), OpenBLAS {}\n", threads, openblas_get_config());
-  matmul_table();
+  const double fma = gg::bench::fma_peak_gflops(threads);
+  const double product = matmul_table();
   overhead_table();
   lstm_cell_table();
+  // bench/run.py reads this line: "% of machine" is a share of it.
+  fmt::print("\nmachine peak, float32, {} thread(s): {:.1f} GFLOP/s (FMA loop {:.1f}, best product {:.1f})\n", threads,
+             std::max(fma, product), fma, product);
   return 0;
 } catch (const std::exception& e) {
   fmt::print(stderr, "error: {}\n", e.what());

@@ -1,8 +1,11 @@
 // Training throughput of a seq2seq workload (bench/workloads.h), in target tokens per second.
 //
 //   build/bin/bench_seq2seq --model lstm-attn|transformer --size small|medium [--steps N]
-//                           [--threads T] [--profile]
+//                           [--threads T] [--precision fp32|bf16] [--profile]
 //
+// --precision bf16 runs the loss and its backward under gg::autocast (bfloat16 products);
+// where bfloat16 is not faster than float32 (core/autocast.h, bf16_is_fast) it says so and
+// runs float32, as `translate train --precision bf16` does.
 // Adam (lr 1e-3), gradient-norm clipping at 1.0, cross-entropy ignoring padding. After two
 // warm-up steps, N steps are timed; the last line ends with "<number> tgt_tok/s".
 // --profile prints the op profiler's table for the timed steps, and the matmul GFLOP/s.
@@ -19,6 +22,7 @@ int main(int argc, char** argv) try {
   std::string model_name = "lstm-attn", size = "small";
   int steps = 20, threads = gg::num_threads();
   bool profile = false;
+  std::string precision_name = "fp32";
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     auto value = [&]() -> std::string {
@@ -29,9 +33,18 @@ int main(int argc, char** argv) try {
     else if (arg == "--size") size = value();
     else if (arg == "--steps") steps = std::stoi(value());
     else if (arg == "--threads") threads = std::stoi(value());
+    else if (arg == "--precision") precision_name = value();
     else if (arg == "--profile") profile = true;
     else throw gg::Error(fmt::format("bench_seq2seq: unknown option '{}'; usage: bench_seq2seq --model "
-                                     "lstm-attn|transformer --size small|medium [--steps N] [--threads T] [--profile]", arg));
+                                     "lstm-attn|transformer --size small|medium [--steps N] [--threads T] [--precision fp32|bf16] [--profile]", arg));
+  }
+  GG_CHECK(precision_name == "fp32" || precision_name == "bf16",
+           "bench_seq2seq: --precision is '{}'; expected fp32 or bf16", precision_name);
+  gg::Precision precision = precision_name == "bf16" ? gg::Precision::BFloat16 : gg::Precision::Float32;
+  if (precision == gg::Precision::BFloat16 && !gg::bf16_is_fast()) {
+    fmt::print("--precision bf16: bfloat16 products are not faster than float32 here (CPU AVX512_BF16: {}, "
+               "oneDNN: {}); running float32\n", gg::cpu_has_bf16() ? "yes" : "no", GG_GEMM_ONEDNN ? "yes" : "no");
+    precision = gg::Precision::Float32;
   }
   gg::set_num_threads(threads);
   gg::manual_seed(0);
@@ -45,7 +58,11 @@ int main(int argc, char** argv) try {
   auto train_step = [&](const gg::bench::Batch& batch) {
     // Seq2Seq::loss sends only the non-padding positions through the output layer (the
     // PyTorch twin, written as a PyTorch user would, projects every position).
-    gg::Tensor loss = model->loss(batch.src, batch.src_lengths, batch.tgt_in, batch.tgt_out, {.ignore_index = 0});
+    gg::Tensor loss;
+    {
+      gg::autocast scope(precision);  // backward's products run in the precision forward's did
+      loss = model->loss(batch.src, batch.src_lengths, batch.tgt_in, batch.tgt_out, {.ignore_index = 0});
+    }
     optimizer.zero_grad();
     loss.backward();
     gg::optim::clip_grad_norm_(model->parameters(), 1.0);
@@ -68,7 +85,7 @@ int main(int argc, char** argv) try {
   if (profiler) {
     double matmul_flops = 0, matmul_seconds = 0;
     for (const auto& [key, e] : profiler->entries())
-      if (key.first == "matmul") matmul_flops += e.flops, matmul_seconds += e.seconds;
+      if (key.first.starts_with("matmul")) matmul_flops += e.flops, matmul_seconds += e.seconds;  // and "matmul bf16"
     fmt::print("{}", profiler->table(25));
     fmt::print("kernels {:.1f}% of wall time; matmul {:.2f} GFLOP in total, {:.1f} GFLOP/s overall\n",
                100 * profiler->total_seconds() / seconds, matmul_flops / 1e9, matmul_flops / seconds / 1e9);
@@ -76,8 +93,8 @@ int main(int argc, char** argv) try {
   }
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);  // ru_maxrss: peak resident set size, KiB on Linux
-  fmt::print("glassgrad {} {} threads={} steps={} loss={:.4f} peak_rss={:.0f}MiB {:.1f} ms/step {:.1f} tgt_tok/s\n",
-             model_name, size, threads, steps, loss, usage.ru_maxrss / 1024.0, 1e3 * seconds / steps,
+  fmt::print("glassgrad {} {} {} threads={} steps={} loss={:.4f} peak_rss={:.0f}MiB {:.1f} ms/step {:.1f} tgt_tok/s\n",
+             model_name, size, gg::precision_name(precision), threads, steps, loss, usage.ru_maxrss / 1024.0, 1e3 * seconds / steps,
              static_cast<double>(tokens) / seconds);
   return 0;
 } catch (const std::exception& e) {

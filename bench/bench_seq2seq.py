@@ -2,8 +2,13 @@
 """PyTorch twin of build/bin/bench_seq2seq: the same workload, the same output line.
 
     /usr/bin/python3 bench/bench_seq2seq.py --model lstm-attn --size small --steps 20 --threads 2
+
+--precision bf16 runs the forward pass and the loss under torch.autocast("cpu", dtype=torch.bfloat16),
+the way a PyTorch user trains in mixed precision on a CPU (matrix products in bfloat16,
+parameters, gradients and optimizer state in float32).
 """
 import argparse
+import contextlib
 import os
 import resource
 import sys
@@ -22,6 +27,7 @@ def main():
     p.add_argument("--size", default="small")
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--threads", type=int, default=torch.get_num_threads())
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -30,10 +36,16 @@ def main():
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     batches = [workloads.make_batch(s["V"], s["B"], s["L"], i) for i in range(8)]
 
+    def autocast():
+        if a.precision == "bf16":
+            return torch.autocast("cpu", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
     def train_step(batch):
         src, src_len, tin, tout, _ = batch
-        logits = model(src, src_len, tin)
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tout.reshape(-1), ignore_index=0)
+        with autocast():
+            logits = model(src, src_len, tin)
+            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tout.reshape(-1), ignore_index=0)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -50,7 +62,7 @@ def main():
         tokens += batch[4]
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    print(f"pytorch {a.model} {a.size} threads={a.threads} steps={a.steps} loss={loss:.4f} peak_rss={peak:.0f}MiB "
+    print(f"pytorch {a.model} {a.size} {a.precision} threads={a.threads} steps={a.steps} loss={loss:.4f} peak_rss={peak:.0f}MiB "
           f"{1e3 * seconds / a.steps:.1f} ms/step {tokens / seconds:.1f} tgt_tok/s")
 
 

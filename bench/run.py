@@ -3,9 +3,12 @@
 run, and prints one table. Called by bench/run.sh after it builds; see README "Benchmarks".
 
 Each number is the median of --repeats runs; both frameworks are run with 1 and 2 threads
-and the better setting is reported. The two sides' runs alternate (ours, theirs, ours, ...),
-so that a busy spell on a shared machine slows both instead of one. Ratios above 1 mean
-glassgrad is faster (for peak memory: uses less).
+and the better setting is reported; PyTorch's training also in float32 and in bfloat16
+autocast, and its best is what the ratio divides by. The sides' runs alternate (ours,
+theirs, ours, ...), so that a busy spell on a shared machine slows all instead of one. Ratios
+above 1 mean glassgrad is faster (for peak memory: uses less). "% machine" is the share of the
+machine's float32 peak (bench_core's, measured in the same run at the same thread count) that
+glassgrad's matrix products reach over a whole training step.
 """
 import argparse
 import os
@@ -21,10 +24,18 @@ PY = "/usr/bin/python3"
 # OMP_WAIT_POLICY=passive because ctest runs them side by side; here it would make every
 # parallel region wake a sleeping thread, and halve glassgrad's small workloads.)
 ENV = dict(os.environ)
+# PyTorch at its best on this machine: glibc's default of handing freed memory back to the
+# kernel makes PyTorch fault pages in again on every step (2.5-3x slower on the medium LSTM);
+# these settings keep it, as tcmalloc would. glassgrad's caching allocator runs the same either
+# way.
+TORCH_MALLOC = {"MALLOC_MMAP_THRESHOLD_": "33554432", "MALLOC_TRIM_THRESHOLD_": "68719476736",
+                "MALLOC_TOP_PAD_": "1073741824"}
+TORCH_ENV = dict(os.environ, **TORCH_MALLOC)
 
 
 def run(cmd):
-    out = subprocess.run(cmd, capture_output=True, text=True, env=ENV)
+    env = TORCH_ENV if cmd[0] == PY else ENV
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if out.returncode != 0:
         sys.exit(f"benchmark failed: {' '.join(cmd)}\n{out.stdout}\n{out.stderr}")
     return out.stdout
@@ -50,19 +61,22 @@ def run_measured(cmd, unit, side):
     return last_number(out, unit)
 
 
-def paired_medians(ours_cmd, theirs_cmd, unit, repeats):
-    """Medians of `repeats` runs of each command, run alternately."""
-    ours, theirs = [], []
+def alternating_medians(cmds, unit, repeats):
+    """Medians of `repeats` runs of each command, the commands run in turn."""
+    samples = [[] for _ in cmds]
     for _ in range(repeats):
-        ours.append(run_measured(ours_cmd, unit, "ours"))
-        theirs.append(run_measured(theirs_cmd, unit, "theirs"))
-    return statistics.median(ours), statistics.median(theirs)
+        for cmd, values in zip(cmds, samples):
+            values.append(run_measured(cmd, unit, "theirs" if cmd[0] == PY else "ours"))
+    return [statistics.median(v) for v in samples]
 
 
-def both_thread_counts(ours_cmd, theirs_cmd, unit, repeats):
-    """([ours at 1, ours at 2 threads], [theirs at 1, theirs at 2])."""
-    pairs = [paired_medians(ours_cmd + ["--threads", t], theirs_cmd + ["--threads", t], unit, repeats) for t in ["1", "2"]]
-    return [p[0] for p in pairs], [p[1] for p in pairs]
+def both_thread_counts(ours_cmd, theirs_cmds, unit, repeats):
+    """ours at 1 and 2 threads, and each of theirs at 1 and 2 threads: ([o1, o2], [[t1, t2], ...])."""
+    by_threads = [alternating_medians([c + ["--threads", t] for c in [ours_cmd] + theirs_cmds], unit, repeats)
+                  for t in ["1", "2"]]
+    ours = [m[0] for m in by_threads]
+    theirs = [[m[1 + i] for m in by_threads] for i in range(len(theirs_cmds))]
+    return ours, theirs
 
 
 def median_peak_rss(side, cmd_prefix):
@@ -83,58 +97,68 @@ def main():
     a = p.parse_args()
     rows, memory_rows = [], []
 
-    core = run([os.path.join(BIN, "bench_core")])
-    sgemm = max(float(x) for x in re.findall(r"^\s+\d+\s+[0-9.]+\s+[0-9.]+\s+([0-9.]+)", core, re.M))
+    core = run([os.path.join(BIN, "bench_core"), "--threads", "2"])
     print(core)
+    peak = {}  # threads -> GFLOP/s
+    for threads, text in [("1", run([os.path.join(BIN, "bench_core"), "--threads", "1"])), ("2", core)]:
+        line = re.search(r"machine peak.*", text).group(0)
+        peak[threads] = float(re.search(r": ([0-9.]+) GFLOP/s", line).group(1))
+        print(line)
 
     for size in a.sizes.split(","):
         steps = "40" if size == "small" else "5"
         for model in ["lstm-attn", "transformer"]:
-            ours, theirs = both_thread_counts(
-                [os.path.join(BIN, "bench_seq2seq"), "--model", model, "--size", size, "--steps", steps],
-                [PY, os.path.join(ROOT, "bench", "bench_seq2seq.py"), "--model", model, "--size", size, "--steps", steps],
-                "tgt_tok/s", a.repeats)
-            prof = run([os.path.join(BIN, "bench_seq2seq"), "--model", model, "--size", size, "--steps", steps,
-                        "--threads", "2" if ours[1] >= ours[0] else "1", "--profile"])
+            args = ["--model", model, "--size", size, "--steps", steps]
+            theirs_cmd = [PY, os.path.join(ROOT, "bench", "bench_seq2seq.py")] + args
+            ours, (theirs_fp32, theirs_bf16) = both_thread_counts(
+                [os.path.join(BIN, "bench_seq2seq")] + args,
+                [theirs_cmd + ["--precision", "fp32"], theirs_cmd + ["--precision", "bf16"]], "tgt_tok/s", a.repeats)
+            threads = "2" if ours[1] >= ours[0] else "1"
+            prof = run([os.path.join(BIN, "bench_seq2seq")] + args + ["--threads", threads, "--profile"])
             # The profiled run gives the matmul GFLOP of a step and the target tokens of a step
             # (both fixed by the synthetic batches); the speed is the median of the runs above,
             # not this one run, which the profiler also slows down.
             gflop_step = float(re.search(r"matmul_gflop_per_step=([0-9.]+)", prof).group(1))
             tokens_step = last_number(prof, "tgt_tok/s") * last_number(prof, "ms/step") / 1e3
             achieved = gflop_step * best(ours, True) / tokens_step
-            rows.append((f"train {model} {size} (tgt tok/s)", best(ours, True), best(theirs, True), True,
-                         f"{100 * achieved / sgemm:.0f}%"))
-            if size == "medium":
+            rows.append((f"train {model} {size} (tgt tok/s)", best(ours, True), best(theirs_fp32, True),
+                         best(theirs_bf16, True), True, f"{100 * achieved / peak[threads]:.0f}%"))
+            if size == "medium":  # glassgrad against PyTorch in float32
                 ours_cmd = [os.path.join(BIN, "bench_seq2seq"), "--model", model, "--size", size]
-                theirs_cmd = [PY, os.path.join(ROOT, "bench", "bench_seq2seq.py"), "--model", model, "--size", size]
                 memory_rows.append((f"peak RSS train {model} {size} (MiB)", median_peak_rss("ours", ours_cmd),
-                                    median_peak_rss("theirs", theirs_cmd), False, ""))
+                                    median_peak_rss("theirs", theirs_cmd + ["--precision", "fp32"]), None, False, ""))
 
-    ours, theirs = both_thread_counts([os.path.join(BIN, "bench_decode")],
-                                      [PY, os.path.join(ROOT, "bench", "bench_decode.py")], "ms/sentence", a.repeats)
-    rows.append(("greedy decode, batch 1 (ms/sentence)", best(ours, False), best(theirs, False), False, ""))
+    ours, (theirs,) = both_thread_counts([os.path.join(BIN, "bench_decode")],
+                                         [[PY, os.path.join(ROOT, "bench", "bench_decode.py")]], "ms/sentence",
+                                         a.repeats)
+    rows.append(("greedy decode, batch 1 (ms/sentence)", best(ours, False), best(theirs, False), None, False, ""))
     # int8: glassgrad's Int8Screen (the float32 tokens, the output layer read in int8) against
     # PyTorch's quantize_dynamic of every Linear layer (its tokens may change).
-    ours, theirs = both_thread_counts([os.path.join(BIN, "bench_decode"), "--int8"],
-                                      [PY, os.path.join(ROOT, "bench", "bench_decode.py"), "--int8"], "ms/sentence",
-                                      a.repeats)
-    rows.append(("greedy decode, int8 (ms/sentence)", best(ours, False), best(theirs, False), False, ""))
+    ours, (theirs,) = both_thread_counts([os.path.join(BIN, "bench_decode"), "--int8"],
+                                         [[PY, os.path.join(ROOT, "bench", "bench_decode.py"), "--int8"]],
+                                         "ms/sentence", a.repeats)
+    rows.append(("greedy decode, int8 (ms/sentence)", best(ours, False), best(theirs, False), None, False, ""))
 
     torch_core = run([PY, os.path.join(ROOT, "bench", "bench_core.py")])
     print(torch_core)
     ours_add = last_number(re.search(r"gg::add, recording the graph.*", core).group(0), "us")
     theirs_add = last_number(re.search(r"torch.add, recording the graph.*", torch_core).group(0), "us")
-    rows.append(("tiny add recording the graph (us)", ours_add, theirs_add, False, ""))
+    rows.append(("tiny add recording the graph (us)", ours_add, theirs_add, None, False, ""))
     ours_cell = last_number(re.search(r"LSTMCell step.*", core).group(0), "ms")
     theirs_cell = last_number(re.search(r"LSTMCell step.*", torch_core).group(0), "ms")
-    rows.append(("LSTM cell fwd+bwd B=64 H=512 (ms)", ours_cell, theirs_cell, False, ""))
+    rows.append(("LSTM cell fwd+bwd B=64 H=512 (ms)", ours_cell, theirs_cell, None, False, ""))
 
     rows += memory_rows
-    print(f"raw OpenBLAS sgemm in this run: {sgemm:.1f} GFLOP/s (best of n = 256..2048)\n")
-    print(f"{'workload':<40} {'glassgrad':>12} {'PyTorch':>12} {'ratio':>8} {'% sgemm':>8}")
-    for name, ours, theirs, higher, roof in rows:
-        ratio = ours / theirs if higher else theirs / ours
-        print(f"{name:<40} {ours:>12.1f} {theirs:>12.1f} {ratio:>7.2f}x {roof:>8}")
+    print(f"\nmachine peak, float32: {peak['1']:.1f} GFLOP/s on 1 thread, {peak['2']:.1f} on 2 (best of an FMA loop "
+          f"and of the products in bench_core)")
+    print("PyTorch ran with " + " ".join(f"{k}={v}" for k, v in TORCH_MALLOC.items()) + " (glibc keeps freed memory)")
+    print("glassgrad float32; PyTorch float32 and bf16 autocast; ratio against PyTorch's best of the two\n")
+    print(f"{'workload':<40} {'glassgrad':>10} {'PyTorch':>10} {'PT bf16':>10} {'ratio':>8} {'% machine':>10}")
+    for name, ours, theirs, theirs_bf16, higher, roof in rows:
+        their_best = theirs if theirs_bf16 is None else best([theirs, theirs_bf16], higher)
+        ratio = ours / their_best if higher else their_best / ours
+        bf16 = "-" if theirs_bf16 is None else f"{theirs_bf16:.1f}"
+        print(f"{name:<40} {ours:>10.1f} {theirs:>10.1f} {bf16:>10} {ratio:>7.2f}x {roof:>10}")
     if memory_rows:
         baseline = float(run([PY, "-c", "import resource, torch; "
                               "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"]).strip())

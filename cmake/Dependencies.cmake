@@ -68,6 +68,12 @@ if(GG_BUILD_TESTS)
   endif()
 endif()
 
+# stb_image_write (models/plot.cpp: the PNG attention pictures), header-only.
+find_path(STB_INCLUDE_DIR stb/stb_image_write.h)
+if(NOT STB_INCLUDE_DIR)
+  gg_missing("stb_image_write (stb/stb_image_write.h)" "libstb-dev")
+endif()
+
 # SentencePiece (data/sentencepiece.cpp), found through pkg-config. glassgrad links it by
 # full path (SENTENCEPIECE_LINK_LIBRARIES) rather than as PkgConfig::SENTENCEPIECE, as it
 # does OpenBLAS: the exported static library then needs no imported target in consumers.

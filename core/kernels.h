@@ -51,14 +51,17 @@ std::pair<Tensor, Tensor> min(const Tensor& x, int64_t dim, bool keepdim);
 Tensor sum_to(const Tensor& x, const Shape& shape);
 
 // ---- matmul (core/matmul.cpp) ---------------------------------------------------------------
-// a [..., M, K] @ b [..., K, N] -> [..., M, N], batch dims broadcast. Float tensors go to
-// cblas_sgemm/dgemm, with transposed views passed as transposes; int64 uses the naive loop.
+// a [..., M, K] @ b [..., K, N] -> [..., M, N], batch dims broadcast. Float32 goes to oneDNN
+// (or OpenBLAS), float64 to OpenBLAS, with transposed views passed as transposes; int64 uses the
+// naive loop. Inside gg::autocast, float32 products read bfloat16 inputs (core/autocast.h).
 Tensor matmul(const Tensor& a, const Tensor& b);
 // c = a [M, K] @ b [K, N] + beta * c, written into c [M, N] (rows contiguous): the in-place
 // GEMM that fused kernels use to add a product to what is already there.
 void matmul_into(const Tensor& c, const Tensor& a, const Tensor& b, double beta);
 // The same contract with three plain loops: the reference BLAS is tested against.
 Tensor matmul_naive(const Tensor& a, const Tensor& b);
+// The library float32 products run on: "oneDNN" or "OpenBLAS" (CMake option GG_GEMM).
+const char* gemm_library();
 
 // ---- softmax (core/softmax.cpp): numerically stable (the row max is subtracted first) ------
 Tensor softmax(const Tensor& x, int64_t dim);

@@ -10,7 +10,9 @@
 
 #include <vector>
 
+#include "core/autocast.h"
 #include "core/kernels.h"
+#include "core/matmul_bf16.h"
 #include "core/profiler.h"
 #include "core/parallel.h"
 
@@ -179,11 +181,20 @@ void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t M, int64_t N, int64_t 
   });
 }
 
+// Whether a product of these inputs runs with bfloat16 inputs (inside gg::autocast).
+bool in_bf16(const Tensor& a) { return a.dtype() == DType::Float32 && matmul_precision() == Precision::BFloat16; }
+
+// The operand of gemm_bf16 for the matrix at data of x, read as blas_view says.
+Bf16Operand bf16_operand(const Tensor& x, const float* data, const BlasView& v, int64_t rows, int64_t cols) {
+  return {&x, data, v.trans == CblasNoTrans ? rows : cols, v.trans == CblasNoTrans ? cols : rows, v.ld,
+          v.trans == CblasTrans};
+}
+
 }  // namespace
 
 Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
   MatmulPlan p = plan(a_in, b_in, "matmul");
-  GG_PROFILE("matmul", 2.0 * static_cast<double>(p.batch.numel() * p.M * p.N * p.K));
+  GG_PROFILE(in_bf16(a_in) ? "matmul bf16" : "matmul", 2.0 * static_cast<double>(p.batch.numel() * p.M * p.N * p.K));
   if (!a_in.is_floating_point()) return matmul_naive(a_in, b_in);
   Tensor out = Tensor::empty(out_shape(p), a_in.dtype());
   if (out.numel() == 0) return out;
@@ -199,6 +210,15 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
     p = plan(a, b, "matmul");
   }
   const int64_t count = p.batch.numel();
+  if (in_bf16(a)) {
+    parallel_for(count, 2, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i)
+        gemm_bf16(bf16_operand(a, a.data<float>() + p.a_off[i], va, p.M, p.K),
+                  bf16_operand(b, b.data<float>() + p.b_off[i], vb, p.K, p.N), p.M, p.N, p.K,
+                  out.data<float>() + i * p.M * p.N, p.N, 0.0f);
+    });
+    return out;
+  }
   visit_floating(a.dtype(), "matmul", [&]<class T>() {
     const T* pa = a.data<T>();
     const T* pb = b.data<T>();
@@ -232,7 +252,7 @@ void matmul_into(const Tensor& c, const Tensor& a_in, const Tensor& b_in, double
   GG_CHECK(c.stride(1) == 1 && c.stride(0) >= std::max<int64_t>(c.size(1), 1),
            "matmul_into: the output must have contiguous rows, got strides ({}, {})", c.stride(0), c.stride(1));
   const int64_t M = c.size(0), N = c.size(1), K = a_in.size(1);
-  GG_PROFILE("matmul", 2.0 * static_cast<double>(M * N * K));
+  GG_PROFILE(in_bf16(c) ? "matmul bf16" : "matmul", 2.0 * static_cast<double>(M * N * K));
   if (M == 0 || N == 0) return;
   c.storage()->bump_version();  // an in-place write, like copy_: saved views of c see the change
   if (K == 0) {
@@ -242,11 +262,18 @@ void matmul_into(const Tensor& c, const Tensor& a_in, const Tensor& b_in, double
   }
   Tensor a = blas_view(a_in).ok ? a_in : contiguous(a_in), b = blas_view(b_in).ok ? b_in : contiguous(b_in);
   const BlasView va = blas_view(a), vb = blas_view(b);
+  if (in_bf16(c)) {
+    gemm_bf16(bf16_operand(a, a.data<float>(), va, M, K), bf16_operand(b, b.data<float>(), vb, K, N), M, N, K,
+              c.data<float>(), c.stride(0), static_cast<float>(beta));
+    return;
+  }
   visit_floating(c.dtype(), "matmul_into", [&]<class T>() {
     gemm<T>(va.trans, vb.trans, M, N, K, a.data<T>(), va.ld, b.data<T>(), vb.ld, c.data<T>(), c.stride(0),
             static_cast<T>(beta));
   });
 }
+
+const char* gemm_library() { return GG_GEMM_ONEDNN ? "oneDNN" : "OpenBLAS"; }
 
 Tensor matmul_naive(const Tensor& a, const Tensor& b) {
   MatmulPlan p = plan(a, b, "matmul_naive");

@@ -157,8 +157,12 @@ TrainResult train(Translator& translator, const std::vector<data::EncodedPair>& 
     auto window_start = epoch_start;
     for (size_t b = static_cast<size_t>(skip_batches); b < batches.size(); ++b) {
       const auto& batch = batches[b];
-      Tensor loss = model.loss(batch.src, batch.src_lengths, batch.tgt_in, batch.tgt_out,
-                               {.ignore_index = 0, .label_smoothing = o.label_smoothing});
+      Tensor loss;
+      {
+        autocast precision(o.precision);  // backward's products run in the precision forward's did
+        loss = model.loss(batch.src, batch.src_lengths, batch.tgt_in, batch.tgt_out,
+                          {.ignore_index = 0, .label_smoothing = o.label_smoothing});
+      }
       optimizer.zero_grad();
       loss.backward();
       const double norm = o.clip > 0 ? optim::clip_grad_norm_(model.parameters(), o.clip) : 0.0;

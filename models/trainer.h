@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "core/autocast.h"
 #include "data/batch.h"
 #include "data/corpus.h"
 #include "models/translator.h"
@@ -30,6 +31,7 @@ struct TrainOptions {
   int64_t valid_bleu_sentences = 500;  // validation BLEU on at most this many sentences (greedy); 0 = off
   int64_t log_every = 50;         // steps between metrics lines
   uint64_t seed = 0;
+  Precision precision = Precision::Float32;  // of the matrix products; BFloat16: mixed precision (gg::autocast)
   bool resume = false;            // continue from out_dir's optimizer and trainer state
   bool quiet = false;
 };

@@ -95,6 +95,8 @@ gg::models::Translator build_translator(const ModelFlags& m, const std::vector<g
   return gg::models::Translator(config, src_tok, tgt_tok, std::move(src_vocab), std::move(tgt_vocab));
 }
 
+std::string precision_flag = "fp32";  // --precision; resolve_precision sets TrainOptions::precision from it
+
 void add_train_flags(CLI::App* cmd, gg::models::TrainOptions& t) {
   cmd->add_option("--epochs", t.epochs)->capture_default_str();
   cmd->add_option("--batch-size", t.batch_size)->capture_default_str();
@@ -108,6 +110,22 @@ void add_train_flags(CLI::App* cmd, gg::models::TrainOptions& t) {
   cmd->add_option("--valid-bleu", t.valid_bleu_sentences, "validation BLEU on this many sentences (0: off)")->capture_default_str();
   cmd->add_option("--seed", t.seed)->capture_default_str();
   cmd->add_flag("--resume", t.resume, "continue the run in --out from its last checkpoint");
+  cmd->add_option("--precision", precision_flag, "matrix products in fp32, or bf16 (mixed precision, gg::autocast)")
+      ->check(CLI::IsMember({"fp32", "bf16"}))
+      ->capture_default_str();
+}
+
+// bf16 only where it pays: on a CPU without bfloat16 instructions oneDNN emulates them, slower
+// than float32, so that run trains in float32 and says why.
+void resolve_precision(gg::models::TrainOptions& t) {
+  t.precision = precision_flag == "bf16" ? gg::Precision::BFloat16 : gg::Precision::Float32;
+  if (t.precision != gg::Precision::BFloat16 || gg::bf16_is_fast()) return;
+  fmt::print("--precision bf16: {}; training in float32\n",
+             gg::cpu_has_bf16() ? "this build's products run on OpenBLAS, which has no bfloat16 products (build with "
+                                  "-DGG_GEMM=onednn)"
+                                : "this CPU has no bfloat16 instructions (AVX512_BF16), and emulating them is slower "
+                                  "than float32");
+  t.precision = gg::Precision::Float32;
 }
 
 void report_test(gg::models::Translator& t, const std::vector<gg::data::SentencePair>& test, int64_t beam, size_t samples) {
@@ -147,6 +165,7 @@ void add_train(CLI::App& app) {
   cmd->callback([] {
     d.seed = t.seed;
     gg::manual_seed(t.seed);
+    resolve_precision(t);
     Splits splits = load_splits(d);
     std::unique_ptr<gg::models::Translator> translator;
     if (t.resume) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <iomanip>
+#include <tuple>
 
 #include "glassgrad.h"
 #include "models/decode.h"
@@ -52,14 +53,20 @@ Toy make_reverse_task(int64_t B, uint64_t seed) {
   return toy;
 }
 
-// Trains on one fixed batch; returns the loss after every step.
-std::vector<double> train(gg::models::Seq2Seq& model, const Toy& toy, int steps, double lr) {
+// Trains on one fixed batch; returns the loss after every step. The forward pass (and so the
+// backward's products) in `precision` (gg::autocast).
+std::vector<double> train(gg::models::Seq2Seq& model, const Toy& toy, int steps, double lr,
+                          gg::Precision precision = gg::Precision::Float32) {
   gg::optim::Adam optimizer(model.parameters(), {.lr = lr});
   std::vector<double> losses;
   model.train();
   for (int step = 0; step < steps; ++step) {
-    gg::Tensor logits = model.forward(toy.src, toy.src_lengths, toy.tgt_in);
-    gg::Tensor loss = gg::nn::functional::cross_entropy(logits, toy.tgt_out, {.ignore_index = kPad});
+    gg::Tensor loss;
+    {
+      gg::autocast scope(precision);
+      gg::Tensor logits = model.forward(toy.src, toy.src_lengths, toy.tgt_in);
+      loss = gg::nn::functional::cross_entropy(logits, toy.tgt_out, {.ignore_index = kPad});
+    }
     optimizer.zero_grad();
     loss.backward();
     gg::optim::clip_grad_norm_(model.parameters(), 1.0);
@@ -106,6 +113,35 @@ TEST_CASE("model: a Transformer translator overfits the reversal task", "[model]
   CHECK(losses[2] == Approx(2.4220226).epsilon(1e-4));
   CHECK(losses.back() < 0.05);
   CHECK(exact_match(model, toy) == 1.0);
+}
+
+TEST_CASE("model: both translators overfit the reversal task in mixed precision (bf16 autocast)", "[model]") {
+  // Products with bfloat16 inputs: the first loss within bfloat16's rounding of float32's
+  // (pinned above), the task learnt as well, and every product of training in bfloat16.
+  Toy toy = make_reverse_task(16, 1);
+  gg::manual_seed(7);
+  gg::models::RNNSeq2Seq rnn(kVocab, kVocab, {.embed = 16, .hidden = 32, .dropout = 0.0});
+  gg::manual_seed(7);
+  gg::models::TransformerSeq2Seq transformer(kVocab, kVocab,
+                                             {.d_model = 32, .heads = 4, .encoder_layers = 1, .decoder_layers = 1,
+                                              .dim_feedforward = 64, .dropout = 0.0});
+  for (auto [model, lr, first] : {std::tuple<gg::models::Seq2Seq*, double, double>{&rnn, 1e-2, 2.5826693},
+                                  {&transformer, 3e-3, 2.7087915}}) {
+    INFO(model->str().substr(0, model->str().find('(')));
+    std::vector<double> losses;
+    {
+      gg::Profiler profiler;
+      losses = train(*model, toy, 150, lr, gg::Precision::BFloat16);
+      for (const auto& [key, entry] : profiler.entries()) CHECK(key.first != "matmul");  // all "matmul bf16"
+      CHECK(profiler.entries().count({"matmul bf16", "forward"}) == 1);
+      CHECK(profiler.entries().count({"matmul bf16", "backward"}) == 1);
+    }
+    INFO(std::setprecision(8) << "losses: " << losses[0] << ", " << losses[1] << " ... " << losses.back());
+    CHECK(losses[0] == Approx(first).epsilon(1e-2));
+    CHECK(losses[0] != Approx(first).epsilon(1e-6));  // the products did round their inputs
+    CHECK(losses.back() < 0.05);
+    CHECK(exact_match(*model, toy) == 1.0);  // decoded in float32
+  }
 }
 
 TEST_CASE("model: every attention kind trains (loss falls by half in 60 steps)", "[model]") {

@@ -1,0 +1,204 @@
+#include "core/matmul_bf16.h"
+
+#include <mutex>
+
+#include "core/autocast.h"
+#include "core/parallel.h"
+
+#if GG_GEMM_ONEDNN
+#include <map>
+#include <tuple>
+
+#include <oneapi/dnnl/dnnl.hpp>
+#else
+#include <cblas.h>
+#endif
+
+namespace gg::kernel {
+namespace {
+
+// What a converted operand holds: bfloat16 bits for oneDNN, bfloat16 values in float32 for
+// sgemm.
+#if GG_GEMM_ONEDNN
+using Stored = uint16_t;
+inline Stored convert_one(float x) { return to_bf16(x); }
+#else
+using Stored = float;
+inline Stored convert_one(float x) { return from_bf16(to_bf16(x)); }
+#endif
+using Converted = std::vector<Stored>;
+
+constexpr int64_t kCacheBytes = int64_t{128} << 20;  // converted copies kept at most
+constexpr size_t kCacheMaxOperands = 256;            // operands remembered at most
+
+// src [rows, cols] (row stride ld) -> dst [rows, cols], packed.
+void convert(const float* src, int64_t rows, int64_t cols, int64_t ld, Stored* dst) {
+  parallel_for(rows, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(cols, 1)), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* s = src + r * ld;
+      Stored* d = dst + r * cols;
+      for (int64_t c = 0; c < cols; ++c) d[c] = convert_one(s[c]);
+    }
+  });
+}
+
+// One remembered operand: its storage (weak, so that a new tensor at the same address is not
+// taken for it), the matrix it was read as, and its converted copy once it came back.
+struct Entry {
+  std::weak_ptr<Storage> storage;
+  const float* data = nullptr;
+  int64_t rows = 0, cols = 0, ld = 0;
+  uint64_t version = 0;
+  std::shared_ptr<const Converted> converted;  // null until the operand comes back
+  uint64_t used = 0;                           // for evicting the least recently used
+};
+
+struct Cache {
+  std::mutex mutex;
+  std::vector<Entry> entries;
+  uint64_t clock = 0;
+  Bf16CacheStats stats;
+
+  int64_t kept_bytes() const {
+    int64_t bytes = 0;
+    for (const Entry& e : entries)
+      if (e.converted) bytes += static_cast<int64_t>(e.converted->size() * sizeof(Stored));
+    return bytes;
+  }
+  // Drops dead storages, then the least recently used copies past the budget, then the least
+  // recently used operands past their count.
+  void trim() {
+    std::erase_if(entries, [](const Entry& e) { return e.storage.expired(); });
+    auto oldest = [&](bool with_copy) {
+      Entry* pick = nullptr;
+      for (Entry& e : entries)
+        if ((!with_copy || e.converted) && (!pick || e.used < pick->used)) pick = &e;
+      return pick;
+    };
+    while (kept_bytes() > kCacheBytes) oldest(true)->converted.reset();
+    while (entries.size() > kCacheMaxOperands) entries.erase(entries.begin() + (oldest(false) - entries.data()));
+  }
+};
+
+Cache& cache() {
+  static Cache* c = new Cache;  // never destroyed: tensors may still come back at exit
+  return *c;
+}
+
+// The operand converted: kept from an earlier call if it is unchanged since; converted and kept
+// if it was met before (at any version: a weight after an optimizer step); otherwise converted
+// for this call only, and remembered.
+std::shared_ptr<const Converted> converted(const Bf16Operand& x) {
+  auto fresh = [&] {
+    auto out = std::make_shared<Converted>(static_cast<size_t>(x.rows * x.cols));
+    convert(x.data, x.rows, x.cols, x.ld, out->data());
+    return std::shared_ptr<const Converted>(std::move(out));
+  };
+  const std::shared_ptr<Storage>& storage = x.owner->storage();
+  const uint64_t version = storage->version();
+  Cache& c = cache();
+  std::unique_lock lock(c.mutex);
+  ++c.clock;
+  for (Entry& e : c.entries) {
+    if (e.storage.lock() != storage || e.data != x.data || e.rows != x.rows || e.cols != x.cols || e.ld != x.ld)
+      continue;
+    e.used = c.clock;
+    if (e.converted && e.version == version) {
+      ++c.stats.hits;
+      return e.converted;
+    }
+    ++c.stats.conversions;
+    lock.unlock();  // convert without holding up other threads
+    auto copy = fresh();
+    lock.lock();
+    for (Entry& again : c.entries)  // the entry may have moved meanwhile
+      if (again.storage.lock() == storage && again.data == x.data && again.rows == x.rows && again.cols == x.cols &&
+          again.ld == x.ld)
+        again.converted = copy, again.version = version;
+    c.trim();
+    return copy;
+  }
+  ++c.stats.conversions;
+  c.entries.push_back({storage, x.data, x.rows, x.cols, x.ld, version, nullptr, c.clock});
+  c.trim();
+  lock.unlock();
+  return fresh();
+}
+
+#if GG_GEMM_ONEDNN
+// oneDNN's matmul primitive for one shape, made once and kept: making one takes longer than
+// most products.
+using dnnl::memory;
+using PrimitiveKey = std::tuple<int64_t, int64_t, int64_t, bool, bool, int64_t, float>;  // M N K ta tb ldc beta
+
+dnnl::engine& cpu_engine() {
+  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
+
+// a [M, K] stored [M, K] or, transposed, [K, M]; b [K, N] stored [K, N] or [N, K]; both packed.
+memory::desc operand_desc(int64_t rows, int64_t cols, bool trans, memory::data_type type) {
+  return memory::desc({rows, cols}, type, trans ? memory::dims{1, rows} : memory::dims{cols, 1});
+}
+
+const dnnl::matmul& primitive(const PrimitiveKey& key) {
+  static std::mutex mutex;
+  static auto* primitives = new std::map<PrimitiveKey, dnnl::matmul>;  // never destroyed, like the cache
+  std::lock_guard lock(mutex);
+  auto it = primitives->find(key);
+  if (it != primitives->end()) return it->second;
+  const auto [M, N, K, ta, tb, ldc, beta] = key;
+  dnnl::primitive_attr attr;
+  if (beta != 0) {
+    dnnl::post_ops ops;
+    ops.append_sum(beta);
+    attr.set_post_ops(ops);
+  }
+  const dnnl::matmul::desc desc(operand_desc(M, K, ta, memory::data_type::bf16),
+                                operand_desc(K, N, tb, memory::data_type::bf16),
+                                memory::desc({M, N}, memory::data_type::f32, memory::dims{ldc, 1}));
+  return primitives->emplace(key, dnnl::matmul(dnnl::matmul::primitive_desc(desc, attr, cpu_engine()))).first->second;
+}
+#endif
+
+}  // namespace
+
+void gemm_bf16(const Bf16Operand& a, const Bf16Operand& b, int64_t M, int64_t N, int64_t K, float* c, int64_t ldc,
+               float beta) {
+  const auto ca = converted(a), cb = converted(b);
+#if GG_GEMM_ONEDNN
+  try {
+    const dnnl::matmul& p = primitive({M, N, K, a.trans, b.trans, ldc, beta});
+    const memory am(operand_desc(M, K, a.trans, memory::data_type::bf16), cpu_engine(), const_cast<Stored*>(ca->data()));
+    const memory bm(operand_desc(K, N, b.trans, memory::data_type::bf16), cpu_engine(), const_cast<Stored*>(cb->data()));
+    const memory cm(memory::desc({M, N}, memory::data_type::f32, memory::dims{ldc, 1}), cpu_engine(), c);
+    dnnl::stream stream(cpu_engine());
+    p.execute(stream, {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}});
+    stream.wait();
+  } catch (const dnnl::error& e) {
+    fail("matmul (bf16): oneDNN failed on a [{}, {}] x [{}, {}] product: {}", M, K, K, N, e.what());
+  }
+#else
+  cblas_sgemm(CblasRowMajor, a.trans ? CblasTrans : CblasNoTrans, b.trans ? CblasTrans : CblasNoTrans, M, N, K, 1.0f,
+              ca->data(), a.cols, cb->data(), b.cols, beta, c, ldc);
+#endif
+}
+
+Bf16CacheStats bf16_cache_stats() {
+  Cache& c = cache();
+  std::lock_guard lock(c.mutex);
+  Bf16CacheStats s = c.stats;
+  s.bytes = c.kept_bytes();
+  s.kept = 0;
+  for (const Entry& e : c.entries) s.kept += e.converted != nullptr;
+  return s;
+}
+
+void clear_bf16_cache() {
+  Cache& c = cache();
+  std::lock_guard lock(c.mutex);
+  c.entries.clear();
+  c.stats = {};
+}
+
+}  // namespace gg::kernel

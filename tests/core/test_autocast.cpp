@@ -1,0 +1,151 @@
+// gg::autocast (core/autocast.h, core/matmul_bf16.h): inside the scope, float32 products read
+// their inputs rounded to bfloat16 and sum in float32, in every layout matmul takes; the
+// rounding itself; the scope's nesting per thread; weights converted once per version.
+#include <catch2/catch.hpp>
+
+#include <array>
+#include <cmath>
+#include <thread>
+
+#include "core/kernels.h"
+#include "core/matmul_bf16.h"
+#include "core_testing.h"
+#include "glassgrad.h"
+
+using gg::Precision;
+using gg::Tensor;
+using gg::testing::check_values;
+
+namespace {
+
+// The tensor's values rounded to bfloat16, as float64.
+Tensor rounded(const Tensor& x) {
+  std::vector<double> v = gg::testing::values(x);
+  for (double& e : v) e = gg::from_bf16(gg::to_bf16(static_cast<float>(e)));
+  return gg::from_vector(v, x.shape());
+}
+
+double max_abs_diff(const std::vector<double>& a, const std::vector<double>& b) {
+  double m = 0;
+  for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(a[i] - b[i]));
+  return m;
+}
+
+// Under autocast, a @ b is the float64 product of the rounded inputs to float32's summing
+// error, and differs from float32's product by what rounding to bfloat16 costs.
+void check_bf16_product(const Tensor& a, const Tensor& b, const std::string& what) {
+  INFO(what);
+  const Tensor got = [&] {
+    gg::autocast bf16;
+    return gg::kernel::matmul(a, b);
+  }();
+  const auto want = gg::testing::values(gg::kernel::matmul_naive(rounded(a), rounded(b)));
+  const auto exact = gg::testing::values(gg::kernel::matmul_naive(a.to(gg::DType::Float64), b.to(gg::DType::Float64)));
+  const int64_t K = a.size(-1);
+  check_values(got, got.shape(), want, what, 1e-5, 1e-5 * std::sqrt(static_cast<double>(K)));
+  // |x| ~ 1: each product's rounding error is ~2^-9 relative, far above float32's 2^-24.
+  CHECK(max_abs_diff(gg::testing::values(got), exact) > 1e-4);
+}
+
+}  // namespace
+
+TEST_CASE("bfloat16 rounding is to nearest even, exact on the way back, and keeps NaN and infinity", "[core][autocast]") {
+  CHECK(gg::to_bf16(1.0f) == 0x3f80);
+  CHECK(gg::from_bf16(0x3f80) == 1.0f);
+  // 1 + 2^-8 lies halfway between 1 and 1 + 2^-7: to the even one, 1. 1 + 3 * 2^-8: up, to 1 + 2^-6.
+  CHECK(gg::from_bf16(gg::to_bf16(1.0f + 0x1p-8f)) == 1.0f);
+  CHECK(gg::from_bf16(gg::to_bf16(1.0f + 3 * 0x1p-8f)) == 1.0f + 0x1p-6f);
+  CHECK(gg::from_bf16(gg::to_bf16(-2.5f)) == -2.5f);
+  CHECK(std::isnan(gg::from_bf16(gg::to_bf16(std::nanf("")))));
+  CHECK(gg::from_bf16(gg::to_bf16(INFINITY)) == INFINITY);
+  CHECK(gg::from_bf16(gg::to_bf16(3.4e38f)) == INFINITY);  // past bfloat16's largest finite number
+}
+
+TEST_CASE("autocast sets the precision of products on its own thread and restores it", "[core][autocast]") {
+  CHECK(gg::matmul_precision() == Precision::Float32);
+  {
+    gg::autocast bf16;
+    CHECK(gg::matmul_precision() == Precision::BFloat16);
+    std::thread([] { CHECK(gg::matmul_precision() == Precision::Float32); }).join();
+    {
+      gg::autocast fp32(Precision::Float32);
+      CHECK(gg::matmul_precision() == Precision::Float32);
+    }
+    CHECK(gg::matmul_precision() == Precision::BFloat16);
+  }
+  CHECK(gg::matmul_precision() == Precision::Float32);
+}
+
+TEST_CASE("float32 products under autocast read bfloat16 inputs in every layout", "[core][autocast]") {
+  gg::manual_seed(5);
+  for (auto [M, K, N] : std::vector<std::array<int64_t, 3>>{{4, 7, 5}, {1, 300, 9}, {33, 64, 70}, {64, 256, 1}}) {
+    const std::string size = fmt::format("[{}, {}] @ [{}, {}]", M, K, K, N);
+    const Tensor a = gg::randn({M, K}), b = gg::randn({K, N});
+    const Tensor at = gg::randn({K, M}).t(), bt = gg::randn({N, K}).t();
+    check_bf16_product(a, b, size + " plain");
+    check_bf16_product(at, b, size + " a transposed");
+    check_bf16_product(a, bt, size + " b transposed");
+    check_bf16_product(at, bt, size + " both transposed");
+    check_bf16_product(gg::randn({M + 1, K + 2}).narrow(0, 1, M).narrow(1, 2, K), b, size + " a narrowed");
+    check_bf16_product(gg::randn({M, K, 2}).select(2, 1), b, size + " a strided both ways");
+  }
+  check_bf16_product(gg::randn({3, 5, 40}), gg::randn({3, 40, 6}), "batched");
+  check_bf16_product(gg::randn({2, 3, 5, 40}), gg::randn({40, 6}), "batch dims broadcast");
+  // Float64 is never rounded.
+  const Tensor a = gg::randn({4, 9}, {.dtype = gg::DType::Float64}), b = gg::randn({9, 3}, {.dtype = gg::DType::Float64});
+  gg::autocast bf16;
+  check_values(gg::kernel::matmul(a, b), {4, 3}, gg::testing::values(gg::kernel::matmul_naive(a, b)), "float64", 1e-12,
+               1e-12);
+}
+
+TEST_CASE("matmul_into under autocast adds beta * c to the bfloat16 product", "[core][autocast]") {
+  gg::manual_seed(6);
+  const Tensor a = gg::randn({6, 50}), b = gg::randn({80, 50}).t();
+  const auto product = gg::testing::values(gg::kernel::matmul_naive(rounded(a), rounded(b)));
+  for (double beta : {0.0, 1.0, 0.5}) {
+    INFO("beta " << beta);
+    Tensor wide = gg::randn({6, 83});
+    Tensor c = wide.narrow(1, 2, 80);  // row stride 83
+    auto want = gg::testing::values(c);
+    for (size_t i = 0; i < want.size(); ++i) want[i] = product[i] + beta * want[i];
+    if (beta == 0) gg::kernel::fill(c, std::nan(""));  // beta 0 never reads c
+    {
+      gg::autocast bf16;
+      gg::kernel::matmul_into(c, a, b, beta);
+    }
+    check_values(c, {6, 80}, want, "matmul_into bf16", 1e-5, 1e-4);
+  }
+}
+
+TEST_CASE("under autocast a weight is converted once per version, not once per use", "[core][autocast]") {
+  gg::kernel::clear_bf16_cache();
+  gg::manual_seed(7);
+  Tensor w = gg::randn({96, 64});
+  gg::autocast bf16;
+  auto use = [&] { return gg::kernel::matmul(gg::randn({8, 64}), w.t()); };
+  const Tensor first = use();
+  // Both operands converted; the activation's storage dies with it.
+  CHECK(gg::kernel::bf16_cache_stats().conversions == 2);
+  CHECK(gg::kernel::bf16_cache_stats().kept == 0);
+  use();  // w met again: converted and kept (the activation is new, converted for this call)
+  CHECK(gg::kernel::bf16_cache_stats().conversions == 4);
+  CHECK(gg::kernel::bf16_cache_stats().kept == 1);
+  for (int i = 0; i < 5; ++i) use();  // kept
+  auto stats = gg::kernel::bf16_cache_stats();
+  CHECK(stats.hits == 5);
+  CHECK(stats.conversions == 9);
+  const bool onednn = std::string(gg::kernel::gemm_library()) == "oneDNN";  // bfloat16 bits; OpenBLAS: floats
+  CHECK(stats.bytes == 96 * 64 * static_cast<int64_t>(onednn ? sizeof(uint16_t) : sizeof(float)));
+  // An in-place write (an optimizer step) makes the kept copy stale: converted again, once.
+  gg::kernel::scale(w, 2.0);
+  const Tensor x = gg::randn({8, 64});
+  const Tensor after = gg::kernel::matmul(x, w.t());
+  gg::kernel::matmul(x, w.t());
+  stats = gg::kernel::bf16_cache_stats();
+  CHECK(stats.hits == 6);
+  CHECK(stats.conversions == 12);  // w once, x twice (met a second time, x is kept too)
+  check_values(after, {8, 96}, gg::testing::values(gg::kernel::matmul_naive(rounded(x), rounded(w).t())),
+               "after the weight changed", 1e-5, 1e-4);
+  gg::kernel::clear_bf16_cache();
+  CHECK(gg::kernel::bf16_cache_stats().kept == 0);
+}
