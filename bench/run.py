@@ -66,7 +66,8 @@ def alternating_medians(cmds, unit, repeats):
     samples = [[] for _ in cmds]
     for _ in range(repeats):
         for cmd, values in zip(cmds, samples):
-            values.append(run_measured(cmd, unit, "theirs" if cmd[0] == PY else "ours"))
+            side = "theirs" if cmd[0] == PY else "ours bf16" if "bf16" in cmd else "ours"
+            values.append(run_measured(cmd, unit, side))
     return [statistics.median(v) for v in samples]
 
 
@@ -105,14 +106,24 @@ def main():
         peak[threads] = float(re.search(r": ([0-9.]+) GFLOP/s", line).group(1))
         print(line)
 
+    # glassgrad's bf16 rows only where bfloat16 products are faster than float32 (bench_seq2seq
+    # says otherwise, and runs float32: no AVX512_BF16 on this CPU, or an OpenBLAS build).
+    probe = run([os.path.join(BIN, "bench_seq2seq"), "--steps", "1", "--precision", "bf16"])
+    ours_bf16 = "running float32" not in probe
+    if not ours_bf16:
+        print(probe.splitlines()[0] + "\n")
+
     for size in a.sizes.split(","):
         steps = "40" if size == "small" else "5"
         for model in ["lstm-attn", "transformer"]:
             args = ["--model", model, "--size", size, "--steps", steps]
             theirs_cmd = [PY, os.path.join(ROOT, "bench", "bench_seq2seq.py")] + args
-            ours, (theirs_fp32, theirs_bf16) = both_thread_counts(
-                [os.path.join(BIN, "bench_seq2seq")] + args,
-                [theirs_cmd + ["--precision", "fp32"], theirs_cmd + ["--precision", "bf16"]], "tgt_tok/s", a.repeats)
+            ours_cmd = [os.path.join(BIN, "bench_seq2seq")] + args
+            theirs_cmds = [theirs_cmd + ["--precision", "fp32"], theirs_cmd + ["--precision", "bf16"]]
+            # glassgrad's bf16 runs, where they happen, take their turn among PyTorch's.
+            others = theirs_cmds + ([ours_cmd + ["--precision", "bf16"]] if ours_bf16 else [])
+            ours, (theirs_fp32, theirs_bf16, *ours_bf16_runs) = both_thread_counts(ours_cmd, others, "tgt_tok/s",
+                                                                                    a.repeats)
             threads = "2" if ours[1] >= ours[0] else "1"
             prof = run([os.path.join(BIN, "bench_seq2seq")] + args + ["--threads", threads, "--profile"])
             # The profiled run gives the matmul GFLOP of a step and the target tokens of a step
@@ -123,8 +134,10 @@ def main():
             achieved = gflop_step * best(ours, True) / tokens_step
             rows.append((f"train {model} {size} (tgt tok/s)", best(ours, True), best(theirs_fp32, True),
                          best(theirs_bf16, True), True, f"{100 * achieved / peak[threads]:.0f}%"))
+            if ours_bf16_runs:
+                rows.append((f"train {model} {size} bf16 (tgt tok/s)", best(ours_bf16_runs[0], True),
+                             best(theirs_fp32, True), best(theirs_bf16, True), True, ""))
             if size == "medium":  # glassgrad against PyTorch in float32
-                ours_cmd = [os.path.join(BIN, "bench_seq2seq"), "--model", model, "--size", size]
                 memory_rows.append((f"peak RSS train {model} {size} (MiB)", median_peak_rss("ours", ours_cmd),
                                     median_peak_rss("theirs", theirs_cmd + ["--precision", "fp32"]), None, False, ""))
 
@@ -152,7 +165,8 @@ def main():
     print(f"\nmachine peak, float32: {peak['1']:.1f} GFLOP/s on 1 thread, {peak['2']:.1f} on 2 (best of an FMA loop "
           f"and of the products in bench_core)")
     print("PyTorch ran with " + " ".join(f"{k}={v}" for k, v in TORCH_MALLOC.items()) + " (glibc keeps freed memory)")
-    print("glassgrad float32; PyTorch float32 and bf16 autocast; ratio against PyTorch's best of the two\n")
+    print("glassgrad float32" + (" and bf16" if ours_bf16 else " (bf16 not faster here)") +
+          "; PyTorch float32 and bf16 autocast; ratio against PyTorch's best of the two\n")
     print(f"{'workload':<40} {'glassgrad':>10} {'PyTorch':>10} {'PT bf16':>10} {'ratio':>8} {'% machine':>10}")
     for name, ours, theirs, theirs_bf16, higher, roof in rows:
         their_best = theirs if theirs_bf16 is None else best([theirs, theirs_bf16], higher)
