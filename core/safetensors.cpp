@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include "core/kernels.h"
@@ -144,7 +145,8 @@ SafetensorsFile load_safetensors(const std::string& path) {
                "{}: tensor '{}' has dtype {}, which glassgrad does not read (F32, F64, I64, BOOL)", path, name,
                value.at("dtype").dump());
       for (const auto& s : value.at("shape")) {
-        GG_CHECK(s.is_number_unsigned(), "{}: tensor '{}' has an invalid shape {}", path, name, value.at("shape").dump());
+        GG_CHECK(s.is_number_unsigned() && s.get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max()),
+                 "{}: tensor '{}' has an invalid shape {}", path, name, value.at("shape").dump());
         e.shape.push_back(s.get<int64_t>());
       }
       const auto& offsets = value.at("data_offsets");
@@ -154,7 +156,14 @@ SafetensorsFile load_safetensors(const std::string& path) {
     } catch (const nlohmann::json::exception& ex) {
       fail("{}: corrupt header entry for tensor '{}' ({})", path, name, ex.what());
     }
-    const uint64_t expected = static_cast<uint64_t>(e.shape.numel()) * dtype_size(e.dtype);
+    // The byte count, checked: a shape whose count overflows would otherwise pass for a small one.
+    int64_t count = 1;
+    uint64_t expected = 0;
+    bool fits = true;
+    for (int64_t d : e.shape) fits = fits && !__builtin_mul_overflow(count, d, &count);
+    fits = fits && !__builtin_mul_overflow(static_cast<uint64_t>(count), dtype_size(e.dtype), &expected);
+    GG_CHECK(fits, "{}: tensor '{}' has shape {}: more bytes of {} than a 64-bit count holds", path, name, e.shape,
+             dtype_name(e.dtype));
     GG_CHECK(e.begin <= e.end && e.end - e.begin == expected,
              "{}: tensor '{}' of shape {} ({}) needs {} bytes, but its data_offsets [{}, {}] span {}", path, name,
              e.shape, dtype_name(e.dtype), expected, e.begin, e.end, e.end - e.begin);

@@ -8,7 +8,8 @@ namespace gg {
 
 int64_t Shape::numel() const {
   int64_t n = 1;
-  for (int64_t s : *this) n *= s;
+  for (int64_t s : *this)
+    GG_CHECK(!__builtin_mul_overflow(n, s, &n), "shape {} has more elements than a 64-bit count holds", *this);
   return n;
 }
 

@@ -19,7 +19,17 @@ Tensor::Tensor(std::shared_ptr<Storage> storage, Shape shape, Strides strides, i
 
 Tensor Tensor::empty(const Shape& shape, DType dtype) {
   for (int64_t s : shape) GG_CHECK(s >= 0, "empty: negative size in shape {}", shape);
-  auto storage = std::make_shared<Storage>(static_cast<size_t>(shape.numel()) * dtype_size(dtype));
+  const int64_t n = shape.numel();
+  int64_t bytes = 0;
+  GG_CHECK(!__builtin_mul_overflow(n, static_cast<int64_t>(dtype_size(dtype)), &bytes),
+           "empty: a {} tensor of shape {} needs more bytes than a 64-bit count holds", dtype_name(dtype), shape);
+  std::shared_ptr<Storage> storage;
+  try {
+    storage = std::make_shared<Storage>(static_cast<size_t>(bytes));
+  } catch (const std::bad_alloc&) {
+    fail("empty: out of memory allocating a {} tensor of shape {} ({:.1f} GiB)", dtype_name(dtype), shape,
+         static_cast<double>(bytes) / (1 << 30));
+  }
   return Tensor(std::move(storage), shape, contiguous_strides(shape), 0, dtype);
 }
 

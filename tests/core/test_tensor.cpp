@@ -41,6 +41,24 @@ TEST_CASE("zeros, ones and full fill every element in each dtype", "[core][creat
   CHECK(empty.to_vector<float>().empty());
 }
 
+TEST_CASE("sizes past 64 bits and allocations the machine cannot make are clear errors", "[core][creation]") {
+  // Once a wrapped count: 2^62 x 4 elements wrapped to 0, and a 2^62-element float32 tensor to
+  // 0 bytes, which later writes ran past (a segmentation fault, a corrupted heap).
+  CHECK_THROWS_WITH(gg::Shape({int64_t{1} << 62, 4}).numel(),
+                    Catch::Contains("[4611686018427387904, 4]") && Catch::Contains("64-bit count"));
+  CHECK_THROWS_WITH(gg::Tensor::empty({int64_t{1} << 62}),
+                    Catch::Contains("float32") && Catch::Contains("[4611686018427387904]") &&
+                        Catch::Contains("64-bit count"));
+  CHECK(gg::Shape({int64_t{1} << 31, int64_t{1} << 31}).numel() == int64_t{1} << 62);  // the largest still counts
+#if !defined(__SANITIZE_ADDRESS__)  // AddressSanitizer reports a failed allocation and exits instead of throwing
+  // 2^46 float32s: 256 TiB, more than a 47-bit address space maps whatever the overcommit
+  // policy: the error says what and how much.
+  CHECK_THROWS_WITH(gg::Tensor::empty({int64_t{1} << 23, int64_t{1} << 23}),
+                    Catch::Contains("out of memory") && Catch::Contains("[8388608, 8388608]") &&
+                        Catch::Contains("262144.0 GiB"));
+#endif
+}
+
 TEST_CASE("dtype sizes, names and element storage", "[core][creation]") {
   CHECK(gg::dtype_size(DType::Float32) == 4);
   CHECK(gg::dtype_size(DType::Float64) == 8);

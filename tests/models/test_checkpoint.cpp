@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -105,6 +106,24 @@ TEST_CASE("safetensors: truncated or corrupt files are clear errors naming the f
   write_bytes(path, huge_header);
   REQUIRE_THROWS_WITH(gg::load_safetensors(path), Catch::Contains(path) && Catch::Contains("header claims"));
   REQUIRE_THROWS_WITH(gg::load_safetensors(dir + "/nope.safetensors"), Catch::Contains("cannot open"));
+  // Shapes whose number of elements (or bytes) does not fit in 64 bits: 2^32 x 2^32 wraps to 0,
+  // 2^62 float32s to 2^64 bytes = 0; a size past int64. Each once passed for a small tensor.
+  auto with_header = [&](const std::string& json) {
+    std::string header = json + std::string((8 - json.size() % 8) % 8, ' ');
+    std::string file(8, '\0');
+    const uint64_t n = header.size();
+    std::memcpy(file.data(), &n, 8);
+    write_bytes(path, file + header + std::string(16, '\0'));
+  };
+  for (const char* shape : {"[4294967296, 4294967296]", "[4611686018427387904]", "[18446744073709551615]"}) {
+    INFO(shape);
+    with_header(fmt::format(R"({{"w":{{"dtype":"F32","shape":{},"data_offsets":[0,16]}}}})", shape));
+    REQUIRE_THROWS_WITH(gg::load_safetensors(path),
+                        Catch::Contains(path) && Catch::Contains("'w'") &&
+                            (Catch::Contains("64-bit count") || Catch::Contains("invalid shape")));
+  }
+  with_header(R"({"w":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]}})");  // the same file, a sane shape: loads
+  CHECK(gg::load_safetensors(path).at("w").shape() == gg::Shape{2, 2});
 }
 
 TEST_CASE("atomic save: a failed or interrupted save leaves the previous file intact", "[models][checkpoint]") {
