@@ -22,6 +22,22 @@ double gnmt_penalty(size_t length, double alpha) {
   return alpha == 0 ? 1.0 : std::pow((5.0 + static_cast<double>(length)) / 6.0, alpha);
 }
 
+// Whether one of a sentence's alive hypotheses (slots [first, first + alive) of scores, their
+// log-probabilities) could still finish with a better score than the best finished one. A
+// log-probability only falls as tokens are added, and the length penalty divides it by at
+// most the penalty of the longest length allowed (limit tokens and the <eos>), so log_prob /
+// that penalty bounds what the hypothesis can still score.
+bool can_overtake(const std::vector<Hypothesis>& finished, const std::vector<double>& scores, int64_t first,
+                  int64_t alive, int64_t limit, const BeamOptions& beam) {
+  double best_finished = -std::numeric_limits<double>::infinity();
+  for (const Hypothesis& h : finished) best_finished = std::max(best_finished, h.score);
+  const double largest_penalty = std::max(gnmt_penalty(1, beam.length_penalty),
+                                          gnmt_penalty(static_cast<size_t>(limit) + 1, beam.length_penalty));
+  for (int64_t k = first; k < first + alive; ++k)
+    if (scores[k] / largest_penalty > best_finished) return true;
+  return false;
+}
+
 std::vector<float> row(const Tensor& weights, int64_t r) {
   return weights.select(0, r).to_vector<float>();
 }
@@ -94,6 +110,7 @@ Int8Screen::Pick Int8Screen::pick(const float* x, int64_t barred, int64_t forced
 std::vector<Hypothesis> greedy_decode(Seq2Seq& model, const Tensor& src, const Tensor& src_lengths,
                                       const DecodeOptions& o) {
   NoGradGuard no_grad;
+  autocast precision(o.precision);
   const int64_t B = src.size(0);
   const std::vector<int64_t> limit = max_lengths(src_lengths, o);
   if (o.screen) o.screen->check(model);
@@ -157,6 +174,7 @@ std::vector<std::vector<Hypothesis>> beam_search(Seq2Seq& model, const Tensor& s
   GG_CHECK(beam.beam >= 1 && beam.n_best >= 1 && beam.n_best <= beam.beam,
            "beam_search: need 1 <= n_best ({}) <= beam ({})", beam.n_best, beam.beam);
   NoGradGuard no_grad;
+  autocast precision(o.precision);
   const int64_t B = src.size(0), K = beam.beam;
   const std::vector<int64_t> limit = max_lengths(src_lengths, o);
   auto state = model.encode(src, src_lengths);
@@ -209,7 +227,6 @@ std::vector<std::vector<Hypothesis>> beam_search(Seq2Seq& model, const Tensor& s
           if (v != o.eos) h.tokens.push_back(v);
           h.score = score / gnmt_penalty(h.tokens.size() + 1, beam.length_penalty);
           finished[b].push_back(std::move(h));
-          if (static_cast<int64_t>(finished[b].size()) >= K) break;
           continue;
         }
         h.tokens.push_back(v);
@@ -220,7 +237,10 @@ std::vector<std::vector<Hypothesis>> beam_search(Seq2Seq& model, const Tensor& s
         next_alive[slot] = std::move(h);
       }
       for (int64_t k = filled; k < K; ++k) parents[b * K + k] = b * K;  // empty slots
-      if (static_cast<int64_t>(finished[b].size()) >= K || last_step || filled == 0) done[b] = true;
+      if (last_step || filled == 0 || (static_cast<int64_t>(finished[b].size()) >= K &&
+                                       !can_overtake(finished[b], next_scores, b * K, filled, limit[b], beam))) {
+        done[b] = true;
+      }
     }
     if (std::all_of(done.begin(), done.end(), [](bool d) { return d; })) break;
     state->select(from_vector(parents));

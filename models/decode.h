@@ -5,6 +5,7 @@
 // batch it is decoded in.
 #include <vector>
 
+#include "core/autocast.h"
 #include "core/quantize.h"
 #include "models/seq2seq.h"
 
@@ -29,6 +30,11 @@ struct DecodeOptions {
   // Greedy decoding only: score the vocabulary through this screen (built from the same
   // model, below) instead of the float32 output layer. Same tokens, a quarter of the bytes.
   const Int8Screen* screen = nullptr;
+  // BFloat16: every matrix product of decoding reads its inputs in bfloat16 (gg::autocast):
+  // the weights, converted once and kept while they are unchanged, in half the bytes. The
+  // logits move by bfloat16's rounding, so a near-tie can pick another token than float32
+  // (bench_decode --precision bf16 counts how often).
+  Precision precision = Precision::Float32;
 };
 
 // Greedy decoding at batch 1 is bound by reading the output layer every step: 32 MB of
@@ -83,7 +89,9 @@ struct BeamOptions {
 
 // Beam search: keeps the `beam` best partial hypotheses of each sentence; a hypothesis that
 // emits <eos> is set aside as finished. A sentence is done when it has `beam` finished
-// hypotheses or reaches its maximum length. Returns the n_best finished ones, best first.
+// hypotheses and none still alive can score better than the best of them (bounded with the
+// longest length allowed), or when it reaches its maximum length. Returns the n_best finished
+// ones, best first.
 std::vector<std::vector<Hypothesis>> beam_search(Seq2Seq& model, const Tensor& src, const Tensor& src_lengths,
                                                  const BeamOptions& beam = {}, const DecodeOptions& options = {});
 

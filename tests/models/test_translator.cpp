@@ -84,6 +84,19 @@ double exact_match(gg::models::Seq2Seq& model, const Toy& toy) {
   return static_cast<double>(correct) / static_cast<double>(hyps.size());
 }
 
+// The same through beam search (beam 3). Its first finished hypotheses are the unlikely ones
+// that end early; it must not stop at them while a likelier one is still alive.
+double beam_match(gg::models::Seq2Seq& model, const Toy& toy) {
+  auto hyps = gg::models::beam_search(model, toy.src, toy.src_lengths, {.beam = 3}, {.bos = kBos, .eos = kEos});
+  int correct = 0;
+  for (size_t b = 0; b < hyps.size(); ++b) {
+    INFO("sentence " << b);
+    CHECK(hyps[b][0].tokens == toy.targets[b]);
+    correct += hyps[b][0].tokens == toy.targets[b];
+  }
+  return static_cast<double>(correct) / static_cast<double>(hyps.size());
+}
+
 }  // namespace
 
 TEST_CASE("model: an LSTM translator with additive attention overfits the reversal task", "[model]") {
@@ -98,6 +111,7 @@ TEST_CASE("model: an LSTM translator with additive attention overfits the revers
   CHECK(losses[2] == Approx(2.437897).epsilon(1e-4));
   CHECK(losses.back() < 0.05);
   CHECK(exact_match(model, toy) == 1.0);
+  CHECK(beam_match(model, toy) == 1.0);
 }
 
 TEST_CASE("model: a Transformer translator overfits the reversal task", "[model]") {
@@ -113,6 +127,7 @@ TEST_CASE("model: a Transformer translator overfits the reversal task", "[model]
   CHECK(losses[2] == Approx(2.4220226).epsilon(1e-4));
   CHECK(losses.back() < 0.05);
   CHECK(exact_match(model, toy) == 1.0);
+  CHECK(beam_match(model, toy) == 1.0);
 }
 
 TEST_CASE("model: both translators overfit the reversal task in mixed precision (bf16 autocast)", "[model]") {
@@ -141,6 +156,22 @@ TEST_CASE("model: both translators overfit the reversal task in mixed precision 
     CHECK(losses[0] != Approx(first).epsilon(1e-6));  // the products did round their inputs
     CHECK(losses.back() < 0.05);
     CHECK(exact_match(*model, toy) == 1.0);  // decoded in float32
+    // Decoded in bfloat16 as well: the same tokens as float32's decoding of this confident model,
+    // greedy and beam, with every product of decoding in bf16.
+    const gg::models::DecodeOptions fp32{.bos = kBos, .eos = kEos};
+    gg::models::DecodeOptions bf16 = fp32;
+    bf16.precision = gg::Precision::BFloat16;
+    const auto greedy_fp32 = gg::models::greedy_decode(*model, toy.src, toy.src_lengths, fp32);
+    const auto beam_fp32 = gg::models::beam_search(*model, toy.src, toy.src_lengths, {.beam = 3}, fp32);
+    gg::Profiler profiler;
+    const auto greedy_bf16 = gg::models::greedy_decode(*model, toy.src, toy.src_lengths, bf16);
+    const auto beam_bf16 = gg::models::beam_search(*model, toy.src, toy.src_lengths, {.beam = 3}, bf16);
+    for (size_t b = 0; b < toy.targets.size(); ++b) {
+      CHECK(greedy_bf16[b].tokens == greedy_fp32[b].tokens);
+      CHECK(beam_bf16[b][0].tokens == beam_fp32[b][0].tokens);
+    }
+    CHECK(profiler.entries().count({"matmul", "forward"}) == 0);
+    CHECK(profiler.entries().count({"matmul bf16", "forward"}) == 1);
   }
 }
 
