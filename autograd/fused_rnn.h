@@ -10,7 +10,7 @@
 //   h' = sigmoid(o) * tanh(c')
 //
 // The composed versions stay (nn::RNNOptions::fused = false selects them): they are the
-// reference, and tests/autograd/test_fused_rnn.cpp checks that both agree, forward and backward,
+// reference, and tests/nn/test_fused_lstm.cpp checks that both agree, forward and backward,
 // and gradchecks the fused ops in float64.
 #include "core/tensor.h"
 

@@ -1,5 +1,5 @@
 #pragma once
-// The benchmark workloads of bench/README.md, shared by bench_seq2seq and bench_decode.
+// The benchmark workloads (README, "Benchmarks"), shared by bench_seq2seq and bench_decode.
 // Their PyTorch twins are in bench/workloads.py: same sizes, same models, same batches.
 //
 // Synthetic batches come from a 64-bit LCG (x = x * 6364136223846793005 + 1442695040888963407

@@ -21,7 +21,7 @@
 
 namespace gg {
 
-struct AutogradMeta;  // autograd/autograd_meta.h
+struct AutogradMeta;  // autograd/node.h
 struct Node;          // autograd/node.h
 
 // Options for creation functions: gg::zeros({2, 3}, {.dtype = DType::Float64, .requires_grad = true}).
@@ -107,7 +107,7 @@ class Tensor {
   void backward(const Tensor& gradient, bool retain_graph = false) const;
   Tensor detach() const;  // same storage, no autograd history
 
-  // Opaque to core/; see autograd/autograd_meta.h.
+  // Opaque to core/; see autograd/node.h.
   std::shared_ptr<AutogradMeta> autograd_meta;
 
  private:

@@ -68,7 +68,8 @@ int main(int argc, char** argv) try {
   const int64_t classes = 3;
   auto [x, y] = make_spirals(100, classes);  // x [300, 2], y [300]
 
-  // Parameters, initialized as PyTorch's kaiming-uniform would scale them.
+  // Parameters: normal weights with variance 2 / fan_in before the ReLU (He et al., 2015) and
+  // 1 / fan_in for the output layer, so that activations keep their scale; zero biases.
   auto w1 = (gg::randn({2, opt.hidden}) * std::sqrt(2.0 / 2)).requires_grad_();
   auto b1 = gg::zeros({opt.hidden}, {.requires_grad = true});
   auto w2 = (gg::randn({opt.hidden, classes}) * std::sqrt(1.0 / static_cast<double>(opt.hidden))).requires_grad_();

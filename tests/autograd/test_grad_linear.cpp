@@ -1,4 +1,4 @@
-// gg::linear and the engine's deferred weight gradients (autograd/node.h, DeferredLinearGrad):
+// gg::linear and the engine's deferred weight gradients (autograd/node.h, DeferredGrad):
 // a leaf weight used many times (an RNN cell unrolled over time) gets dW = sum_t dy_t^T x_t
 // from one GEMM over the stacked rows once its last use has been backpropagated. These tests
 // check that this gives the gradient the plain matmul formulation gives, in every situation
