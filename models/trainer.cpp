@@ -62,14 +62,12 @@ void save_training_state(const std::string& dir, optim::Optimizer& optimizer, op
 // DIR/loss.png: the logged training losses and the validation loss after each epoch.
 void write_loss_curve(const std::string& path, const TrainResult& result) {
   Series train{.name = "train (logged steps)"}, valid{.name = "validation (per epoch)"};
-  for (const auto& [step, loss] : result.step_losses) {
-    train.x.push_back(static_cast<double>(step));
-    train.y.push_back(loss);
-  }
-  for (const auto& e : result.epochs) {
-    valid.x.push_back(static_cast<double>(e.step));
-    valid.y.push_back(e.valid_loss);
-  }
+  // Only points a log-scale axis can draw: no validation pairs make the validation loss NaN.
+  auto add = [](Series& s, int64_t step, double loss) {
+    if (std::isfinite(loss) && loss > 0) s.x.push_back(static_cast<double>(step)), s.y.push_back(loss);
+  };
+  for (const auto& [step, loss] : result.step_losses) add(train, step, loss);
+  for (const auto& e : result.epochs) add(valid, e.step, e.valid_loss);
   std::vector<Series> series;
   if (!train.x.empty()) series.push_back(train);
   if (!valid.x.empty()) series.push_back(valid);

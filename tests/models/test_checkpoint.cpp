@@ -165,6 +165,25 @@ TEST_CASE("translator: save and load give the same weights and translations", "[
   REQUIRE_THROWS_WITH(gg::models::Translator::load(dir), Catch::Contains("config.json") && Catch::Contains("JSON"));
 }
 
+TEST_CASE("trainer: a run without validation pairs trains, saves and draws what it has", "[models][checkpoint]") {
+  // Such a run used to fail at its very end: the validation loss of no pairs is not a number,
+  // and the loss curve refused to draw a series without a point it could put on its log scale.
+  auto pairs = gg::data::toy_task("reverse").generate(16, 5);
+  for (int64_t log_every : {1, 50}) {  // 4 steps: every one logged, or none
+    INFO("log_every " << log_every);
+    const std::string dir = temp_dir("no-valid-" + std::to_string(log_every));
+    gg::manual_seed(9);
+    auto t = tiny_translator(pairs);
+    auto enc = gg::data::encode_pairs(pairs, *t.src_tokenizer, t.src_vocab, *t.tgt_tokenizer, t.tgt_vocab);
+    gg::models::TrainOptions o{.out_dir = dir, .epochs = 2, .batch_size = 8, .valid_bleu_sentences = 0,
+                               .log_every = log_every, .quiet = true};
+    const auto result = gg::models::train(t, enc, {}, {}, o);
+    CHECK(result.epochs.size() == 2);
+    CHECK(std::filesystem::exists(dir + "/last.safetensors"));
+    CHECK(std::filesystem::exists(dir + "/loss.png") == (log_every == 1));  // the training curve, or nothing to draw
+  }
+}
+
 TEST_CASE("trainer: resuming from a checkpoint continues exactly like an uninterrupted run", "[models][checkpoint]") {
   auto pairs = gg::data::toy_task("reverse").generate(96, 5);
   std::vector<gg::data::SentencePair> train(pairs.begin(), pairs.begin() + 80), valid(pairs.begin() + 80, pairs.end());
