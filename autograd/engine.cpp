@@ -80,14 +80,15 @@ void flush_deferred(const std::vector<DeferredGrad>& uses) {
   if (uses[0].bias) accumulate_leaf_fresh(*uses[0].bias, kernel::sum(dy, {0}, false));
 }
 
-// The deferred weight gradients of one backward pass, grouped by (weight, bias, kind). A group is
-// computed as soon as the last edge into its weight has been processed, so that a weight
-// used once (an output layer) frees its dy as early as if nothing had been deferred.
+// The deferred weight gradients of one backward pass, grouped by (weight, bias, kind,
+// precision). A group is computed as soon as the last edge into its weight has been processed,
+// so that a weight used once (an output layer) frees its dy as early as if nothing had been
+// deferred.
 class DeferredGrads {
  public:
   void count_use(const AutogradMeta* leaf) { ++uses_left_[leaf]; }
   void add(DeferredGrad&& d) {
-    auto& group = groups_[{d.weight.get(), d.bias.get(), d.kind}];
+    auto& group = groups_[{d.weight.get(), d.bias.get(), d.kind, d.precision}];
     group.push_back(std::move(d));
   }
   void edge_done(const AutogradMeta* leaf) {
@@ -108,8 +109,10 @@ class DeferredGrads {
 
  private:
   std::unordered_map<const AutogradMeta*, int> uses_left_;
-  // (weight, bias, kind): a tied embedding is both an embedding and an output layer.
-  std::map<std::tuple<const AutogradMeta*, const AutogradMeta*, DeferredGrad::Kind>, std::vector<DeferredGrad>> groups_;
+  // (weight, bias, kind, precision): a tied embedding is both an embedding and an output layer,
+  // and uses inside and outside gg::autocast are summed in their own precisions.
+  using Key = std::tuple<const AutogradMeta*, const AutogradMeta*, DeferredGrad::Kind, Precision>;
+  std::map<Key, std::vector<DeferredGrad>> groups_;
 };
 
 }  // namespace

@@ -35,9 +35,7 @@ int main(int argc, char** argv) try {
       throw gg::Error(fmt::format("bench_decode: unknown option '{}'; usage: bench_decode [--threads T] [--sentences N] "
                                   "[--int8] [--precision fp32|bf16] [--profile]", arg));
   }
-  GG_CHECK(precision == "fp32" || precision == "bf16", "bench_decode: --precision is '{}'; expected fp32 or bf16",
-           precision);
-  const bool bf16 = precision == "bf16";
+  const bool bf16 = gg::parse_precision(precision, "bench_decode: --precision") == gg::Precision::BFloat16;
   gg::set_num_threads(threads);
   gg::manual_seed(0);
   const gg::bench::WorkloadSize w = gg::bench::workload_size("medium");

@@ -38,9 +38,7 @@ int main(int argc, char** argv) try {
     else throw gg::Error(fmt::format("bench_seq2seq: unknown option '{}'; usage: bench_seq2seq --model "
                                      "lstm-attn|transformer --size small|medium [--steps N] [--threads T] [--precision fp32|bf16] [--profile]", arg));
   }
-  GG_CHECK(precision_name == "fp32" || precision_name == "bf16",
-           "bench_seq2seq: --precision is '{}'; expected fp32 or bf16", precision_name);
-  gg::Precision precision = precision_name == "bf16" ? gg::Precision::BFloat16 : gg::Precision::Float32;
+  gg::Precision precision = gg::parse_precision(precision_name, "bench_seq2seq: --precision");
   if (precision == gg::Precision::BFloat16 && !gg::bf16_is_fast()) {
     fmt::print("--precision bf16: bfloat16 products are not faster than float32 here (CPU AVX512_BF16: {}, "
                "oneDNN: {}); running float32\n", gg::cpu_has_bf16() ? "yes" : "no", GG_GEMM_ONEDNN ? "yes" : "no");

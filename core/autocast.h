@@ -15,15 +15,18 @@
 // bfloat16 keeps float32's exponent and 8 of its 24 significand bits (relative rounding
 // error 2^-9): training reaches float32's loss, while a product reads half the bytes and, on a
 // CPU with AVX512_BF16, runs twice as many multiply-adds per instruction. Without those
-// instructions oneDNN emulates them, slower than float32: check cpu_has_bf16() first, as
+// instructions oneDNN emulates them, slower than float32: check bf16_is_fast() first, as
 // `translate train --precision bf16` does.
 #include <cstdint>
+#include <string_view>
 
 namespace gg {
 
 enum class Precision { Float32, BFloat16 };
 
 const char* precision_name(Precision p);  // "fp32", "bf16"
+// "fp32" or "bf16" -> the precision; anything else is an error naming `what` (say, an option).
+Precision parse_precision(std::string_view name, std::string_view what);
 
 // The precision of float32 matrix products on this thread (each thread has its own setting).
 Precision matmul_precision();

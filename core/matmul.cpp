@@ -96,12 +96,14 @@ constexpr int64_t kOneDnnMinMacs = int64_t{1} << 18;
 // (NoTrans) or [K, M] (Trans), b [K, N] or [N, K]. beta = 0 never reads c (it may hold NaN).
 // oneDNN turns a product of one row or one column into a matrix-vector product itself;
 // OpenBLAS's gemm would pack the whole matrix for it, so that case is handed to its gemv here.
+// `macs` is the whole product's (this call may be one block of it): every block of a product
+// goes to the same library, so that a result does not depend on the number of threads.
 template <class T>
 void library_gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t M, int64_t N, int64_t K, const T* a, int64_t lda,
-                  const T* b, int64_t ldb, T* c, int64_t ldc, T beta) {
+                  const T* b, int64_t ldb, T* c, int64_t ldc, T beta, int64_t macs) {
 #if GG_GEMM_ONEDNN
   if constexpr (std::is_same_v<T, float>) {
-    if (M * N * K >= kOneDnnMinMacs) {
+    if (macs >= kOneDnnMinMacs) {
       const dnnl_status_t status = dnnl_sgemm(ta == CblasTrans ? 'T' : 'N', tb == CblasTrans ? 'T' : 'N', M, N, K,
                                               1.0f, a, lda, b, ldb, beta, c, ldc);
       GG_CHECK(status == dnnl_success, "matmul: oneDNN's sgemm failed (status {}) on a [{}, {}] x [{}, {}] product",
@@ -109,12 +111,16 @@ void library_gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t M, int64_t N, 
       return;
     }
   }
+#else
+  (void)macs;
 #endif
   const auto flip = [](CBLAS_TRANSPOSE t) { return t == CblasNoTrans ? CblasTrans : CblasNoTrans; };
   const auto gemv = [](CBLAS_TRANSPOSE t, int64_t rows, int64_t cols, const T* A, int64_t ld, const T* x, int64_t incx,
                        T* y, int64_t incy, T beta_y) {
-    if constexpr (std::is_same_v<T, float>) cblas_sgemv(CblasRowMajor, t, rows, cols, 1.0f, A, ld, x, incx, beta_y, y, incy);
-    else cblas_dgemv(CblasRowMajor, t, rows, cols, 1.0, A, ld, x, incx, beta_y, y, incy);
+    if constexpr (std::is_same_v<T, float>)
+      cblas_sgemv(CblasRowMajor, t, rows, cols, 1.0f, A, ld, x, incx, beta_y, y, incy);
+    else
+      cblas_dgemv(CblasRowMajor, t, rows, cols, 1.0, A, ld, x, incx, beta_y, y, incy);
   };
   if (M == 1) {  // c[0, :] = op(b)^T a[0, :]
     gemv(flip(tb), tb == CblasNoTrans ? K : N, tb == CblasNoTrans ? N : K, b, ldb, a, ta == CblasNoTrans ? 1 : lda, c, 1,
@@ -172,22 +178,25 @@ void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t M, int64_t N, int64_t 
   const bool split = std::is_same_v<T, float> && ta == CblasNoTrans && M * N * K >= kParallelMinMacs &&
                      N >= 2 * kColumnBlock && omp_get_max_threads() > 1 && !omp_in_parallel();
   if (!split) {
-    library_gemm<T>(ta, tb, M, N, K, a, lda, b, ldb, c, ldc, beta);
+    library_gemm<T>(ta, tb, M, N, K, a, lda, b, ldb, c, ldc, beta, M * N * K);
     return;
   }
   parallel_for((N + kColumnBlock - 1) / kColumnBlock, 1, [&](int64_t b0, int64_t b1) {
     const int64_t j0 = b0 * kColumnBlock, j1 = std::min(N, b1 * kColumnBlock);
-    library_gemm<T>(ta, tb, M, j1 - j0, K, a, lda, b + (tb == CblasNoTrans ? j0 : j0 * ldb), ldb, c + j0, ldc, beta);
+    library_gemm<T>(ta, tb, M, j1 - j0, K, a, lda, b + (tb == CblasNoTrans ? j0 : j0 * ldb), ldb, c + j0, ldc, beta,
+                    M * N * K);
   });
 }
 
 // Whether a product of these inputs runs with bfloat16 inputs (inside gg::autocast).
 bool in_bf16(const Tensor& a) { return a.dtype() == DType::Float32 && matmul_precision() == Precision::BFloat16; }
 
-// The operand of gemm_bf16 for the matrix at data of x, read as blas_view says.
-Bf16Operand bf16_operand(const Tensor& x, const float* data, const BlasView& v, int64_t rows, int64_t cols) {
+// The operand of gemm_bf16 for the matrix at data of x, read as blas_view says. `keep`: its
+// converted copy may be kept (the b of a 2-D product: a weight, in x W^T and in dY W).
+Bf16Operand bf16_operand(const Tensor& x, const float* data, const BlasView& v, int64_t rows, int64_t cols,
+                         bool keep) {
   return {&x, data, v.trans == CblasNoTrans ? rows : cols, v.trans == CblasNoTrans ? cols : rows, v.ld,
-          v.trans == CblasTrans};
+          v.trans == CblasTrans, keep};
 }
 
 }  // namespace
@@ -213,8 +222,8 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
   if (in_bf16(a)) {
     parallel_for(count, 2, [&](int64_t begin, int64_t end) {
       for (int64_t i = begin; i < end; ++i)
-        gemm_bf16(bf16_operand(a, a.data<float>() + p.a_off[i], va, p.M, p.K),
-                  bf16_operand(b, b.data<float>() + p.b_off[i], vb, p.K, p.N), p.M, p.N, p.K,
+        gemm_bf16(bf16_operand(a, a.data<float>() + p.a_off[i], va, p.M, p.K, false),
+                  bf16_operand(b, b.data<float>() + p.b_off[i], vb, p.K, p.N, count == 1), p.M, p.N, p.K,
                   out.data<float>() + i * p.M * p.N, p.N, 0.0f);
     });
     return out;
@@ -263,8 +272,8 @@ void matmul_into(const Tensor& c, const Tensor& a_in, const Tensor& b_in, double
   Tensor a = blas_view(a_in).ok ? a_in : contiguous(a_in), b = blas_view(b_in).ok ? b_in : contiguous(b_in);
   const BlasView va = blas_view(a), vb = blas_view(b);
   if (in_bf16(c)) {
-    gemm_bf16(bf16_operand(a, a.data<float>(), va, M, K), bf16_operand(b, b.data<float>(), vb, K, N), M, N, K,
-              c.data<float>(), c.stride(0), static_cast<float>(beta));
+    gemm_bf16(bf16_operand(a, a.data<float>(), va, M, K, false), bf16_operand(b, b.data<float>(), vb, K, N, true), M,
+              N, K, c.data<float>(), c.stride(0), static_cast<float>(beta));
     return;
   }
   visit_floating(c.dtype(), "matmul_into", [&]<class T>() {

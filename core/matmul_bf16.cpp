@@ -7,7 +7,6 @@
 
 #if GG_GEMM_ONEDNN
 #include <map>
-#include <tuple>
 
 #include <oneapi/dnnl/dnnl.hpp>
 #else
@@ -87,38 +86,38 @@ Cache& cache() {
 
 // The operand converted: kept from an earlier call if it is unchanged since; converted and kept
 // if it was met before (at any version: a weight after an optimizer step); otherwise converted
-// for this call only, and remembered.
+// for this call only, and remembered. An operand that may not be kept is converted every time.
 std::shared_ptr<const Converted> converted(const Bf16Operand& x) {
   auto fresh = [&] {
     auto out = std::make_shared<Converted>(static_cast<size_t>(x.rows * x.cols));
     convert(x.data, x.rows, x.cols, x.ld, out->data());
     return std::shared_ptr<const Converted>(std::move(out));
   };
+  if (!x.keep) return fresh();
   const std::shared_ptr<Storage>& storage = x.owner->storage();
   const uint64_t version = storage->version();
+  auto same = [&](const Entry& e) {
+    return e.data == x.data && e.rows == x.rows && e.cols == x.cols && e.ld == x.ld && e.storage.lock() == storage;
+  };
   Cache& c = cache();
   std::unique_lock lock(c.mutex);
   ++c.clock;
+  ++c.stats.conversions;  // undone on a hit
   for (Entry& e : c.entries) {
-    if (e.storage.lock() != storage || e.data != x.data || e.rows != x.rows || e.cols != x.cols || e.ld != x.ld)
-      continue;
+    if (!same(e)) continue;
     e.used = c.clock;
     if (e.converted && e.version == version) {
-      ++c.stats.hits;
+      --c.stats.conversions, ++c.stats.hits;
       return e.converted;
     }
-    ++c.stats.conversions;
     lock.unlock();  // convert without holding up other threads
     auto copy = fresh();
     lock.lock();
     for (Entry& again : c.entries)  // the entry may have moved meanwhile
-      if (again.storage.lock() == storage && again.data == x.data && again.rows == x.rows && again.cols == x.cols &&
-          again.ld == x.ld)
-        again.converted = copy, again.version = version;
+      if (same(again)) again.converted = copy, again.version = version;
     c.trim();
     return copy;
   }
-  ++c.stats.conversions;
   c.entries.push_back({storage, x.data, x.rows, x.cols, x.ld, version, nullptr, c.clock});
   c.trim();
   lock.unlock();
@@ -127,9 +126,18 @@ std::shared_ptr<const Converted> converted(const Bf16Operand& x) {
 
 #if GG_GEMM_ONEDNN
 // oneDNN's matmul primitive for one shape, made once and kept: making one takes longer than
-// most products.
+// most products. A primitive is made for the threads it will run on, so they are in the key.
 using dnnl::memory;
-using PrimitiveKey = std::tuple<int64_t, int64_t, int64_t, bool, bool, int64_t, float>;  // M N K ta tb ldc beta
+struct PrimitiveKey {
+  int64_t M, N, K;
+  bool ta, tb;
+  int64_t ldc;
+  float beta;
+  int threads;
+  bool nested;
+  auto operator<=>(const PrimitiveKey&) const = default;
+};
+constexpr size_t kMaxPrimitives = 1024;  // then all are dropped (sequence lengths vary M batch by batch)
 
 dnnl::engine& cpu_engine() {
   static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
@@ -141,13 +149,14 @@ memory::desc operand_desc(int64_t rows, int64_t cols, bool trans, memory::data_t
   return memory::desc({rows, cols}, type, trans ? memory::dims{1, rows} : memory::dims{cols, 1});
 }
 
-const dnnl::matmul& primitive(const PrimitiveKey& key) {
+dnnl::matmul primitive(const PrimitiveKey& key) {
   static std::mutex mutex;
   static auto* primitives = new std::map<PrimitiveKey, dnnl::matmul>;  // never destroyed, like the cache
   std::lock_guard lock(mutex);
   auto it = primitives->find(key);
   if (it != primitives->end()) return it->second;
-  const auto [M, N, K, ta, tb, ldc, beta] = key;
+  if (primitives->size() >= kMaxPrimitives) primitives->clear();
+  const auto [M, N, K, ta, tb, ldc, beta, threads, nested] = key;
   dnnl::primitive_attr attr;
   if (beta != 0) {
     dnnl::post_ops ops;
@@ -168,9 +177,11 @@ void gemm_bf16(const Bf16Operand& a, const Bf16Operand& b, int64_t M, int64_t N,
   const auto ca = converted(a), cb = converted(b);
 #if GG_GEMM_ONEDNN
   try {
-    const dnnl::matmul& p = primitive({M, N, K, a.trans, b.trans, ldc, beta});
-    const memory am(operand_desc(M, K, a.trans, memory::data_type::bf16), cpu_engine(), const_cast<Stored*>(ca->data()));
-    const memory bm(operand_desc(K, N, b.trans, memory::data_type::bf16), cpu_engine(), const_cast<Stored*>(cb->data()));
+    const dnnl::matmul p =
+        primitive({M, N, K, a.trans, b.trans, ldc, beta, omp_get_max_threads(), omp_in_parallel() != 0});
+    const auto bf16 = memory::data_type::bf16;
+    const memory am(operand_desc(M, K, a.trans, bf16), cpu_engine(), const_cast<Stored*>(ca->data()));
+    const memory bm(operand_desc(K, N, b.trans, bf16), cpu_engine(), const_cast<Stored*>(cb->data()));
     const memory cm(memory::desc({M, N}, memory::data_type::f32, memory::dims{ldc, 1}), cpu_engine(), c);
     dnnl::stream stream(cpu_engine());
     p.execute(stream, {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}});

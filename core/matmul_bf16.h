@@ -5,11 +5,12 @@
 // primitive (vdpbf16ps where the CPU has AVX512_BF16); built with OpenBLAS, they are rounded
 // to bfloat16 values kept in float32 and multiplied by sgemm: the same numbers, no faster.
 //
-// An operand met a second time (a weight: every decoder step reads W, and so does the
-// backward) keeps its converted copy while its storage is alive and unchanged, the rule
-// autograd's saved tensors follow (the storage's version, bumped by every in-place write): a
-// weight is converted once per optimizer step, not once per use. A write through a raw data
-// pointer bumps nothing; call clear_bf16_cache() after one.
+// The right operand of a 2-D product (a weight: x W^T at every decoder step, dY W in the
+// backward), met a second time, keeps its converted copy while its storage is alive and
+// unchanged, the rule autograd's saved tensors follow (the storage's version, bumped by every
+// in-place write): a weight is converted once per optimizer step, not once per use. Left
+// operands and the slices of batched products are activations, often rewritten in place
+// through raw pointers (a recurrent layer's h), and are converted at every call.
 #include <cstdint>
 
 #include "core/tensor.h"
@@ -17,12 +18,13 @@
 namespace gg::kernel {
 
 // One operand: the stored matrix [rows, cols] with row stride ld, at data inside owner's
-// storage, and whether the product reads it transposed.
+// storage, whether the product reads it transposed, and whether its converted copy may be kept.
 struct Bf16Operand {
   const Tensor* owner = nullptr;
   const float* data = nullptr;
   int64_t rows = 0, cols = 0, ld = 0;
   bool trans = false;
+  bool keep = false;
 };
 
 // c [M, N] (row stride ldc) = op(a) op(b) + beta * c; beta = 0 never reads c.

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "core/autocast.h"
+
 namespace gg {
 
 // Below this many elements a kernel runs on one thread: starting a team costs a few
@@ -19,7 +21,8 @@ int num_threads();
 // Sets the threads used by glassgrad's kernels and by OpenBLAS.
 void set_num_threads(int threads);
 
-// Runs f(begin, end) over [0, n), split across threads when n is at least `grain`.
+// Runs f(begin, end) over [0, n), split across threads when n is at least `grain`. Every
+// thread runs with the caller's gg::autocast setting (a thread-local one).
 template <class F>
 void parallel_for(int64_t n, int64_t grain, F&& f) {
   if (n <= 0) return;
@@ -27,8 +30,10 @@ void parallel_for(int64_t n, int64_t grain, F&& f) {
     f(int64_t{0}, n);
     return;
   }
+  const Precision precision = matmul_precision();
 #pragma omp parallel
   {
+    autocast same_precision(precision);
     int64_t threads = omp_get_num_threads();
     int64_t t = omp_get_thread_num();
     int64_t chunk = (n + threads - 1) / threads;

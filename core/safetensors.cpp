@@ -157,13 +157,13 @@ SafetensorsFile load_safetensors(const std::string& path) {
       fail("{}: corrupt header entry for tensor '{}' ({})", path, name, ex.what());
     }
     // The byte count, checked: a shape whose count overflows would otherwise pass for a small one.
-    int64_t count = 1;
     uint64_t expected = 0;
-    bool fits = true;
-    for (int64_t d : e.shape) fits = fits && !__builtin_mul_overflow(count, d, &count);
-    fits = fits && !__builtin_mul_overflow(static_cast<uint64_t>(count), dtype_size(e.dtype), &expected);
-    GG_CHECK(fits, "{}: tensor '{}' has shape {}: more bytes of {} than a 64-bit count holds", path, name, e.shape,
-             dtype_name(e.dtype));
+    try {
+      GG_CHECK(!__builtin_mul_overflow(static_cast<uint64_t>(e.shape.numel()), dtype_size(e.dtype), &expected),
+               "shape {} of {} needs more bytes than a 64-bit count holds", e.shape, dtype_name(e.dtype));
+    } catch (const Error& ex) {
+      fail("{}: tensor '{}': {}", path, name, ex.what());
+    }
     GG_CHECK(e.begin <= e.end && e.end - e.begin == expected,
              "{}: tensor '{}' of shape {} ({}) needs {} bytes, but its data_offsets [{}, {}] span {}", path, name,
              e.shape, dtype_name(e.dtype), expected, e.begin, e.end, e.end - e.begin);

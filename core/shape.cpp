@@ -2,11 +2,14 @@
 
 #include <fmt/ranges.h>
 
+#include <algorithm>
+
 #include "core/error.h"
 
 namespace gg {
 
 int64_t Shape::numel() const {
+  if (std::find(begin(), end(), 0) != end()) return 0;  // whatever the other sizes
   int64_t n = 1;
   for (int64_t s : *this)
     GG_CHECK(!__builtin_mul_overflow(n, s, &n), "shape {} has more elements than a 64-bit count holds", *this);

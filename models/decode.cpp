@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <numeric>
 
@@ -23,18 +24,21 @@ double gnmt_penalty(size_t length, double alpha) {
 }
 
 // Whether one of a sentence's alive hypotheses (slots [first, first + alive) of scores, their
-// log-probabilities) could still finish with a better score than the best finished one. A
+// log-probabilities) could still finish among the n_best (at least n_best are finished). A
 // log-probability only falls as tokens are added, and the length penalty divides it by at
 // most the penalty of the longest length allowed (limit tokens and the <eos>), so log_prob /
 // that penalty bounds what the hypothesis can still score.
 bool can_overtake(const std::vector<Hypothesis>& finished, const std::vector<double>& scores, int64_t first,
                   int64_t alive, int64_t limit, const BeamOptions& beam) {
-  double best_finished = -std::numeric_limits<double>::infinity();
-  for (const Hypothesis& h : finished) best_finished = std::max(best_finished, h.score);
+  std::vector<double> best;
+  for (const Hypothesis& h : finished) best.push_back(h.score);
+  const auto nth = best.begin() + (beam.n_best - 1);
+  std::nth_element(best.begin(), nth, best.end(), std::greater<>());
+  const double nth_finished = *nth;  // the n_best-th best score
   const double largest_penalty = std::max(gnmt_penalty(1, beam.length_penalty),
                                           gnmt_penalty(static_cast<size_t>(limit) + 1, beam.length_penalty));
   for (int64_t k = first; k < first + alive; ++k)
-    if (scores[k] / largest_penalty > best_finished) return true;
+    if (scores[k] / largest_penalty > nth_finished) return true;
   return false;
 }
 

@@ -118,7 +118,7 @@ void add_train_flags(CLI::App* cmd, gg::models::TrainOptions& t) {
 // bf16 only where it pays: on a CPU without bfloat16 instructions oneDNN emulates them, slower
 // than float32, so that run trains in float32 and says why.
 void resolve_precision(gg::models::TrainOptions& t) {
-  t.precision = precision_flag == "bf16" ? gg::Precision::BFloat16 : gg::Precision::Float32;
+  t.precision = gg::parse_precision(precision_flag, "--precision");
   if (t.precision != gg::Precision::BFloat16 || gg::bf16_is_fast()) return;
   fmt::print("--precision bf16: {}; training in float32\n",
              gg::cpu_has_bf16() ? "this build's products run on OpenBLAS, which has no bfloat16 products (build with "

@@ -6,19 +6,14 @@
 
 #include <cmath>
 
+#include "core/core_testing.h"
 #include "core/kernels.h"
 #include "glassgrad.h"
 
 using gg::Tensor;
+using gg::testing::bf16_rounded;
 
 namespace {
-
-// The tensor rounded to bfloat16, as float64.
-Tensor rounded(const Tensor& x) {
-  std::vector<double> v = x.to(gg::DType::Float64).contiguous().to_vector<double>();
-  for (double& e : v) e = gg::from_bf16(gg::to_bf16(static_cast<float>(e)));
-  return gg::from_vector(v, x.shape());
-}
 
 // got equals want to float32's summing error, and differs from exact by more than that.
 void check_bf16(const Tensor& got, const Tensor& want, const Tensor& exact, const std::string& what) {
@@ -51,8 +46,9 @@ TEST_CASE("the backward of a product made under autocast runs in bfloat16 outsid
   loss.backward();  // dy = r: dX = r W, dW = r^T X, both products in bfloat16
   const Tensor x64 = x.detach().to(gg::DType::Float64), w64 = w.detach().to(gg::DType::Float64),
                r64 = r.to(gg::DType::Float64);
-  check_bf16(x.grad(), gg::kernel::matmul_naive(rounded(r), rounded(w64)), gg::kernel::matmul_naive(r64, w64), "dX");
-  check_bf16(w.grad(), gg::kernel::matmul_naive(rounded(r).t(), rounded(x64)), gg::kernel::matmul_naive(r64.t(), x64),
+  using gg::kernel::matmul_naive;
+  check_bf16(x.grad(), matmul_naive(bf16_rounded(r), bf16_rounded(w64)), matmul_naive(r64, w64), "dX");
+  check_bf16(w.grad(), matmul_naive(bf16_rounded(r).t(), bf16_rounded(x64)), matmul_naive(r64.t(), x64),
              "dW");
   const auto& entries = profiler.entries();
   CHECK(entries.count({"matmul bf16", "backward"}) == 1);
@@ -78,8 +74,8 @@ TEST_CASE("a weight gradient the engine defers runs in the precision of the uses
   };
   const Tensor dw_bf16 = run(gg::Precision::BFloat16), dw_fp32 = run(gg::Precision::Float32);
   const Tensor xs = gg::cat({x1, x2}, 0).to(gg::DType::Float64), rs = gg::cat({r1, r2}, 0).to(gg::DType::Float64);
-  check_bf16(dw_bf16, gg::kernel::matmul_naive(rounded(rs).t(), rounded(xs)), gg::kernel::matmul_naive(rs.t(), xs),
-             "dW under autocast");
+  using gg::kernel::matmul_naive;
+  check_bf16(dw_bf16, matmul_naive(bf16_rounded(rs).t(), bf16_rounded(xs)), matmul_naive(rs.t(), xs), "dW under autocast");
   const auto fp32 = dw_fp32.to(gg::DType::Float64).to_vector<double>(),
              exact = gg::kernel::matmul_naive(rs.t(), xs).to_vector<double>();
   for (size_t i = 0; i < fp32.size(); ++i) CHECK(std::fabs(fp32[i] - exact[i]) < 1e-4);  // float32 outside it

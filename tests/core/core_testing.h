@@ -99,6 +99,13 @@ inline void check_values(const Tensor& got, const Shape& shape, const std::vecto
 }
 
 // 0, 1, 2, ... as a float64 tensor of `shape`, scaled and shifted so values are distinct.
+// The tensor's values rounded to bfloat16 (gg::autocast's inputs), as float64.
+inline Tensor bf16_rounded(const Tensor& x) {
+  std::vector<double> v = values(x);
+  for (double& e : v) e = from_bf16(to_bf16(static_cast<float>(e)));
+  return from_vector(v, x.shape());
+}
+
 inline Tensor iota(const Shape& shape, DType dtype = DType::Float64, double scale = 1, double shift = 0) {
   std::vector<double> v(static_cast<size_t>(shape.numel()));
   for (size_t i = 0; i < v.size(); ++i) v[i] = shift + scale * static_cast<double>(i);

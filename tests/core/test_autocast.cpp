@@ -14,16 +14,10 @@
 
 using gg::Precision;
 using gg::Tensor;
+using gg::testing::bf16_rounded;
 using gg::testing::check_values;
 
 namespace {
-
-// The tensor's values rounded to bfloat16, as float64.
-Tensor rounded(const Tensor& x) {
-  std::vector<double> v = gg::testing::values(x);
-  for (double& e : v) e = gg::from_bf16(gg::to_bf16(static_cast<float>(e)));
-  return gg::from_vector(v, x.shape());
-}
 
 double max_abs_diff(const std::vector<double>& a, const std::vector<double>& b) {
   double m = 0;
@@ -39,7 +33,7 @@ void check_bf16_product(const Tensor& a, const Tensor& b, const std::string& wha
     gg::autocast bf16;
     return gg::kernel::matmul(a, b);
   }();
-  const auto want = gg::testing::values(gg::kernel::matmul_naive(rounded(a), rounded(b)));
+  const auto want = gg::testing::values(gg::kernel::matmul_naive(bf16_rounded(a), bf16_rounded(b)));
   const auto exact = gg::testing::values(gg::kernel::matmul_naive(a.to(gg::DType::Float64), b.to(gg::DType::Float64)));
   const int64_t K = a.size(-1);
   check_values(got, got.shape(), want, what, 1e-5, 1e-5 * std::sqrt(static_cast<double>(K)));
@@ -49,7 +43,7 @@ void check_bf16_product(const Tensor& a, const Tensor& b, const std::string& wha
 
 }  // namespace
 
-TEST_CASE("bfloat16 rounding is to nearest even, exact on the way back, and keeps NaN and infinity", "[core][autocast]") {
+TEST_CASE("bfloat16 rounding is to nearest even, exact on the way back, keeps NaN and infinity", "[core][autocast]") {
   CHECK(gg::to_bf16(1.0f) == 0x3f80);
   CHECK(gg::from_bf16(0x3f80) == 1.0f);
   // 1 + 2^-8 lies halfway between 1 and 1 + 2^-7: to the even one, 1. 1 + 3 * 2^-8: up, to 1 + 2^-6.
@@ -76,6 +70,20 @@ TEST_CASE("autocast sets the precision of products on its own thread and restore
   CHECK(gg::matmul_precision() == Precision::Float32);
 }
 
+TEST_CASE("parallel_for runs every thread with the caller's autocast setting", "[core][autocast]") {
+  const int before = gg::num_threads();
+  gg::set_num_threads(2);
+  for (Precision p : {Precision::BFloat16, Precision::Float32}) {
+    gg::autocast scope(p);
+    std::vector<Precision> seen(64, p == Precision::BFloat16 ? Precision::Float32 : Precision::BFloat16);
+    gg::parallel_for(64, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) seen[static_cast<size_t>(i)] = gg::matmul_precision();
+    });
+    for (Precision s : seen) CHECK(s == p);
+  }
+  gg::set_num_threads(before);
+}
+
 TEST_CASE("float32 products under autocast read bfloat16 inputs in every layout", "[core][autocast]") {
   gg::manual_seed(5);
   for (auto [M, K, N] : std::vector<std::array<int64_t, 3>>{{4, 7, 5}, {1, 300, 9}, {33, 64, 70}, {64, 256, 1}}) {
@@ -92,7 +100,8 @@ TEST_CASE("float32 products under autocast read bfloat16 inputs in every layout"
   check_bf16_product(gg::randn({3, 5, 40}), gg::randn({3, 40, 6}), "batched");
   check_bf16_product(gg::randn({2, 3, 5, 40}), gg::randn({40, 6}), "batch dims broadcast");
   // Float64 is never rounded.
-  const Tensor a = gg::randn({4, 9}, {.dtype = gg::DType::Float64}), b = gg::randn({9, 3}, {.dtype = gg::DType::Float64});
+  const Tensor a = gg::randn({4, 9}, {.dtype = gg::DType::Float64});
+  const Tensor b = gg::randn({9, 3}, {.dtype = gg::DType::Float64});
   gg::autocast bf16;
   check_values(gg::kernel::matmul(a, b), {4, 3}, gg::testing::values(gg::kernel::matmul_naive(a, b)), "float64", 1e-12,
                1e-12);
@@ -101,7 +110,7 @@ TEST_CASE("float32 products under autocast read bfloat16 inputs in every layout"
 TEST_CASE("matmul_into under autocast adds beta * c to the bfloat16 product", "[core][autocast]") {
   gg::manual_seed(6);
   const Tensor a = gg::randn({6, 50}), b = gg::randn({80, 50}).t();
-  const auto product = gg::testing::values(gg::kernel::matmul_naive(rounded(a), rounded(b)));
+  const auto product = gg::testing::values(gg::kernel::matmul_naive(bf16_rounded(a), bf16_rounded(b)));
   for (double beta : {0.0, 1.0, 0.5}) {
     INFO("beta " << beta);
     Tensor wide = gg::randn({6, 83});
@@ -124,16 +133,17 @@ TEST_CASE("under autocast a weight is converted once per version, not once per u
   gg::autocast bf16;
   auto use = [&] { return gg::kernel::matmul(gg::randn({8, 64}), w.t()); };
   const Tensor first = use();
-  // Both operands converted; the activation's storage dies with it.
-  CHECK(gg::kernel::bf16_cache_stats().conversions == 2);
+  // The weight (the right operand) is converted and remembered; the activation is converted
+  // at every call and never remembered.
+  CHECK(gg::kernel::bf16_cache_stats().conversions == 1);
   CHECK(gg::kernel::bf16_cache_stats().kept == 0);
-  use();  // w met again: converted and kept (the activation is new, converted for this call)
-  CHECK(gg::kernel::bf16_cache_stats().conversions == 4);
+  use();  // w met again: converted and kept
+  CHECK(gg::kernel::bf16_cache_stats().conversions == 2);
   CHECK(gg::kernel::bf16_cache_stats().kept == 1);
   for (int i = 0; i < 5; ++i) use();  // kept
   auto stats = gg::kernel::bf16_cache_stats();
   CHECK(stats.hits == 5);
-  CHECK(stats.conversions == 9);
+  CHECK(stats.conversions == 2);
   const bool onednn = std::string(gg::kernel::gemm_library()) == "oneDNN";  // bfloat16 bits; OpenBLAS: floats
   CHECK(stats.bytes == 96 * 64 * static_cast<int64_t>(onednn ? sizeof(uint16_t) : sizeof(float)));
   // An in-place write (an optimizer step) makes the kept copy stale: converted again, once.
@@ -143,8 +153,20 @@ TEST_CASE("under autocast a weight is converted once per version, not once per u
   gg::kernel::matmul(x, w.t());
   stats = gg::kernel::bf16_cache_stats();
   CHECK(stats.hits == 6);
-  CHECK(stats.conversions == 12);  // w once, x twice (met a second time, x is kept too)
-  check_values(after, {8, 96}, gg::testing::values(gg::kernel::matmul_naive(rounded(x), rounded(w).t())),
+  CHECK(stats.conversions == 3);
+  // A left operand rewritten in place without a new version (a recurrent layer's h, written
+  // through its data pointer) is read afresh at every call.
+  Tensor h = gg::randn({8, 64});
+  gg::kernel::matmul(h, w.t());
+  gg::kernel::matmul(h, w.t());
+  h.data<float>()[0] += 1.0f;  // no version bump
+  const auto want_h = gg::testing::values(gg::kernel::matmul_naive(bf16_rounded(h), bf16_rounded(w).t()));
+  check_values(gg::kernel::matmul(h, w.t()), {8, 96}, want_h, "h after a raw write", 1e-5, 1e-4);
+  // Slices of a batched product are not remembered either.
+  const int64_t remembered = gg::kernel::bf16_cache_stats().conversions;
+  for (int i = 0; i < 3; ++i) gg::kernel::matmul(gg::randn({4, 8, 64}), gg::randn({4, 64, 8}));
+  CHECK(gg::kernel::bf16_cache_stats().conversions == remembered);
+  check_values(after, {8, 96}, gg::testing::values(gg::kernel::matmul_naive(bf16_rounded(x), bf16_rounded(w).t())),
                "after the weight changed", 1e-5, 1e-4);
   gg::kernel::clear_bf16_cache();
   CHECK(gg::kernel::bf16_cache_stats().kept == 0);

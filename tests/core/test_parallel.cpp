@@ -223,24 +223,30 @@ TEST_CASE("one thread and two threads give identical results", "[core][parallel]
 // block: a batch-1 decoder gives the same bits on any number of threads.
 TEST_CASE("one-row float32 products give the same bits on one and two threads", "[core][parallel]") {
   gg::manual_seed(36);
-  auto x = gg::randn({1, 1030});
-  auto w = gg::randn({2003, 1030});  // x w^T: 2003 rows of w, three past the last group of four
-  auto bias = gg::randn({2003});
-  auto run = [&] {
-    auto c = bias.reshape({1, 2003}).clone();
-    gg::kernel::matmul_into(c, x, w.t(), 1.0);
-    return std::vector<std::vector<float>>{gg::kernel::matmul(x, w.t()).to_vector<float>(), c.to_vector<float>()};
-  };
-  std::vector<std::vector<float>> one, two;
-  {
-    Threads t(1);
-    one = run();
+  // 2003 rows of w (an odd block at the end); 512 x 768, whose 393,216 multiply-adds are above
+  // the size that goes to oneDNN while each half is below it: both halves must go where the
+  // whole goes.
+  for (auto [N, K] : {std::pair<int64_t, int64_t>{2003, 1030}, {512, 768}}) {
+    INFO("x [1, " << K << "] w^T [" << K << ", " << N << "]");
+    auto x = gg::randn({1, K});
+    auto w = gg::randn({N, K});
+    auto bias = gg::randn({N});
+    auto run = [&] {
+      auto c = bias.reshape({1, N}).clone();
+      gg::kernel::matmul_into(c, x, w.t(), 1.0);
+      return std::vector<std::vector<float>>{gg::kernel::matmul(x, w.t()).to_vector<float>(), c.to_vector<float>()};
+    };
+    std::vector<std::vector<float>> one, two;
+    {
+      Threads t(1);
+      one = run();
+    }
+    {
+      Threads t(2);
+      two = run();
+    }
+    CHECK(one == two);
   }
-  {
-    Threads t(2);
-    two = run();
-  }
-  CHECK(one == two);
 }
 
 // OpenBLAS blocks a product differently for 1 and 2 threads, so its float rounding differs

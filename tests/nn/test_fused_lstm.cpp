@@ -72,6 +72,18 @@ std::vector<Tensor> run_cell(bool fused, gg::DType dtype) {
 TEST_CASE("fused LSTM layer agrees with the composed ops (2 layers, bidirectional, lengths, initial state)", "[nn][rnn]") {
   SECTION("float64") { check_layer_twins(gg::DType::Float64, 1e-12); }
   SECTION("float32") { check_layer_twins(gg::DType::Float32, 2e-5); }
+  SECTION("float32 under bf16 autocast, on two threads") {
+    // Both twins round the same inputs (x, W, each step's h) to bfloat16; the fused op runs the
+    // backward direction on the second thread, which must multiply in bfloat16 too, and reads
+    // h afresh at every step although it rewrites it in place.
+    struct TwoThreads {
+      int before = gg::num_threads();
+      TwoThreads() { gg::set_num_threads(2); }
+      ~TwoThreads() { gg::set_num_threads(before); }
+    } threads;
+    gg::autocast bf16;
+    check_layer_twins(gg::DType::Float32, 1e-4);
+  }
 }
 
 TEST_CASE("fused LSTM cell agrees with the composed ops over two steps", "[nn][rnn]") {
