@@ -40,8 +40,7 @@ int main(int argc, char** argv) try {
   }
   gg::Precision precision = gg::parse_precision(precision_name, "bench_seq2seq: --precision");
   if (precision == gg::Precision::BFloat16 && !gg::bf16_is_fast()) {
-    fmt::print("--precision bf16: bfloat16 products are not faster than float32 here (CPU AVX512_BF16: {}, "
-               "oneDNN: {}); running float32\n", gg::cpu_has_bf16() ? "yes" : "no", GG_GEMM_ONEDNN ? "yes" : "no");
+    fmt::print("--precision bf16: {}; running float32\n", gg::bf16_not_fast_reason());
     precision = gg::Precision::Float32;
   }
   gg::set_num_threads(threads);

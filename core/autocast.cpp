@@ -24,12 +24,12 @@ bool cpu_has_bf16() {
   return __builtin_cpu_supports("avx512bf16");
 }
 
-bool bf16_is_fast() {
-#if GG_GEMM_ONEDNN
-  return cpu_has_bf16();
-#else
-  return false;
-#endif
+const char* bf16_not_fast_reason() {
+  if (!GG_GEMM_ONEDNN)
+    return "this build's products run on OpenBLAS, which has no bfloat16 products (build with -DGG_GEMM=onednn)";
+  if (!cpu_has_bf16())
+    return "this CPU has no bfloat16 instructions (AVX512_BF16), and emulating them is slower than float32";
+  return nullptr;
 }
 
 }  // namespace gg

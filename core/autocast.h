@@ -46,10 +46,12 @@ class autocast {
 
 // Whether this CPU has bfloat16 dot-product instructions (AVX512_BF16).
 bool cpu_has_bf16();
-// Whether bfloat16 products run faster than float32 here: glassgrad built with oneDNN
-// (GG_GEMM=onednn) on a CPU with AVX512_BF16. Otherwise autocast still rounds the inputs to
-// bfloat16, and is no faster (built with OpenBLAS) or slower (oneDNN emulating them).
-bool bf16_is_fast();
+// Why bfloat16 products are not faster than float32 here, or nullptr where they are (glassgrad
+// built with oneDNN, GG_GEMM=onednn, on a CPU with AVX512_BF16). Elsewhere autocast still
+// rounds the inputs to bfloat16, and is no faster (built with OpenBLAS) or slower (oneDNN
+// emulating the instructions).
+const char* bf16_not_fast_reason();
+inline bool bf16_is_fast() { return bf16_not_fast_reason() == nullptr; }
 
 // float32 -> bfloat16 bits, rounded to nearest even (a NaN stays a NaN), and back (exact).
 inline uint16_t to_bf16(float x) {

@@ -218,13 +218,20 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
     if (!vb.ok) b = contiguous(b), vb = blas_view(b);
     p = plan(a, b, "matmul");
   }
-  const int64_t count = p.batch.numel();
+  // Many small products that add up to real work: spread them over the threads, each library
+  // call single-threaded inside the region. Otherwise loop, and let each product use them all.
+  const int64_t count = p.batch.numel(), macs = p.M * p.N * p.K;
+  const bool spread = count > 1 && macs < kParallelMinMacs && count * macs >= kParallelMinMacs;
+  auto for_each_product = [&](auto&& one) {
+    parallel_for(count, spread ? 2 : count + 1, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) one(i);
+    });
+  };
   if (in_bf16(a)) {
-    parallel_for(count, 2, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i)
-        gemm_bf16(bf16_operand(a, a.data<float>() + p.a_off[i], va, p.M, p.K, false),
-                  bf16_operand(b, b.data<float>() + p.b_off[i], vb, p.K, p.N, count == 1), p.M, p.N, p.K,
-                  out.data<float>() + i * p.M * p.N, p.N, 0.0f);
+    for_each_product([&](int64_t i) {
+      gemm_bf16(bf16_operand(a, a.data<float>() + p.a_off[i], va, p.M, p.K, false),
+                bf16_operand(b, b.data<float>() + p.b_off[i], vb, p.K, p.N, count == 1), p.M, p.N, p.K,
+                out.data<float>() + i * p.M * p.N, p.N, 0.0f);
     });
     return out;
   }
@@ -232,20 +239,10 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
     const T* pa = a.data<T>();
     const T* pb = b.data<T>();
     T* pc = out.data<T>();
-    auto one = [&](int64_t i) {
+    for_each_product([&](int64_t i) {
       gemm<T>(va.trans, vb.trans, p.M, p.N, p.K, pa + p.a_off[i], va.ld, pb + p.b_off[i], vb.ld,
               pc + i * p.M * p.N, p.N);
-    };
-    // Many small products that add up to real work: spread them over the threads, each library
-    // call single-threaded inside the region. Otherwise loop, and let gemm split each product.
-    const int64_t macs = p.M * p.N * p.K;
-    if (count > 1 && macs < kParallelMinMacs && count * macs >= kParallelMinMacs) {
-      parallel_for(count, 2, [&](int64_t begin, int64_t end) {
-        for (int64_t i = begin; i < end; ++i) one(i);
-      });
-    } else {
-      for (int64_t i = 0; i < count; ++i) one(i);
-    }
+    });
   });
   return out;
 }

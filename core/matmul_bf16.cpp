@@ -25,7 +25,9 @@ inline Stored convert_one(float x) { return to_bf16(x); }
 using Stored = float;
 inline Stored convert_one(float x) { return from_bf16(to_bf16(x)); }
 #endif
-using Converted = std::vector<Stored>;
+// A converted operand: a Storage, so that the buffers of every call come from the caching
+// allocator (core/storage.h) instead of a fresh allocation, and its page faults, per product.
+using Converted = Storage;
 
 constexpr int64_t kCacheBytes = int64_t{128} << 20;  // converted copies kept at most
 constexpr size_t kCacheMaxOperands = 256;            // operands remembered at most
@@ -61,7 +63,7 @@ struct Cache {
   int64_t kept_bytes() const {
     int64_t bytes = 0;
     for (const Entry& e : entries)
-      if (e.converted) bytes += static_cast<int64_t>(e.converted->size() * sizeof(Stored));
+      if (e.converted) bytes += static_cast<int64_t>(e.converted->nbytes());
     return bytes;
   }
   // Drops dead storages, then the least recently used copies past the budget, then the least
@@ -89,8 +91,8 @@ Cache& cache() {
 // for this call only, and remembered. An operand that may not be kept is converted every time.
 std::shared_ptr<const Converted> converted(const Bf16Operand& x) {
   auto fresh = [&] {
-    auto out = std::make_shared<Converted>(static_cast<size_t>(x.rows * x.cols));
-    convert(x.data, x.rows, x.cols, x.ld, out->data());
+    auto out = std::make_shared<Converted>(static_cast<size_t>(x.rows * x.cols) * sizeof(Stored));
+    convert(x.data, x.rows, x.cols, x.ld, static_cast<Stored*>(out->data()));
     return std::shared_ptr<const Converted>(std::move(out));
   };
   if (!x.keep) return fresh();
@@ -180,10 +182,10 @@ void gemm_bf16(const Bf16Operand& a, const Bf16Operand& b, int64_t M, int64_t N,
     const dnnl::matmul p =
         primitive({M, N, K, a.trans, b.trans, ldc, beta, omp_get_max_threads(), omp_in_parallel() != 0});
     const auto bf16 = memory::data_type::bf16;
-    const memory am(operand_desc(M, K, a.trans, bf16), cpu_engine(), const_cast<Stored*>(ca->data()));
-    const memory bm(operand_desc(K, N, b.trans, bf16), cpu_engine(), const_cast<Stored*>(cb->data()));
+    const memory am(operand_desc(M, K, a.trans, bf16), cpu_engine(), ca->data());
+    const memory bm(operand_desc(K, N, b.trans, bf16), cpu_engine(), cb->data());
     const memory cm(memory::desc({M, N}, memory::data_type::f32, memory::dims{ldc, 1}), cpu_engine(), c);
-    dnnl::stream stream(cpu_engine());
+    thread_local dnnl::stream stream(cpu_engine());
     p.execute(stream, {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}});
     stream.wait();
   } catch (const dnnl::error& e) {
@@ -191,7 +193,7 @@ void gemm_bf16(const Bf16Operand& a, const Bf16Operand& b, int64_t M, int64_t N,
   }
 #else
   cblas_sgemm(CblasRowMajor, a.trans ? CblasTrans : CblasNoTrans, b.trans ? CblasTrans : CblasNoTrans, M, N, K, 1.0f,
-              ca->data(), a.cols, cb->data(), b.cols, beta, c, ldc);
+              static_cast<const float*>(ca->data()), a.cols, static_cast<const float*>(cb->data()), b.cols, beta, c, ldc);
 #endif
 }
 

@@ -89,9 +89,9 @@ struct BeamOptions {
 
 // Beam search: keeps the `beam` best partial hypotheses of each sentence; a hypothesis that
 // emits <eos> is set aside as finished. A sentence is done when it has `beam` finished
-// hypotheses and none still alive can score better than the best of them (bounded with the
-// longest length allowed), or when it reaches its maximum length. Returns the n_best finished
-// ones, best first.
+// hypotheses and none still alive can score among the n_best of them (bounded with the longest
+// length allowed), or when it reaches its maximum length. Returns the n_best finished ones,
+// best first.
 std::vector<std::vector<Hypothesis>> beam_search(Seq2Seq& model, const Tensor& src, const Tensor& src_lengths,
                                                  const BeamOptions& beam = {}, const DecodeOptions& options = {});
 

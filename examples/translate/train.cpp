@@ -120,11 +120,7 @@ void add_train_flags(CLI::App* cmd, gg::models::TrainOptions& t) {
 void resolve_precision(gg::models::TrainOptions& t) {
   t.precision = gg::parse_precision(precision_flag, "--precision");
   if (t.precision != gg::Precision::BFloat16 || gg::bf16_is_fast()) return;
-  fmt::print("--precision bf16: {}; training in float32\n",
-             gg::cpu_has_bf16() ? "this build's products run on OpenBLAS, which has no bfloat16 products (build with "
-                                  "-DGG_GEMM=onednn)"
-                                : "this CPU has no bfloat16 instructions (AVX512_BF16), and emulating them is slower "
-                                  "than float32");
+  fmt::print("--precision bf16: {}; training in float32\n", gg::bf16_not_fast_reason());
   t.precision = gg::Precision::Float32;
 }
 
