@@ -9,22 +9,18 @@
 #include <map>
 
 #include <oneapi/dnnl/dnnl.hpp>
-#else
-#include <cblas.h>
 #endif
+#include <cblas.h>
 
 namespace gg::kernel {
 namespace {
 
-// What a converted operand holds: bfloat16 bits for oneDNN, bfloat16 values in float32 for
-// sgemm.
-#if GG_GEMM_ONEDNN
-using Stored = uint16_t;
-inline Stored convert_one(float x) { return to_bf16(x); }
-#else
-using Stored = float;
-inline Stored convert_one(float x) { return from_bf16(to_bf16(x)); }
-#endif
+bool native_bf16();  // below: whether oneDNN multiplies bfloat16 on this CPU
+
+// What a converted operand holds: bfloat16 bits for oneDNN where it multiplies bfloat16,
+// otherwise bfloat16 values in float32 for sgemm.
+size_t stored_size() { return native_bf16() ? sizeof(uint16_t) : sizeof(float); }
+
 // A converted operand: a Storage, so that the buffers of every call come from the caching
 // allocator (core/storage.h) instead of a fresh allocation, and its page faults, per product.
 using Converted = Storage;
@@ -32,13 +28,16 @@ using Converted = Storage;
 constexpr int64_t kCacheBytes = int64_t{128} << 20;  // converted copies kept at most
 constexpr size_t kCacheMaxOperands = 256;            // operands remembered at most
 
-// src [rows, cols] (row stride ld) -> dst [rows, cols], packed.
-void convert(const float* src, int64_t rows, int64_t cols, int64_t ld, Stored* dst) {
+// src [rows, cols] (row stride ld) -> dst [rows, cols], packed, as stored_size() says.
+void convert(const float* src, int64_t rows, int64_t cols, int64_t ld, void* dst) {
+  const bool bits = native_bf16();
   parallel_for(rows, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(cols, 1)), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const float* s = src + r * ld;
-      Stored* d = dst + r * cols;
-      for (int64_t c = 0; c < cols; ++c) d[c] = convert_one(s[c]);
+      if (bits)
+        for (int64_t c = 0; c < cols; ++c) static_cast<uint16_t*>(dst)[r * cols + c] = to_bf16(s[c]);
+      else
+        for (int64_t c = 0; c < cols; ++c) static_cast<float*>(dst)[r * cols + c] = from_bf16(to_bf16(s[c]));
     }
   });
 }
@@ -91,8 +90,8 @@ Cache& cache() {
 // for this call only, and remembered. An operand that may not be kept is converted every time.
 std::shared_ptr<const Converted> converted(const Bf16Operand& x) {
   auto fresh = [&] {
-    auto out = std::make_shared<Converted>(static_cast<size_t>(x.rows * x.cols) * sizeof(Stored));
-    convert(x.data, x.rows, x.cols, x.ld, static_cast<Stored*>(out->data()));
+    auto out = std::make_shared<Converted>(static_cast<size_t>(x.rows * x.cols) * stored_size());
+    convert(x.data, x.rows, x.cols, x.ld, out->data());
     return std::shared_ptr<const Converted>(std::move(out));
   };
   if (!x.keep) return fresh();
@@ -172,30 +171,53 @@ dnnl::matmul primitive(const PrimitiveKey& key) {
 }
 #endif
 
+
+// oneDNN multiplies bfloat16 on CPUs with AVX-512 (natively with AVX512_BF16, emulated without);
+// on others (AVX2 only) it makes no bfloat16 matmul at all. There the operands are rounded to
+// bfloat16 and multiplied by sgemm: the same values up to the order of the float32 sums.
+bool native_bf16() {
+#if GG_GEMM_ONEDNN
+  static const bool yes = [] {
+    try {
+      primitive({1, 1, 1, false, false, 1, 0.0f, 1, false});
+      return true;
+    } catch (const dnnl::error&) {
+      return false;
+    }
+  }();
+  return yes;
+#else
+  return false;
+#endif
+}
 }  // namespace
 
 void gemm_bf16(const Bf16Operand& a, const Bf16Operand& b, int64_t M, int64_t N, int64_t K, float* c, int64_t ldc,
                float beta) {
   const auto ca = converted(a), cb = converted(b);
 #if GG_GEMM_ONEDNN
-  try {
-    const dnnl::matmul p =
-        primitive({M, N, K, a.trans, b.trans, ldc, beta, omp_get_max_threads(), omp_in_parallel() != 0});
-    const auto bf16 = memory::data_type::bf16;
-    const memory am(operand_desc(M, K, a.trans, bf16), cpu_engine(), ca->data());
-    const memory bm(operand_desc(K, N, b.trans, bf16), cpu_engine(), cb->data());
-    const memory cm(memory::desc({M, N}, memory::data_type::f32, memory::dims{ldc, 1}), cpu_engine(), c);
-    thread_local dnnl::stream stream(cpu_engine());
-    p.execute(stream, {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}});
-    stream.wait();
-  } catch (const dnnl::error& e) {
-    fail("matmul (bf16): oneDNN failed on a [{}, {}] x [{}, {}] product: {}", M, K, K, N, e.what());
+  if (native_bf16()) {
+    try {
+      const dnnl::matmul p =
+          primitive({M, N, K, a.trans, b.trans, ldc, beta, omp_get_max_threads(), omp_in_parallel() != 0});
+      const auto bf16 = memory::data_type::bf16;
+      const memory am(operand_desc(M, K, a.trans, bf16), cpu_engine(), ca->data());
+      const memory bm(operand_desc(K, N, b.trans, bf16), cpu_engine(), cb->data());
+      const memory cm(memory::desc({M, N}, memory::data_type::f32, memory::dims{ldc, 1}), cpu_engine(), c);
+      thread_local dnnl::stream stream(cpu_engine());
+      p.execute(stream, {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}});
+      stream.wait();
+    } catch (const dnnl::error& e) {
+      fail("matmul (bf16): oneDNN failed on a [{}, {}] x [{}, {}] product: {}", M, K, K, N, e.what());
+    }
+    return;
   }
-#else
+#endif
   cblas_sgemm(CblasRowMajor, a.trans ? CblasTrans : CblasNoTrans, b.trans ? CblasTrans : CblasNoTrans, M, N, K, 1.0f,
               static_cast<const float*>(ca->data()), a.cols, static_cast<const float*>(cb->data()), b.cols, beta, c, ldc);
-#endif
 }
+
+bool bf16_products_native() { return native_bf16(); }
 
 Bf16CacheStats bf16_cache_stats() {
   Cache& c = cache();

@@ -41,4 +41,9 @@ Bf16CacheStats bf16_cache_stats();
 // Forgets every operand and frees every kept copy.
 void clear_bf16_cache();
 
+// Whether bfloat16 products run on oneDNN's bfloat16 kernels (operands kept as bfloat16 bits),
+// or, where it has none (OpenBLAS builds, CPUs without AVX-512), as sgemm on bfloat16-rounded
+// floats.
+bool bf16_products_native();
+
 }  // namespace gg::kernel
