@@ -85,3 +85,10 @@ pkg_check_modules(SENTENCEPIECE QUIET sentencepiece)
 if(NOT SENTENCEPIECE_FOUND)
   gg_missing("SentencePiece" "libsentencepiece-dev")
 endif()
+
+# OpenSSL's libcrypto (core/file_io.cpp): the SHA-256 that checkpoint manifests and saved splits
+# record of every file. Linked by full path, like SentencePiece.
+find_package(OpenSSL QUIET COMPONENTS Crypto)
+if(NOT OpenSSL_FOUND OR NOT OPENSSL_CRYPTO_LIBRARY)
+  gg_missing("OpenSSL's libcrypto" "libssl-dev")
+endif()

@@ -1,8 +1,5 @@
 #include "core/safetensors.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -14,6 +11,7 @@
 #include <limits>
 #include <sstream>
 
+#include "core/file_io.h"
 #include "core/kernels.h"
 
 namespace gg {
@@ -42,38 +40,13 @@ bool parse_dtype(const std::string& s, DType& out) {
 
 }  // namespace
 
-void write_file_atomic(const std::string& path, const std::string& contents) {
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  GG_CHECK(fd >= 0, "save: cannot create {}: {}", tmp, std::strerror(errno));
-  size_t written = 0;
-  while (written < contents.size()) {
-    const ssize_t n = ::write(fd, contents.data() + written, contents.size() - written);
-    if (n < 0) {
-      const int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      fail("save: writing {} failed: {}", tmp, std::strerror(err));
-    }
-    written += static_cast<size_t>(n);
-  }
-  const bool synced = ::fsync(fd) == 0;
-  ::close(fd);
-  if (!synced || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    ::unlink(tmp.c_str());
-    fail("save: could not put {} in place: {}; the previous file, if any, is untouched", path, std::strerror(err));
-  }
-}
-
-void save_safetensors(const std::string& path, const NamedTensors& tensors,
-                      const std::map<std::string, std::string>& metadata) {
+std::string safetensors_bytes(const NamedTensors& tensors, const std::map<std::string, std::string>& metadata) {
   nlohmann::ordered_json header;
   if (!metadata.empty()) header["__metadata__"] = metadata;
   std::string data;
   for (const auto& [name, t] : tensors) {
-    GG_CHECK(t.defined(), "save_safetensors: tensor '{}' is undefined", name);
-    GG_CHECK(!header.contains(name) && name != "__metadata__", "save_safetensors: the name '{}' appears twice", name);
+    GG_CHECK(t.defined(), "safetensors: tensor '{}' is undefined", name);
+    GG_CHECK(!header.contains(name) && name != "__metadata__", "safetensors: the name '{}' appears twice", name);
     const Tensor c = kernel::contiguous(t);
     const size_t nbytes = static_cast<size_t>(c.numel()) * dtype_size(c.dtype());
     header[name] = {{"dtype", format_dtype(c.dtype())},
@@ -88,7 +61,12 @@ void save_safetensors(const std::string& path, const NamedTensors& tensors,
   std::memcpy(file.data(), &n, 8);
   file += json;
   file += data;
-  write_file_atomic(path, file);
+  return file;
+}
+
+void save_safetensors(const std::string& path, const NamedTensors& tensors,
+                      const std::map<std::string, std::string>& metadata) {
+  write_file_atomic(path, safetensors_bytes(tensors, metadata));
 }
 
 const Tensor& SafetensorsFile::at(const std::string& name) const {
@@ -100,11 +78,11 @@ const Tensor& SafetensorsFile::at(const std::string& name) const {
 }
 
 SafetensorsFile load_safetensors(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  GG_CHECK(in.good(), "load_safetensors: cannot open {}", path);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  const std::string file = buffer.str();
+  GG_CHECK(std::ifstream(path).good(), "load_safetensors: cannot open {}", path);
+  return parse_safetensors(read_file(path), path);
+}
+
+SafetensorsFile parse_safetensors(const std::string& file, const std::string& path) {
   GG_CHECK(file.size() >= 8, "{}: not a safetensors file (only {} bytes; the file is truncated or empty)", path,
            file.size());
   uint64_t n = 0;

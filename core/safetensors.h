@@ -6,8 +6,8 @@
 //   header = {"name": {"dtype": "F32", "shape": [2, 3], "data_offsets": [begin, end]}, ...,
 //             "__metadata__": {"key": "value"}}      (offsets relative to the data block)
 //
-// Saving is atomic: the file is written under a temporary name, flushed to disk and then
-// renamed over the target, so a crash mid-save leaves the previous file intact. Loading
+// Saving is atomic (core/file_io.h): the file is written under a temporary name, flushed to
+// disk and then renamed over the target, so a crash mid-save leaves the previous file intact. Loading
 // checks every length and offset: a truncated or corrupt file is a gg::Error naming the
 // file and the problem, never a crash.
 #include <map>
@@ -33,7 +33,8 @@ struct SafetensorsFile {
 
 SafetensorsFile load_safetensors(const std::string& path);
 
-// Writes `contents` to path atomically (temporary file, fsync, rename).
-void write_file_atomic(const std::string& path, const std::string& contents);
+// The same from and to memory: the file's bytes; `path` only names the source in errors.
+std::string safetensors_bytes(const NamedTensors& tensors, const std::map<std::string, std::string>& metadata = {});
+SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& path);
 
 }  // namespace gg

@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "core/error.h"
+#include "core/file_io.h"
 #include "core/random.h"
 #include "data/utf8.h"
 
@@ -130,11 +131,7 @@ std::string SentencePieceTokenizer::piece(int64_t id) const {
 }
 
 void SentencePieceTokenizer::save(const std::string& model_path) const {
-  std::ofstream out(model_path, std::ios::binary);
-  GG_CHECK(out.good(), "SentencePiece: cannot write '{}'", model_path);
-  auto bytes = processor_->serialized_model_proto();
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  GG_CHECK(out.good(), "SentencePiece: write error on '{}'", model_path);
+  write_file_atomic(model_path, processor_->serialized_model_proto());
 }
 
 }  // namespace gg::data

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "core/file_io.h"
 
 namespace gg::data {
 
@@ -230,11 +231,9 @@ std::vector<std::string> read_lines(const std::string& path) {
 }
 
 void write_lines(const std::string& path, const std::vector<std::string>& lines) {
-  std::ofstream out(path, std::ios::binary);
-  if (!out) fail("cannot write '{}': {}", path, std::strerror(errno));
-  for (const auto& line : lines) out << line << '\n';
-  out.flush();
-  GG_CHECK(out.good(), "write error on '{}'", path);
+  std::string text;
+  for (const auto& line : lines) text += line + '\n';
+  write_file_atomic(path, text);
 }
 
 }  // namespace gg::data

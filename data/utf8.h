@@ -82,7 +82,8 @@ class LineReader {
 // All lines of a file (see LineReader).
 std::vector<std::string> read_lines(const std::string& path);
 
-// Writes lines joined by "\n" (and a final "\n"); throws if the file cannot be written.
+// Writes lines joined by "\n" (and a final "\n") atomically (core/file_io.h); throws if the
+// file cannot be written.
 void write_lines(const std::string& path, const std::vector<std::string>& lines);
 
 }  // namespace gg::data

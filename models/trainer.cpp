@@ -1,9 +1,13 @@
 #include "models/trainer.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <csignal>
+#include <cstring>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -14,6 +18,7 @@
 #include "core/random.h"
 #include "core/safetensors.h"
 #include "data/bleu.h"
+#include "models/checkpoint.h"
 #include "models/plot.h"
 #include "nn/functional.h"
 #include "optim/clip.h"
@@ -34,30 +39,104 @@ std::string clock_string(double seconds) {
   return s >= 3600 ? fmt::format("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60) : fmt::format("{}:{:02}", s / 60, s % 60);
 }
 
-// Appends JSON lines to DIR/metrics.jsonl.
+// DIR/metrics.jsonl, one JSON object per line. A resumed run first cuts the file back to the
+// length its checkpoint recorded, so the lines written after that checkpoint are written once.
 class MetricsLog {
  public:
-  MetricsLog(const std::string& dir, bool append) : out_(dir + "/metrics.jsonl", append ? std::ios::app : std::ios::trunc) {
-    GG_CHECK(out_.good(), "train: cannot write {}/metrics.jsonl", dir);
+  MetricsLog(const std::string& path, int64_t keep_bytes) : path_(path) {
+    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    GG_CHECK(fd_ >= 0, "train: cannot write {}: {}", path, std::strerror(errno));
+    const off_t size = ::lseek(fd_, 0, SEEK_END);
+    if (keep_bytes > size)
+      fmt::print(stderr, "warning: {} has {} bytes, the checkpoint recorded {}: some metrics lines are lost\n", path,
+                 size, keep_bytes);
+    bytes_ = std::min<int64_t>(keep_bytes, size);
+    GG_CHECK(::ftruncate(fd_, bytes_) == 0 && ::lseek(fd_, bytes_, SEEK_SET) == bytes_, "train: cannot cut back {}: {}",
+             path, std::strerror(errno));
   }
-  void write(const json& j) { out_ << j.dump() << '\n' << std::flush; }
+  ~MetricsLog() { ::close(fd_); }
+  MetricsLog(const MetricsLog&) = delete;
+  MetricsLog& operator=(const MetricsLog&) = delete;
+
+  void write(const json& j) {
+    const std::string line = j.dump() + "\n";
+    for (size_t done = 0; done < line.size();) {
+      const ssize_t n = ::write(fd_, line.data() + done, line.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      GG_CHECK(n > 0, "train: writing {} failed: {}", path_, std::strerror(errno));
+      done += static_cast<size_t>(n);
+    }
+    bytes_ += static_cast<int64_t>(line.size());
+  }
+  // Flushes the lines to disk and returns the file's length, for the checkpoint to record.
+  int64_t sync() {
+    GG_CHECK(::fsync(fd_) == 0, "train: cannot flush {}: {}", path_, std::strerror(errno));
+    return bytes_;
+  }
 
  private:
-  std::ofstream out_;
+  std::string path_;
+  int fd_ = -1;
+  int64_t bytes_ = 0;
 };
 
-void save_training_state(const std::string& dir, optim::Optimizer& optimizer, optim::LRScheduler* schedule,
-                         const json& state) {
-  NamedTensors tensors = optimizer.state_dict();
-  if (schedule)
-    for (auto& [k, v] : schedule->state_dict()) tensors.emplace_back("schedule." + k, v);
-  save_safetensors(dir + "/optimizer.safetensors", tensors);
-  std::ostringstream rng;
-  rng << global_generator().engine();
-  json j = state;
-  j["rng"] = rng.str();
-  write_file_atomic(dir + "/trainer.json", j.dump(2) + "\n");
+// The logged losses and epoch records of metrics.jsonl: a resumed run's loss curve and result
+// then cover the whole run.
+void read_metrics(const std::string& path, TrainResult& result) {
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    const json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (!j.is_object()) continue;
+    if (j.contains("valid_loss")) {
+      result.epochs.push_back({.epoch = j.value("epoch", int64_t{0}), .step = j.value("step", int64_t{0}),
+                               .train_loss = j.value("train_loss", 0.0), .valid_loss = j.value("valid_loss", 0.0),
+                               .valid_ppl = j.value("valid_ppl", 0.0), .valid_bleu = j.value("valid_bleu", -1.0),
+                               .seconds = j.value("seconds", 0.0)});
+    } else if (j.contains("loss")) {
+      result.step_losses.emplace_back(j.value("step", int64_t{0}), j.value("loss", 0.0));
+    }
+  }
 }
+
+// SIGINT and SIGTERM while training: the first asks the loop to stop after the current step (it
+// saves a checkpoint and returns); a second ends the process at once, as it would without us.
+volatile std::sig_atomic_t g_stop_signal = 0;
+
+void on_stop_signal(int sig) {
+  if (g_stop_signal != 0) {
+    std::signal(sig, SIG_DFL);
+    std::raise(sig);  // delivered when this handler returns
+    return;
+  }
+  g_stop_signal = sig;
+  const char message[] = "\ninterrupted: finishing this step and saving a checkpoint (again to stop at once)\n";
+  [[maybe_unused]] auto n = ::write(STDERR_FILENO, message, sizeof message - 1);
+}
+
+class StopOnSignal {
+ public:
+  explicit StopOnSignal(bool active) : active_(active) {
+    g_stop_signal = 0;
+    if (!active_) return;
+    struct sigaction sa {};
+    sa.sa_handler = on_stop_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    ::sigaction(SIGINT, &sa, &old_int_);
+    ::sigaction(SIGTERM, &sa, &old_term_);
+  }
+  ~StopOnSignal() {
+    if (!active_) return;
+    ::sigaction(SIGINT, &old_int_, nullptr);
+    ::sigaction(SIGTERM, &old_term_, nullptr);
+  }
+  int signal() const { return g_stop_signal; }
+
+ private:
+  bool active_;
+  struct sigaction old_int_ {}, old_term_ {};
+};
 
 // DIR/loss.png: the logged training losses and the validation loss after each epoch.
 void write_loss_curve(const std::string& path, const TrainResult& result) {
@@ -92,11 +171,21 @@ double evaluate_loss(Seq2Seq& model, const std::vector<data::EncodedPair>& pairs
   return total / static_cast<double>(std::max<int64_t>(tokens, 1));
 }
 
+json resume_options(const TrainOptions& o) {
+  return {{"batch_size", o.batch_size},           {"lr", o.lr},
+          {"clip", o.clip},                       {"label_smoothing", o.label_smoothing},
+          {"teacher_forcing", o.teacher_forcing}, {"warmup_steps", o.warmup_steps},
+          {"seed", o.seed},                       {"precision", precision_name(o.precision)}};
+}
+
 TrainResult train(Translator& translator, const std::vector<data::EncodedPair>& train_pairs,
                   const std::vector<data::EncodedPair>& valid, const std::vector<data::SentencePair>& valid_text,
                   const TrainOptions& o) {
   GG_CHECK(!o.out_dir.empty(), "train: an output directory is needed");
   GG_CHECK(!train_pairs.empty(), "train: no training pairs");
+  GG_CHECK(o.epochs >= 1, "train: --epochs must be at least 1, got {}", o.epochs);
+  GG_CHECK(o.batch_size >= 1, "train: --batch-size must be at least 1, got {}", o.batch_size);
+  GG_CHECK(o.log_every >= 1, "train: log_every must be at least 1, got {}", o.log_every);
   Seq2Seq& model = *translator.model;
   GG_CHECK(o.teacher_forcing > 0 && o.teacher_forcing <= 1, "train: teacher forcing must be in (0, 1], got {}",
            o.teacher_forcing);
@@ -105,56 +194,83 @@ TrainResult train(Translator& translator, const std::vector<data::EncodedPair>& 
   std::unique_ptr<optim::LRScheduler> schedule;
   if (o.warmup_steps > 0) schedule = std::make_unique<optim::WarmupInverseSqrtLR>(optimizer, o.warmup_steps);
 
+  // Where training stands; a checkpoint saves exactly this (and the model, optimizer and RNG).
   TrainResult result;
-  int64_t start_epoch = 0, skip_batches = 0, step = 0;
-  double best = INFINITY;
-  int64_t bad_epochs = 0;
+  int64_t epoch = 0, batch_in_epoch = 0, step = 0, bad_epochs = 0, epoch_tokens = 0, metrics_bytes = 0;
+  double best = INFINITY, epoch_loss = 0, seconds_before = 0;  // seconds_before: of the runs this one resumes
   if (o.resume) {
-    std::ifstream in(o.out_dir + "/trainer.json");
-    GG_CHECK(in.good(), "train --resume: {} has no trainer.json; nothing to resume", o.out_dir);
-    json state = json::parse(in);
-    SafetensorsFile opt = load_safetensors(o.out_dir + "/optimizer.safetensors");
+    const auto saved = list_checkpoints(o.out_dir);
+    GG_CHECK(!saved.empty(),
+             "train --resume: {} has no checkpoint (the run stopped before its first save); start again with --overwrite",
+             o.out_dir);
+    Checkpoint c;
+    try {
+      c = load_checkpoint(saved.back());
+    } catch (const Error& e) {
+      fail("train --resume: {}{}", e.what(),
+           saved.size() > 1 ? fmt::format("\n  to resume from the checkpoint before it, remove {}", saved.back()) : "");
+    }
+    const json& state = c.trainer;
+    std::string differences;
+    const json options = resume_options(o);
+    for (const auto& [key, value] : options.items())
+      if (state.at("options").value(key, json()) != value)
+        differences += fmt::format("\n  {}: {} now, {} in the run being resumed", key, value.dump(),
+                                   state.at("options").value(key, json()).dump());
+    GG_CHECK(differences.empty(), "train --resume: these options differ from the run in {}:{}", o.out_dir, differences);
+    model.load_state_dict(c.model);
     NamedTensors opt_state, sched_state;  // the schedule's entries are saved as "schedule.<key>"
     const std::string prefix = "schedule.";
-    for (auto& [k, v] : opt.tensors) {
-      if (k.rfind(prefix, 0) == 0) sched_state.emplace_back(k.substr(prefix.size()), v);
+    for (auto& [k, v] : c.optimizer) {
+      if (k.starts_with(prefix)) sched_state.emplace_back(k.substr(prefix.size()), v);
       else opt_state.emplace_back(k, v);
     }
     optimizer.load_state_dict(opt_state);
     if (schedule) schedule->load_state_dict(sched_state);
-    model.load_state_dict(load_safetensors(o.out_dir + "/last.safetensors").tensors);
     std::istringstream rng(state.at("rng").get<std::string>());
     rng >> global_generator().engine();
-    start_epoch = state.at("epoch");
-    skip_batches = state.at("batch_in_epoch");
-    step = state.at("step");
-    best = state.at("best_valid_loss");
-    bad_epochs = state.at("bad_epochs");
+    epoch = c.epoch, batch_in_epoch = c.batch_in_epoch, step = c.step;
+    best = state.at("best_valid_loss"), bad_epochs = state.at("bad_epochs");
+    epoch_loss = state.at("epoch_loss_sum"), epoch_tokens = state.at("epoch_tokens");
+    seconds_before = state.at("seconds"), metrics_bytes = state.at("metrics_bytes");
+    if (!o.quiet) fmt::print("resuming from {} (epoch {}, step {})\n", saved.back(), epoch + 1, step);
   } else {
     translator.save(o.out_dir);
   }
-  MetricsLog log(o.out_dir, o.resume);
+  MetricsLog log(o.out_dir + "/metrics.jsonl", metrics_bytes);
+  if (o.resume) read_metrics(o.out_dir + "/metrics.jsonl", result);
+  StopOnSignal stop(o.handle_signals);
   const bool tty = !o.quiet && ::isatty(STDOUT_FILENO);
   const auto start = Clock::now();
-  auto last_print = start;
-  bool out_of_time = false;
+  auto last_print = start, last_save = start;
+  auto elapsed = [&] { return seconds_before + seconds_since(start); };
 
-  auto checkpoint_last = [&](int64_t epoch, int64_t batch_in_epoch) {
-    save_safetensors(o.out_dir + "/last.safetensors", model.state_dict());
-    save_training_state(o.out_dir, optimizer, schedule.get(),
-                        {{"epoch", epoch}, {"batch_in_epoch", batch_in_epoch}, {"step", step},
-                         {"best_valid_loss", std::isfinite(best) ? best : 1e300}, {"bad_epochs", bad_epochs}});
+  auto save = [&] {
+    NamedTensors opt = optimizer.state_dict();
+    if (schedule)
+      for (auto& [k, v] : schedule->state_dict()) opt.emplace_back("schedule." + k, v);
+    std::ostringstream rng;
+    rng << global_generator().engine();
+    json state = {{"best_valid_loss", std::isfinite(best) ? best : 1e300}, {"bad_epochs", bad_epochs},
+                  {"epoch_loss_sum", epoch_loss}, {"epoch_tokens", epoch_tokens}, {"seconds", elapsed()},
+                  {"metrics_bytes", log.sync()}, {"rng", rng.str()}, {"options", resume_options(o)}};
+    result.checkpoint = save_checkpoint(
+        o.out_dir, {.step = step, .epoch = epoch, .batch_in_epoch = batch_in_epoch, .model = model.state_dict(),
+                    .optimizer = opt, .trainer = state}, o.keep_checkpoints);
+    last_save = Clock::now();
   };
+  if (!o.resume) save();  // from here on, --resume always has a checkpoint to start from
 
-  for (int64_t epoch = start_epoch; epoch < o.epochs && !out_of_time; ++epoch) {
+  bool out_of_time = false;
+  while (epoch < o.epochs) {
     model.train();
     const auto batches = data::make_batches(train_pairs, {.batch_size = o.batch_size, .seed = o.seed}, epoch);
-    double epoch_loss = 0;
-    int64_t epoch_tokens = 0, window_tokens = 0;
+    int64_t window_tokens = 0, run_tokens = 0;
     const auto epoch_start = Clock::now();
     auto window_start = epoch_start;
-    for (size_t b = static_cast<size_t>(skip_batches); b < batches.size(); ++b) {
-      const auto& batch = batches[b];
+    const double done_before = static_cast<double>(batch_in_epoch) / static_cast<double>(batches.size());
+    while (batch_in_epoch < static_cast<int64_t>(batches.size())) {
+      const auto& batch = batches[static_cast<size_t>(batch_in_epoch)];
       Tensor loss;
       {
         autocast precision(o.precision);  // backward's products run in the precision forward's did
@@ -166,27 +282,27 @@ TrainResult train(Translator& translator, const std::vector<data::EncodedPair>& 
       const double norm = o.clip > 0 ? optim::clip_grad_norm_(model.parameters(), o.clip) : 0.0;
       optimizer.step();
       if (schedule) schedule->step();
-      ++step;
+      ++step, ++batch_in_epoch;
       const double l = loss.item();
       epoch_loss += l * static_cast<double>(batch.tgt_tokens);
       epoch_tokens += batch.tgt_tokens;
       window_tokens += batch.tgt_tokens;
-      const double elapsed = seconds_since(start);
+      run_tokens += batch.tgt_tokens;
       if (step % o.log_every == 0) {
         const double tok_s = static_cast<double>(window_tokens) / std::max(1e-9, seconds_since(window_start));
         log.write({{"step", step}, {"epoch", epoch + 1}, {"loss", l}, {"lr", optimizer.lr()}, {"grad_norm", norm},
-                   {"tok_per_s", tok_s}, {"seconds", elapsed}});
+                   {"tok_per_s", tok_s}, {"seconds", elapsed()}});
         result.step_losses.emplace_back(step, l);
         window_tokens = 0;
         window_start = Clock::now();
       }
-      const double done = static_cast<double>(b + 1) / static_cast<double>(batches.size());
+      const double done = static_cast<double>(batch_in_epoch) / static_cast<double>(batches.size());
+      const double rate = static_cast<double>(run_tokens) / std::max(1e-9, seconds_since(epoch_start));
       if (tty && seconds_since(last_print) > 0.25) {
-        const double epoch_seconds = seconds_since(epoch_start);
-        const double rate = static_cast<double>(epoch_tokens) / std::max(1e-9, epoch_seconds);
         const int width = 30, filled = static_cast<int>(done * width);
-        double eta = (1 - done) * epoch_seconds / std::max(1e-9, done);  // of this epoch
-        if (o.time_budget_minutes > 0) eta = std::min(eta, o.time_budget_minutes * 60 - elapsed);
+        // Of this epoch, from this run's pace.
+        double eta = (1 - done) * seconds_since(epoch_start) / std::max(1e-9, done - done_before);
+        if (o.time_budget_minutes > 0) eta = std::min(eta, o.time_budget_minutes * 60 - seconds_since(start));
         std::fprintf(stdout, "\repoch %lld/%lld [%s%s] %3.0f%%  loss %.3f  %.0f tok/s  ETA %s   ", (long long)epoch + 1,
                      (long long)o.epochs, std::string(filled, '#').c_str(), std::string(width - filled, '.').c_str(),
                      100 * done, l, rate, clock_string(eta).c_str());
@@ -194,18 +310,22 @@ TrainResult train(Translator& translator, const std::vector<data::EncodedPair>& 
         last_print = Clock::now();
       } else if (!tty && !o.quiet && seconds_since(last_print) > 10) {
         fmt::print("epoch {} step {} ({:.0f}%)  loss {:.3f}  {:.0f} tok/s  {} elapsed\n", epoch + 1, step, 100 * done, l,
-                   static_cast<double>(epoch_tokens) / std::max(1e-9, seconds_since(epoch_start)), clock_string(elapsed));
+                   rate, clock_string(elapsed()));
         std::fflush(stdout);
         last_print = Clock::now();
       }
-      if (o.time_budget_minutes > 0 && elapsed > o.time_budget_minutes * 60) {
-        out_of_time = true;
-        checkpoint_last(epoch, static_cast<int64_t>(b) + 1);
+      out_of_time = o.time_budget_minutes > 0 && seconds_since(start) > o.time_budget_minutes * 60;
+      if (out_of_time || stop.signal()) {
+        save();
         break;
       }
+      const bool end_of_epoch = batch_in_epoch == static_cast<int64_t>(batches.size());  // saved after validation
+      const bool due = (o.save_every_steps > 0 && step % o.save_every_steps == 0) ||
+                       (o.save_every_minutes > 0 && seconds_since(last_save) >= o.save_every_minutes * 60);
+      if (due && !end_of_epoch) save();
     }
-    skip_batches = 0;
     if (tty) std::fprintf(stdout, "\n");
+    if (stop.signal()) break;  // saved above; validation would keep the user waiting
     // Validation.
     EpochRecord rec;
     rec.epoch = epoch + 1;
@@ -223,7 +343,7 @@ TrainResult train(Translator& translator, const std::vector<data::EncodedPair>& 
       for (auto& t : translator.translate(sources)) hypotheses.push_back(t.text);
       rec.valid_bleu = data::corpus_bleu(hypotheses, references).score;
     }
-    rec.seconds = seconds_since(start);
+    rec.seconds = elapsed();
     result.epochs.push_back(rec);
     json j = {{"epoch", rec.epoch}, {"step", step}, {"train_loss", rec.train_loss}, {"valid_loss", rec.valid_loss},
               {"valid_ppl", rec.valid_ppl}, {"seconds", rec.seconds}};
@@ -241,13 +361,17 @@ TrainResult train(Translator& translator, const std::vector<data::EncodedPair>& 
       fmt::print("epoch {:>3}  train loss {:.4f}  valid loss {:.4f}  ppl {:.2f}{}  {}{}\n", rec.epoch, rec.train_loss,
                  rec.valid_loss, rec.valid_ppl, rec.valid_bleu >= 0 ? fmt::format("  BLEU {:.2f}", rec.valid_bleu) : "",
                  clock_string(rec.seconds), improved ? "  (best, saved)" : "");
-    if (!out_of_time) checkpoint_last(epoch + 1, 0);
     write_loss_curve(o.out_dir + "/loss.png", result);
+    if (out_of_time) break;  // the checkpoint saved mid-epoch continues this epoch
+    ++epoch, batch_in_epoch = 0, epoch_loss = 0, epoch_tokens = 0;  // where a resume from this checkpoint starts
+    save();
     if (o.patience > 0 && bad_epochs >= o.patience) {
       result.stop_reason = "early stopping";
       break;
     }
   }
+  result.signal = stop.signal();
+  if (result.signal) result.stop_reason = fmt::format("interrupted ({})", result.signal == SIGINT ? "SIGINT" : "SIGTERM");
   if (result.stop_reason.empty()) result.stop_reason = out_of_time ? "time budget" : "epochs";
   result.steps = step;
   result.seconds = seconds_since(start);

@@ -7,6 +7,14 @@
 // when stdout is a terminal, periodic lines otherwise) and to DIR/metrics.jsonl: one JSON
 // object per logged step ({"step", "epoch", "loss", "lr", "grad_norm", "tok_per_s"}) and per
 // epoch ({"epoch", "valid_loss", "valid_ppl", "valid_bleu", ...}).
+//
+// Nothing is lost to a crash or an interrupt: a checkpoint (models/checkpoint.h) is saved at
+// the start, every few minutes or steps, at the end of every epoch and when training stops;
+// SIGINT or SIGTERM finishes the current step, saves and returns (a second one ends the
+// process at once). A resumed run continues from the newest checkpoint and computes exactly
+// what the uninterrupted run would have: same batches, same random numbers, same updates, and
+// metrics.jsonl cut back to the checkpoint so that it holds no step twice.
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -32,9 +40,18 @@ struct TrainOptions {
   int64_t log_every = 50;         // steps between metrics lines
   uint64_t seed = 0;
   Precision precision = Precision::Float32;  // of the matrix products; BFloat16: mixed precision (gg::autocast)
-  bool resume = false;            // continue from out_dir's optimizer and trainer state
+  double save_every_minutes = 10; // a checkpoint at least this often (0: off)...
+  int64_t save_every_steps = 0;   // ...and every this many steps (0: off)
+  int64_t keep_checkpoints = 3;   // the newest this many checkpoints stay on disk (0: all)
+  bool handle_signals = true;     // SIGINT / SIGTERM: save and stop after the current step
+  bool resume = false;            // continue from out_dir's newest checkpoint
   bool quiet = false;
 };
+
+// The options a resumed run must share with the run it continues (they decide the batches, the
+// updates and the random streams); every checkpoint records them, and train(resume) refuses
+// options that differ, naming each.
+nlohmann::json resume_options(const TrainOptions& options);
 
 struct EpochRecord {
   int64_t epoch = 0, step = 0;
@@ -47,7 +64,9 @@ struct TrainResult {
   int64_t steps = 0;
   double seconds = 0;
   double best_valid_loss = 0;
-  std::string stop_reason;  // "epochs", "time budget", "early stopping"
+  std::string stop_reason;  // "epochs", "time budget", "early stopping", "interrupted (SIGINT)"
+  int signal = 0;           // SIGINT or SIGTERM when a signal stopped training
+  std::string checkpoint;   // the last checkpoint saved
 };
 
 // Trains `translator` on `train`, validating on `valid` (and `valid_text` for BLEU).

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "core/file_io.h"
 #include "core/safetensors.h"
 #include "data/sentencepiece.h"
 
@@ -28,14 +29,6 @@ nn::RNNMode parse_cell(const std::string& name) {
   if (name == "rnn") return nn::RNNMode::Tanh;
   if (name == "rnn-relu") return nn::RNNMode::Relu;
   fail("unknown cell '{}'; expected lstm, gru, rnn or rnn-relu", name);
-}
-
-void write_text(const std::string& path, const std::string& text) { write_file_atomic(path, text); }
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  GG_CHECK(in.good(), "cannot read {}", path);
-  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 }  // namespace
@@ -111,7 +104,7 @@ void Translator::save(const std::string& dir) const {
   json j = config.to_json();
   j["src_vocab_size"] = src_vocab.size();
   j["tgt_vocab_size"] = tgt_vocab.size();
-  write_text(dir + "/config.json", j.dump(2) + "\n");
+  write_file_atomic(dir + "/config.json", j.dump(2) + "\n");
   save_safetensors(dir + "/model.safetensors", model->state_dict(), {{"format", "pt"}, {"framework", "glassgrad"}});
 }
 
@@ -121,7 +114,7 @@ Translator Translator::load(const std::string& dir) {
   const std::string config_path = dir + "/config.json";
   json j;
   try {
-    j = json::parse(read_text(config_path));
+    j = json::parse(read_file(config_path));
   } catch (const json::exception& e) {
     fail("{}: not valid JSON ({})", config_path, e.what());
   }

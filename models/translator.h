@@ -6,9 +6,11 @@
 //   DIR/model.safetensors    the weights (tensor names = dotted parameter names)
 //   DIR/src.vocab, tgt.vocab one token per line (plus src.model / tgt.model for SentencePiece)
 //   DIR/split.txt            which lines of the corpus were train, valid and test
-//   DIR/optimizer.safetensors, DIR/trainer.json   for --resume (models/trainer.h)
+//   DIR/checkpoints/         for --resume (models/checkpoint.h)
+//   DIR/metrics.jsonl, DIR/loss.png   what training logged (models/trainer.h)
 //
-// Every file is written atomically, so a crash mid-save never destroys the previous one.
+// Every file is written atomically and made durable (core/file_io.h), so a crash mid-save
+// never destroys the previous one.
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>

@@ -113,6 +113,19 @@ StateDict Module::state_dict() const {
   return out;
 }
 
+namespace {
+// Weights that are NaN or infinite load without complaint otherwise, and poison every output.
+int64_t count_non_finite(const Tensor& t) {
+  if (!t.is_floating_point()) return 0;
+  const Tensor c = t.to(DType::Float64).contiguous();
+  const double* p = c.data<double>();
+  int64_t bad = 0;
+  for (int64_t i = 0; i < c.numel(); ++i) bad += !std::isfinite(p[i]);
+  return bad;
+}
+
+}  // namespace
+
 void Module::load_state_dict(const StateDict& state, bool strict) {
   std::map<std::string, const Tensor*> given;
   for (const auto& [n, t] : state) given[n] = &t;
@@ -129,6 +142,12 @@ void Module::load_state_dict(const StateDict& state, bool strict) {
     } else if (it->second->shape() != slot->shape()) {
       problems.push_back(fmt::format("key '{}' has shape {}, but the module expects {}", n, it->second->shape(),
                                      slot->shape()));
+    } else if (it->second->dtype() != slot->dtype()) {
+      problems.push_back(fmt::format("key '{}' is {}, but the module expects {} (convert it with .to() first)", n,
+                                     dtype_name(it->second->dtype()), dtype_name(slot->dtype())));
+    } else if (const int64_t bad = count_non_finite(*it->second); bad > 0) {
+      problems.push_back(fmt::format("key '{}' holds {} non-finite value{} (NaN or infinity) of {}", n, bad,
+                                     bad == 1 ? "" : "s", it->second->numel()));
     }
   }
   if (strict)

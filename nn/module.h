@@ -60,8 +60,9 @@ class Module {
   void to(DType dtype);
 
   // Parameters then buffers, dotted names. load_state_dict copies values into the existing
-  // tensors (so optimizers keep pointing at them) and, when strict, reports every missing,
-  // unexpected or wrongly shaped key before changing anything.
+  // tensors (so optimizers keep pointing at them) and reports every wrongly shaped key, every
+  // dtype that is not the module's, every non-finite value and, when strict, every missing or
+  // unexpected key before changing anything.
   StateDict state_dict() const;
   void load_state_dict(const StateDict& state, bool strict = true);
 

@@ -4,7 +4,7 @@ set -euo pipefail
 
 GG_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # Debian 12 packages glassgrad builds with (see README, "Dependencies").
-GG_PACKAGES=(g++ cmake make libopenblas-openmp-dev libdnnl-dev libfmt-dev catch2 nlohmann-json3-dev libcli11-dev pkg-config libsentencepiece-dev libstb-dev)
+GG_PACKAGES=(g++ cmake make libopenblas-openmp-dev libdnnl-dev libfmt-dev catch2 nlohmann-json3-dev libcli11-dev pkg-config libsentencepiece-dev libstb-dev libssl-dev)
 
 gg_log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 

@@ -5,6 +5,12 @@
 
 namespace translate_cli {
 
+// Thrown by a command to end the program with this status (a training run stopped by SIGINT
+// exits 130, by SIGTERM 143, as the shell expects of an interrupted program).
+struct ExitStatus {
+  int code;
+};
+
 void add_demo(CLI::App& app);
 void add_train(CLI::App& app);
 void add_eval(CLI::App& app);

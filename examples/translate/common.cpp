@@ -4,6 +4,7 @@
 
 #include <filesystem>
 
+#include "core/file_io.h"
 #include "data/bleu.h"
 #include "data/utf8.h"
 #include "models/plot.h"
@@ -22,6 +23,7 @@ Splits load_splits(const DataOptions& o) {
     print_attribution_if_tatoeba(o.tsv);
     all = std::move(corpus.pairs);
     s.description = {{"data", std::filesystem::absolute(o.tsv).string()}, {"src_col", o.src_col}, {"tgt_col", o.tgt_col}};
+    record_data_file(s.description, o.tsv);
   } else {
     GG_CHECK(!o.train_src.empty() && !o.train_tgt.empty(),
              "train: give --data FILE.tsv (with --src-col/--tgt-col) or --train-src and --train-tgt");
@@ -30,15 +32,21 @@ Splits load_splits(const DataOptions& o) {
     all = std::move(corpus.pairs);
     s.description = {{"train_src", std::filesystem::absolute(o.train_src).string()},
                      {"train_tgt", std::filesystem::absolute(o.train_tgt).string()}};
+    record_data_file(s.description, o.train_src);
+    record_data_file(s.description, o.train_tgt);
     if (!o.valid_src.empty()) {
       s.pairs.valid = gg::data::read_parallel(o.valid_src, o.valid_tgt, read).pairs;
       s.description["valid_src"] = std::filesystem::absolute(o.valid_src).string();
       s.description["valid_tgt"] = std::filesystem::absolute(o.valid_tgt).string();
+      record_data_file(s.description, o.valid_src);
+      record_data_file(s.description, o.valid_tgt);
     }
     if (!o.test_src.empty()) {
       s.pairs.test = gg::data::read_parallel(o.test_src, o.test_tgt, read).pairs;
       s.description["test_src"] = std::filesystem::absolute(o.test_src).string();
       s.description["test_tgt"] = std::filesystem::absolute(o.test_tgt).string();
+      record_data_file(s.description, o.test_src);
+      record_data_file(s.description, o.test_tgt);
     }
     if (!s.pairs.valid.empty() || !s.pairs.test.empty()) {
       s.pairs.train = std::move(all);
@@ -57,22 +65,52 @@ Splits load_splits(const DataOptions& o) {
   return s;
 }
 
-std::vector<SentencePair> saved_test_pairs(const gg::models::Translator& t, const std::string& model_dir) {
+gg::data::SplitPairs saved_pairs(const gg::models::Translator& t, const std::string& model_dir, bool allow_changed_data) {
   const auto& d = t.config.extra;
-  GG_CHECK(d.is_object(), "eval: {} records no training data; give --data or --test-src/--test-tgt", model_dir);
-  if (d.contains("test_src"))
-    return gg::data::read_parallel(d["test_src"], d["test_tgt"], {.skip_bad = true}).pairs;
-  GG_CHECK(d.contains("split_file"), "eval: {} has no held-out test split; give --data or --test-src/--test-tgt",
-           model_dir);
-  gg::data::Split split = gg::data::load_split(model_dir + "/" + d["split_file"].get<std::string>());
-  std::vector<SentencePair> all;
-  if (d.contains("data")) {
-    print_attribution_if_tatoeba(d["data"]);
-    all = gg::data::read_tsv(d["data"], d["src_col"], d["tgt_col"], {.skip_bad = true}).pairs;
-  } else {
-    all = gg::data::read_parallel(d["train_src"], d["train_tgt"], {.skip_bad = true}).pairs;
+  GG_CHECK(d.is_object() && (d.contains("data") || d.contains("train_src")),
+           "{} records no training data; give --data or --test-src/--test-tgt", model_dir);
+  check_data_unchanged(d, allow_changed_data, model_dir);
+  gg::data::SplitPairs pairs;
+  if (d.contains("data")) print_attribution_if_tatoeba(d["data"]);
+  if (!d.contains("split_file")) {  // line-aligned train, valid and test files
+    pairs.train = gg::data::read_parallel(d["train_src"], d["train_tgt"], {.skip_bad = true}).pairs;
+    if (d.contains("valid_src")) pairs.valid = gg::data::read_parallel(d["valid_src"], d["valid_tgt"], {.skip_bad = true}).pairs;
+    if (d.contains("test_src")) pairs.test = gg::data::read_parallel(d["test_src"], d["test_tgt"], {.skip_bad = true}).pairs;
+    return pairs;
   }
-  return gg::data::apply_split(all, split).test;
+  gg::data::Split split = gg::data::load_split(model_dir + "/" + d["split_file"].get<std::string>());
+  const auto all = d.contains("data") ? gg::data::read_tsv(d["data"], d["src_col"], d["tgt_col"], {.skip_bad = true}).pairs
+                                      : gg::data::read_parallel(d["train_src"], d["train_tgt"], {.skip_bad = true}).pairs;
+  return gg::data::apply_split(all, split);
+}
+
+void record_data_file(nlohmann::json& description, const std::string& path) {
+  const std::string bytes = gg::read_file(path);
+  description["data_files"][std::filesystem::absolute(path).string()] = {{"bytes", bytes.size()},
+                                                                         {"sha256", gg::sha256_hex(bytes)}};
+}
+
+void check_data_unchanged(const nlohmann::json& description, bool allow_changed_data, const std::string& model_dir) {
+  if (!description.contains("data_files")) {
+    fmt::print("note: {} records no sizes or hashes of its data files (an older glassgrad wrote it), so they cannot be "
+               "checked\n", model_dir);
+    return;
+  }
+  for (const auto& [path, recorded] : description["data_files"].items()) {
+    GG_CHECK(std::filesystem::exists(path), "{}, the data {} was trained on, is gone", path, model_dir);
+    nlohmann::json now;
+    record_data_file(now, path);
+    const auto& actual = now["data_files"][path];
+    if (actual == recorded) continue;
+    const std::string what = fmt::format(
+        "{} has changed since {} was trained on it ({} bytes, SHA-256 {}; then {} bytes, SHA-256 {}): the saved split "
+        "names lines by number, so held-out sentences and training sentences may now be mixed",
+        path, model_dir, actual["bytes"].dump(), actual["sha256"].get<std::string>(), recorded.value("bytes", nlohmann::json()).dump(),
+        recorded.value("sha256", nlohmann::json()).dump());
+    GG_CHECK(allow_changed_data, "{}; use the original file, or --allow-changed-data to go on regardless", what);
+    fmt::print(stderr, "WARNING: {}. Going on because of --allow-changed-data: scores may include training sentences.\n",
+               what);
+  }
 }
 
 std::vector<gg::data::EncodedPair> encode(const gg::models::Translator& t, const std::vector<SentencePair>& pairs,

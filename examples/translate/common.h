@@ -28,8 +28,15 @@ struct Splits {
 };
 
 Splits load_splits(const DataOptions& o);
-// The held-out test pairs of a trained model: from its saved split and data path.
-std::vector<gg::data::SentencePair> saved_test_pairs(const gg::models::Translator& t, const std::string& model_dir);
+// The train, valid and test pairs of a trained model, read again from the data files and split
+// it recorded (translate eval, train --resume), after checking the files are unchanged.
+gg::data::SplitPairs saved_pairs(const gg::models::Translator& t, const std::string& model_dir, bool allow_changed_data);
+
+// Data files are recorded in config.json with their size and SHA-256 ("data_files"); a file that
+// changed afterwards is an error (its saved split names lines by number), or with
+// allow_changed_data a loud warning.
+void record_data_file(nlohmann::json& description, const std::string& path);
+void check_data_unchanged(const nlohmann::json& description, bool allow_changed_data, const std::string& model_dir);
 
 // Drops pairs whose sides are longer than max_tokens tokens (0 keeps all).
 std::vector<gg::data::EncodedPair> encode(const gg::models::Translator& t, const std::vector<gg::data::SentencePair>& pairs,

@@ -24,6 +24,8 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  } catch (const translate_cli::ExitStatus& e) {
+    return e.code;
   } catch (const std::exception& e) {
     fmt::print(stderr, "translate: error: {}\n", e.what());
     return 1;

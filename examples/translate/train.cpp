@@ -1,14 +1,19 @@
 // translate train and translate demo.
 #include <fmt/core.h>
 
+#include <unistd.h>
+
+#include <cmath>
 #include <filesystem>
 
 #include "commands.h"
 #include "common.h"
+#include "core/file_io.h"
 #include "core/random.h"
 #include "data/sentencepiece.h"
 #include "data/utf8.h"
 #include "data/toy.h"
+#include "models/checkpoint.h"
 #include "models/heatmap.h"
 #include "models/trainer.h"
 
@@ -28,24 +33,24 @@ void add_model_flags(CLI::App* cmd, ModelFlags& m) {
   cmd->add_option("--cell", m.cell, "rnn: lstm, gru, rnn, rnn-relu")->check(CLI::IsMember({"lstm", "gru", "rnn", "rnn-relu"}))->capture_default_str();
   cmd->add_option("--attention", m.attention, "rnn: none, dot, scaled-dot, general, additive, concat")
       ->check(CLI::IsMember({"none", "dot", "scaled-dot", "general", "additive", "bahdanau", "concat"}))->capture_default_str();
-  cmd->add_option("--embed", m.embed, "rnn: embedding size")->capture_default_str();
-  cmd->add_option("--hidden", m.hidden, "rnn: hidden size (a bidirectional encoder uses hidden/2 per direction)")->capture_default_str();
-  cmd->add_option("--layers", m.layers, "rnn: layers")->capture_default_str();
+  cmd->add_option("--embed", m.embed, "rnn: embedding size")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--hidden", m.hidden, "rnn: hidden size (a bidirectional encoder uses hidden/2 per direction)")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--layers", m.layers, "rnn: layers")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_flag("--unidirectional", m.unidirectional, "rnn: a one-way encoder");
   cmd->add_flag("--no-input-feeding", m.no_input_feeding, "rnn: do not feed the attentional vector back");
   cmd->add_flag("--tie-embeddings", m.tie, "share the target embedding with the output layer");
-  cmd->add_option("--dropout", m.dropout)->capture_default_str();
-  cmd->add_option("--d-model", m.d_model, "transformer: width")->capture_default_str();
-  cmd->add_option("--heads", m.heads, "transformer: attention heads")->capture_default_str();
-  cmd->add_option("--enc-layers", m.enc_layers)->capture_default_str();
-  cmd->add_option("--dec-layers", m.dec_layers)->capture_default_str();
-  cmd->add_option("--ff", m.ff, "transformer: feed-forward width")->capture_default_str();
+  cmd->add_option("--dropout", m.dropout)->check(CLI::Range(0.0, 0.99))->capture_default_str();
+  cmd->add_option("--d-model", m.d_model, "transformer: width")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--heads", m.heads, "transformer: attention heads")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--enc-layers", m.enc_layers)->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--dec-layers", m.dec_layers)->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--ff", m.ff, "transformer: feed-forward width")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_flag("--norm-first", m.norm_first, "transformer: pre-norm layers");
   cmd->add_option("--tokenizer", m.tokenizer, "word, char or sentencepiece")->check(CLI::IsMember({"word", "char", "sentencepiece"}))->capture_default_str();
-  cmd->add_option("--sp-vocab", m.sp_vocab, "sentencepiece: pieces per side")->capture_default_str();
+  cmd->add_option("--sp-vocab", m.sp_vocab, "sentencepiece: pieces per side")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_flag("--lowercase", m.lowercase, "lowercase the text before tokenizing");
-  cmd->add_option("--min-freq", m.min_freq, "vocabulary: drop rarer tokens (they become <unk>)")->capture_default_str();
-  cmd->add_option("--max-vocab", m.max_vocab, "vocabulary: at most this many tokens (0: no cap)")->capture_default_str();
+  cmd->add_option("--min-freq", m.min_freq, "vocabulary: drop rarer tokens (they become <unk>)")->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--max-vocab", m.max_vocab, "vocabulary: at most this many tokens (0: no cap)")->check(CLI::NonNegativeNumber)->capture_default_str();
 }
 
 gg::models::TranslatorConfig make_config(const ModelFlags& m) {
@@ -65,20 +70,24 @@ gg::models::TranslatorConfig make_config(const ModelFlags& m) {
 
 // Tokenizers (training SentencePiece on the training side if asked) and vocabularies.
 gg::models::Translator build_translator(const ModelFlags& m, const std::vector<gg::data::SentencePair>& train,
-                                        const std::string& out_dir, nlohmann::json extra) {
+                                        nlohmann::json extra) {
   gg::models::TranslatorConfig config = make_config(m);
   config.extra = std::move(extra);
+  config.extra["vocab"] = {{"min_freq", m.min_freq}, {"max_vocab", m.max_vocab}, {"sp_vocab", m.sp_vocab}};
   std::shared_ptr<gg::data::Tokenizer> src_tok, tgt_tok;
   if (m.tokenizer == "sentencepiece") {
-    std::filesystem::create_directories(out_dir);
+    // Trained in a scratch directory: the model directory changes only once training starts.
+    const auto scratch = std::filesystem::temp_directory_path() / fmt::format("glassgrad-sp-{}", ::getpid());
+    std::filesystem::create_directories(scratch);
     std::vector<std::string> src_text, tgt_text;
     for (const auto& p : train) {
       src_text.push_back(m.lowercase ? gg::data::to_lower(p.src) : p.src);
       tgt_text.push_back(m.lowercase ? gg::data::to_lower(p.tgt) : p.tgt);
     }
     gg::data::SentencePieceOptions sp{.vocab_size = m.sp_vocab};
-    src_tok = std::make_shared<gg::data::SentencePieceTokenizer>(gg::data::SentencePieceTokenizer::train(src_text, out_dir + "/src", sp));
-    tgt_tok = std::make_shared<gg::data::SentencePieceTokenizer>(gg::data::SentencePieceTokenizer::train(tgt_text, out_dir + "/tgt", sp));
+    src_tok = std::make_shared<gg::data::SentencePieceTokenizer>(gg::data::SentencePieceTokenizer::train(src_text, (scratch / "src").string(), sp));
+    tgt_tok = std::make_shared<gg::data::SentencePieceTokenizer>(gg::data::SentencePieceTokenizer::train(tgt_text, (scratch / "tgt").string(), sp));
+    std::filesystem::remove_all(scratch);  // the tokenizers keep their models in memory
   } else {
     src_tok = gg::models::make_tokenizer(m.tokenizer, m.lowercase);
     tgt_tok = gg::models::make_tokenizer(m.tokenizer, m.lowercase);
@@ -96,20 +105,40 @@ gg::models::Translator build_translator(const ModelFlags& m, const std::vector<g
 }
 
 std::string precision_flag = "fp32";  // --precision; resolve_precision sets TrainOptions::precision from it
+std::string save_every_flag = "10m";  // --save-every; parse_save_every sets TrainOptions from it
+
+void parse_save_every(const std::string& flag, gg::models::TrainOptions& t) {
+  const bool minutes = flag.ends_with("m");
+  double value = -1;
+  try {
+    size_t used = 0;
+    value = std::stod(flag.substr(0, flag.size() - minutes), &used);
+    if (used != flag.size() - minutes) value = -1;
+  } catch (const std::exception&) {
+  }
+  GG_CHECK(value >= 0 && (minutes || value == std::floor(value)),
+           "--save-every: expected steps (\"500\") or minutes (\"10m\"), got '{}'", flag);
+  t.save_every_minutes = minutes ? value : 0;
+  t.save_every_steps = minutes ? 0 : static_cast<int64_t>(value);
+}
 
 void add_train_flags(CLI::App* cmd, gg::models::TrainOptions& t) {
-  cmd->add_option("--epochs", t.epochs)->capture_default_str();
-  cmd->add_option("--batch-size", t.batch_size)->capture_default_str();
-  cmd->add_option("--lr", t.lr, "Adam learning rate")->capture_default_str();
-  cmd->add_option("--clip", t.clip, "gradient-norm clipping (0: off)")->capture_default_str();
-  cmd->add_option("--label-smoothing", t.label_smoothing)->capture_default_str();
-  cmd->add_option("--teacher-forcing", t.teacher_forcing, "probability of feeding the reference token (rnn)")->capture_default_str();
-  cmd->add_option("--warmup", t.warmup_steps, "> 0: linear warmup then 1/sqrt(step)")->capture_default_str();
-  cmd->add_option("--time-budget", t.time_budget_minutes, "stop after this many minutes (0: no limit)")->capture_default_str();
-  cmd->add_option("--patience", t.patience, "early stopping after this many epochs without improvement (0: off)")->capture_default_str();
-  cmd->add_option("--valid-bleu", t.valid_bleu_sentences, "validation BLEU on this many sentences (0: off)")->capture_default_str();
+  cmd->add_option("--epochs", t.epochs)->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--batch-size", t.batch_size, "sentence pairs per step")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--lr", t.lr, "Adam learning rate")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--clip", t.clip, "gradient-norm clipping (0: off)")->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--label-smoothing", t.label_smoothing)->check(CLI::Range(0.0, 0.99))->capture_default_str();
+  cmd->add_option("--teacher-forcing", t.teacher_forcing, "probability of feeding the reference token (rnn)")->check(CLI::Range(0.01, 1.0))->capture_default_str();
+  cmd->add_option("--warmup", t.warmup_steps, "> 0: linear warmup then 1/sqrt(step)")->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--time-budget", t.time_budget_minutes, "stop after this many minutes of this run (0: no limit)")->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--patience", t.patience, "early stopping after this many epochs without improvement (0: off)")->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--valid-bleu", t.valid_bleu_sentences, "validation BLEU on this many sentences (0: off)")->check(CLI::NonNegativeNumber)->capture_default_str();
   cmd->add_option("--seed", t.seed)->capture_default_str();
-  cmd->add_flag("--resume", t.resume, "continue the run in --out from its last checkpoint");
+  cmd->add_flag("--resume", t.resume, "continue the run in --out from its newest checkpoint");
+  cmd->add_option("--save-every", save_every_flag, "a checkpoint every N steps (\"500\") or minutes (\"10m\"); 0: at epoch ends only")
+      ->capture_default_str();
+  cmd->add_option("--keep-checkpoints", t.keep_checkpoints, "keep the newest N checkpoints (0: all)")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
   cmd->add_option("--precision", precision_flag, "matrix products in fp32, or bf16 (mixed precision, gg::autocast)")
       ->check(CLI::IsMember({"fp32", "bf16"}))
       ->capture_default_str();
@@ -122,6 +151,79 @@ void resolve_precision(gg::models::TrainOptions& t) {
   if (t.precision != gg::Precision::BFloat16 || gg::bf16_is_fast()) return;
   fmt::print("--precision bf16: {}; training in float32\n", gg::bf16_not_fast_reason());
   t.precision = gg::Precision::Float32;
+}
+
+// What `translate train` writes into a model directory: --overwrite removes these, and only these.
+void remove_model_files(const std::string& dir) {
+  for (const char* name : {"config.json", "model.safetensors", "src.vocab", "tgt.vocab", "src.model", "tgt.model",
+                           "split.txt", "metrics.jsonl", "loss.png", "attention.png", "checkpoints",
+                           "last.safetensors", "optimizer.safetensors", "trainer.json"})  // the last three: older versions
+    std::filesystem::remove_all(std::filesystem::path(dir) / name);
+}
+
+// --resume continues the saved run as it was: every option given with it must agree with what
+// the run recorded (config.json, and the newest checkpoint's training options), and the
+// training options not given are taken from the checkpoint, not from the defaults.
+void refuse_contradictions(CLI::App* cmd, const gg::models::Translator& saved, const DataOptions& d, const ModelFlags& m,
+                           int64_t max_len, gg::models::TrainOptions& t) {
+  using nlohmann::json;
+  std::string problems;
+  auto check = [&](const char* option, const json& given, const json& recorded) {
+    if (cmd->count(option) > 0 && given != recorded)
+      problems += fmt::format("\n  {} {}: the run in {} has {}", option, given.dump(), t.out_dir, recorded.dump());
+  };
+  const json now = make_config(m).to_json(), had = saved.config.to_json();
+  const std::string arch = "/" + saved.config.architecture + "/";
+  for (auto [option, key] : std::initializer_list<std::pair<const char*, std::string>>{
+           {"--arch", "/architecture"}, {"--tokenizer", "/tokenizer"}, {"--lowercase", "/lowercase"},
+           {"--cell", "/rnn/cell"}, {"--attention", "/rnn/attention"}, {"--embed", "/rnn/embed"},
+           {"--hidden", "/rnn/hidden"}, {"--layers", "/rnn/layers"}, {"--unidirectional", "/rnn/bidirectional"},
+           {"--no-input-feeding", "/rnn/input_feeding"}, {"--d-model", "/transformer/d_model"},
+           {"--heads", "/transformer/heads"}, {"--enc-layers", "/transformer/encoder_layers"},
+           {"--dec-layers", "/transformer/decoder_layers"}, {"--ff", "/transformer/dim_feedforward"},
+           {"--norm-first", "/transformer/norm_first"}, {"--dropout", arch + "dropout"},
+           {"--tie-embeddings", arch + "tie_embeddings"}})
+    check(option, now.at(json::json_pointer(key)), had.at(json::json_pointer(key)));
+  const json& extra = saved.config.extra;
+  const json vocab = extra.value("vocab", json::object());
+  check("--min-freq", m.min_freq, vocab.value("min_freq", json()));
+  check("--max-vocab", m.max_vocab, vocab.value("max_vocab", json()));
+  check("--sp-vocab", m.sp_vocab, vocab.value("sp_vocab", json()));
+  check("--max-len", max_len, extra.value("max_len", json()));
+  auto absolute = [](const std::string& path) { return path.empty() ? path : std::filesystem::absolute(path).string(); };
+  check("--data", absolute(d.tsv), extra.value("data", json()));
+  check("--src-col", d.src_col, extra.value("src_col", json()));
+  check("--tgt-col", d.tgt_col, extra.value("tgt_col", json()));
+  for (auto [option, key, path] : {std::tuple{"--train-src", "train_src", &d.train_src}, {"--train-tgt", "train_tgt", &d.train_tgt},
+                                   {"--valid-src", "valid_src", &d.valid_src}, {"--valid-tgt", "valid_tgt", &d.valid_tgt},
+                                   {"--test-src", "test_src", &d.test_src}, {"--test-tgt", "test_tgt", &d.test_tgt}})
+    check(option, absolute(*path), extra.value(key, json()));
+  check("--split-mod", fmt::format("index mod {}: test 0, valid 1", d.split_mod), extra.value("split", json()));
+
+  const auto checkpoints = gg::models::list_checkpoints(t.out_dir);
+  GG_CHECK(!checkpoints.empty(),
+           "--resume: {} has no checkpoint (the run stopped before its first save); start again with --overwrite",
+           t.out_dir);
+  json recorded;
+  try {
+    recorded = json::parse(gg::read_file(checkpoints.back() + "/trainer.json")).at("options");
+  } catch (const json::exception& e) {
+    gg::fail("--resume: {}/trainer.json is damaged ({})", checkpoints.back(), e.what());
+  }
+  json options = gg::models::resume_options(t);
+  for (auto [option, key] : std::initializer_list<std::pair<const char*, const char*>>{
+           {"--batch-size", "batch_size"}, {"--lr", "lr"}, {"--clip", "clip"}, {"--label-smoothing", "label_smoothing"},
+           {"--teacher-forcing", "teacher_forcing"}, {"--warmup", "warmup_steps"}, {"--seed", "seed"},
+           {"--precision", "precision"}}) {
+    check(option, options[key], recorded.value(key, json()));
+    options[key] = recorded.value(key, options[key]);
+  }
+  GG_CHECK(problems.empty(), "--resume: these options contradict the run being resumed (drop them to continue it as it was):{}",
+           problems);
+  t.batch_size = options["batch_size"], t.lr = options["lr"], t.clip = options["clip"];
+  t.label_smoothing = options["label_smoothing"], t.teacher_forcing = options["teacher_forcing"];
+  t.warmup_steps = options["warmup_steps"], t.seed = options["seed"];
+  t.precision = gg::parse_precision(options["precision"].get<std::string>(), "the checkpoint's precision");
 }
 
 void report_test(gg::models::Translator& t, const std::vector<gg::data::SentencePair>& test, int64_t beam, size_t samples) {
@@ -143,9 +245,10 @@ void add_train(CLI::App& app) {
   static ModelFlags m;
   static gg::models::TrainOptions t;
   static int64_t max_len = 50;
+  static bool overwrite = false, allow_changed_data = false;
   cmd->add_option("--data", d.tsv, "a TSV file of sentence pairs")->check(CLI::ExistingFile);
-  cmd->add_option("--src-col", d.src_col, "1-based source column of --data (Tatoeba Spanish->English: 2)")->capture_default_str();
-  cmd->add_option("--tgt-col", d.tgt_col, "1-based target column of --data (Tatoeba Spanish->English: 1)")->capture_default_str();
+  cmd->add_option("--src-col", d.src_col, "1-based source column of --data (Tatoeba Spanish->English: 2)")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--tgt-col", d.tgt_col, "1-based target column of --data (Tatoeba Spanish->English: 1)")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--train-src", d.train_src)->check(CLI::ExistingFile);
   cmd->add_option("--train-tgt", d.train_tgt)->check(CLI::ExistingFile);
   cmd->add_option("--valid-src", d.valid_src)->check(CLI::ExistingFile);
@@ -153,30 +256,52 @@ void add_train(CLI::App& app) {
   cmd->add_option("--test-src", d.test_src)->check(CLI::ExistingFile);
   cmd->add_option("--test-tgt", d.test_tgt)->check(CLI::ExistingFile);
   cmd->add_flag("--skip-bad", d.skip_bad, "skip and count malformed lines instead of stopping");
-  cmd->add_option("--split-mod", d.split_mod, "line i is test if i % N == 0, valid if i % N == 1 (default: random 90/5/5)");
-  cmd->add_option("--max-len", max_len, "drop training pairs longer than this many tokens (0: keep all)")->capture_default_str();
+  cmd->add_option("--split-mod", d.split_mod, "line i is test if i % N == 0, valid if i % N == 1 (default: random 90/5/5)")->check(CLI::PositiveNumber);
+  cmd->add_option("--max-len", max_len, "drop training pairs longer than this many tokens (0: keep all)")->check(CLI::NonNegativeNumber)->capture_default_str();
   cmd->add_option("--out", t.out_dir, "the model directory")->required();
+  cmd->add_flag("--overwrite", overwrite, "replace the model already in --out (without it, training into a model directory needs --resume)");
+  cmd->add_flag("--allow-changed-data", allow_changed_data, "--resume even if the data files changed since the run began");
   add_model_flags(cmd, m);
   add_train_flags(cmd, t);
-  cmd->callback([] {
-    d.seed = t.seed;
-    gg::manual_seed(t.seed);
+  cmd->callback([cmd] {
+    parse_save_every(save_every_flag, t);
+    GG_CHECK(!(t.resume && overwrite), "--resume continues the model in {} and --overwrite replaces it: give one", t.out_dir);
+    const bool holds_model = std::filesystem::exists(t.out_dir + "/config.json") || std::filesystem::exists(t.out_dir + "/checkpoints");
+    GG_CHECK(t.resume || overwrite || !holds_model,
+             "{} already holds a model: continue its training with --resume, or replace it with --overwrite", t.out_dir);
+    GG_CHECK(!t.resume || holds_model, "--resume: {} holds no model to continue", t.out_dir);
     resolve_precision(t);
-    Splits splits = load_splits(d);
     std::unique_ptr<gg::models::Translator> translator;
+    gg::data::SplitPairs pairs;
     if (t.resume) {
       translator = std::make_unique<gg::models::Translator>(gg::models::Translator::load(t.out_dir));
+      refuse_contradictions(cmd, *translator, d, m, max_len, t);
+      pairs = saved_pairs(*translator, t.out_dir, allow_changed_data);
+      max_len = translator->config.extra.value("max_len", max_len);
     } else {
-      translator = std::make_unique<gg::models::Translator>(build_translator(m, splits.pairs.train, t.out_dir, splits.description));
+      d.seed = t.seed;
+      gg::manual_seed(t.seed);  // the initial weights
+      Splits splits = load_splits(d);
+      GG_CHECK(!splits.pairs.train.empty(), "train: the data has no training pairs");
+      splits.description["max_len"] = max_len;
+      translator = std::make_unique<gg::models::Translator>(build_translator(m, splits.pairs.train, splits.description));
+      pairs = std::move(splits.pairs);
+      // Everything that can fail early has run: only now does the model directory change.
+      if (overwrite) remove_model_files(t.out_dir);
       std::filesystem::create_directories(t.out_dir);
       if (splits.has_split) gg::data::save_split(splits.split, t.out_dir + "/split.txt");
     }
-    auto train = encode(*translator, splits.pairs.train, max_len), valid = encode(*translator, splits.pairs.valid, max_len);
+    auto train = encode(*translator, pairs.train, max_len), valid = encode(*translator, pairs.valid, max_len);
+    GG_CHECK(!train.empty(), "train: no training pairs are left after dropping those longer than --max-len {}", max_len);
     fmt::print("{}\n{} parameters; training on {} pairs, validating on {}\n", translator->model->str(),
                translator->model->num_parameters(), train.size(), valid.size());
-    auto result = gg::models::train(*translator, train, valid, splits.pairs.valid, t);
+    auto result = gg::models::train(*translator, train, valid, pairs.valid, t);
     fmt::print("stopped after {} steps, {:.1f} minutes ({}); best validation loss {:.4f}; model in {}\n", result.steps,
                result.seconds / 60, result.stop_reason, result.best_valid_loss, t.out_dir);
+    if (result.signal) {
+      fmt::print("checkpoint saved in {}; to continue:\n  translate train --out {} --resume\n", result.checkpoint, t.out_dir);
+      throw ExitStatus{128 + result.signal};
+    }
   });
 }
 
@@ -209,7 +334,7 @@ void add_demo(CLI::App& app) {
     m.dropout = 0.0;
     m.min_freq = 1;
     m.attention = attention;
-    auto translator = build_translator(m, train, out, {{"task", toy.name}, {"seed", seed}});
+    auto translator = build_translator(m, train, {{"task", toy.name}, {"seed", seed}});
     auto enc_train = encode(translator, train), enc_valid = encode(translator, valid);
     fmt::print("{}\n{} parameters; {} training pairs; at most {} minutes\n\n", translator.model->str(),
                translator.model->num_parameters(), enc_train.size(), minutes);

@@ -15,6 +15,7 @@ void add_eval(CLI::App& app) {
   static std::string model_dir;
   static DataOptions d;
   static int64_t beam = 1, samples = 5;
+  static bool allow_changed_data = false;
   cmd->add_option("--model", model_dir, "a model directory written by translate train")->required()->check(CLI::ExistingDirectory);
   cmd->add_option("--data", d.tsv, "a TSV file to test on (all its lines)")->check(CLI::ExistingFile);
   cmd->add_option("--src-col", d.src_col)->capture_default_str();
@@ -23,6 +24,7 @@ void add_eval(CLI::App& app) {
   cmd->add_option("--test-tgt", d.test_tgt)->check(CLI::ExistingFile);
   cmd->add_option("--beam", beam, "beam size (1: greedy)")->capture_default_str();
   cmd->add_option("--samples", samples, "translations to show")->capture_default_str();
+  cmd->add_flag("--allow-changed-data", allow_changed_data, "evaluate on the saved split even if the data file changed");
   cmd->callback([] {
     auto t = gg::models::Translator::load(model_dir);
     std::vector<gg::data::SentencePair> test;
@@ -32,7 +34,7 @@ void add_eval(CLI::App& app) {
     } else if (!d.test_src.empty()) {
       test = gg::data::read_parallel(d.test_src, d.test_tgt, {.skip_bad = true}).pairs;
     } else {
-      test = saved_test_pairs(t, model_dir);
+      test = saved_pairs(t, model_dir, allow_changed_data).test;
       fmt::print("the held-out test split saved with the model: {} pairs\n", test.size());
     }
     GG_CHECK(!test.empty(), "eval: no test pairs");
