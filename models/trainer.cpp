@@ -262,7 +262,7 @@ TrainResult train(Translator& translator, const std::vector<data::EncodedPair>& 
   if (!o.resume) save();  // from here on, --resume always has a checkpoint to start from
 
   bool out_of_time = false;
-  while (epoch < o.epochs) {
+  while (epoch < o.epochs && !stop.signal()) {
     model.train();
     const auto batches = data::make_batches(train_pairs, {.batch_size = o.batch_size, .seed = o.seed}, epoch);
     int64_t window_tokens = 0, run_tokens = 0;

@@ -101,11 +101,12 @@ void Translator::save(const std::string& dir) const {
   if (auto* sp = dynamic_cast<const data::SentencePieceTokenizer*>(tgt_tokenizer.get())) sp->save(dir + "/tgt.model");
   src_vocab.save(dir + "/src.vocab");
   tgt_vocab.save(dir + "/tgt.vocab");
+  save_safetensors(dir + "/model.safetensors", model->state_dict(), {{"format", "pt"}, {"framework", "glassgrad"}});
+  // Last: a directory with a config.json holds a whole model, even if a crash stopped a first save.
   json j = config.to_json();
   j["src_vocab_size"] = src_vocab.size();
   j["tgt_vocab_size"] = tgt_vocab.size();
   write_file_atomic(dir + "/config.json", j.dump(2) + "\n");
-  save_safetensors(dir + "/model.safetensors", model->state_dict(), {{"format", "pt"}, {"framework", "glassgrad"}});
 }
 
 Translator Translator::load(const std::string& dir) {

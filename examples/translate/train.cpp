@@ -161,6 +161,18 @@ void remove_model_files(const std::string& dir) {
     std::filesystem::remove_all(std::filesystem::path(dir) / name);
 }
 
+// NAME.tmp.PID: a file whose save a crash interrupted (core/file_io.h). The file it was to
+// replace is intact; the temporary is of no use.
+void remove_temporaries(const std::string& dir) {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    const size_t at = name.rfind(".tmp.");
+    if (at != std::string::npos && name.find_first_not_of("0123456789", at + 5) == std::string::npos)
+      std::filesystem::remove(entry.path());
+  }
+}
+
 // --resume continues the saved run as it was: every option given with it must agree with what
 // the run recorded (config.json, and the newest checkpoint's training options), and the
 // training options not given are taken from the checkpoint, not from the defaults.
@@ -266,6 +278,7 @@ void add_train(CLI::App& app) {
   cmd->callback([cmd] {
     parse_save_every(save_every_flag, t);
     GG_CHECK(!(t.resume && overwrite), "--resume continues the model in {} and --overwrite replaces it: give one", t.out_dir);
+    remove_temporaries(t.out_dir);
     const bool holds_model = std::filesystem::exists(t.out_dir + "/config.json") || std::filesystem::exists(t.out_dir + "/checkpoints");
     GG_CHECK(t.resume || overwrite || !holds_model,
              "{} already holds a model: continue its training with --resume, or replace it with --overwrite", t.out_dir);

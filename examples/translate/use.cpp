@@ -53,18 +53,40 @@ void add_translate(CLI::App& app) {
   auto* cmd = app.add_subcommand("translate", "translate sentences from standard input, one per line");
   static std::string model_dir;
   static int64_t beam = 1;
-  static bool show = false;
+  static bool show = false, skip_bad = false;
   cmd->add_option("--model", model_dir)->required()->check(CLI::ExistingDirectory);
-  cmd->add_option("--beam", beam, "beam size (1: greedy)")->capture_default_str();
+  cmd->add_option("--beam", beam, "beam size (1: greedy)")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_flag("--show-attention", show, "print where the model looked, as a text heatmap");
+  cmd->add_flag("--skip-bad", skip_bad, "leave out lines that cannot be translated, instead of an empty line for each");
   cmd->callback([] {
     auto t = gg::models::Translator::load(model_dir);
+    // One output line per input line: a blank line gives a blank line, and a line that cannot
+    // be translated (invalid UTF-8) is reported on stderr with its number and gives an empty
+    // line, so the output stays aligned with the input; the exit status is then 1.
     std::string line;
+    int64_t number = 0, bad = 0;
     while (std::getline(std::cin, line)) {
-      auto tr = t.translate({line}, beam, show)[0];
+      ++number;
+      if (line.find_first_not_of(" \t\r") == std::string::npos) {
+        fmt::print("\n");
+        continue;
+      }
+      gg::models::Translation tr;
+      try {
+        tr = t.translate({line}, beam, show)[0];
+      } catch (const gg::Error& e) {
+        ++bad;
+        fmt::print(stderr, "translate: line {}: {} ({})\n", number, e.what(), skip_bad ? "skipped" : "an empty line is printed");
+        if (!skip_bad) fmt::print("\n");
+        continue;
+      }
       fmt::print("{}\n", tr.text);
       if (show) fmt::print("{}\n", gg::models::attention_text(attention_matrix(tr), tr.source_tokens, with_eos(tr.target_tokens)));
       std::fflush(stdout);
+    }
+    if (bad > 0) {
+      fmt::print(stderr, "translate: {} of {} lines could not be translated\n", bad, number);
+      if (!skip_bad) throw ExitStatus{1};
     }
   });
 }

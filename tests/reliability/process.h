@@ -1,0 +1,68 @@
+#pragma once
+// Running build/bin/translate as a user does, for the tests that kill, interrupt and resume it:
+// a child process with its own standard input, output and error, and a signal sent to it after
+// a delay if the test asks.
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace reliability {
+
+struct RunOptions {
+  std::string input = {};                       // standard input
+  std::map<std::string, std::string> env = {};  // set in the child, on top of this environment
+  double signal_after_seconds = -1;        // >= 0: send `signal` after this long
+  int signal = SIGKILL;
+};
+
+struct RunResult {
+  int status = -1;  // the exit status, or 128 + the signal that ended the process, as a shell reports it
+  std::string out, err;
+};
+
+inline std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+inline RunResult run(const std::string& program, const std::vector<std::string>& args, const RunOptions& o = {}) {
+  const auto scratch = std::filesystem::temp_directory_path() / ("gg-run-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(scratch);
+  const std::string in_path = (scratch / "in").string(), out_path = (scratch / "out").string(),
+                    err_path = (scratch / "err").string();
+  std::ofstream(in_path, std::ios::binary) << o.input;
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(::open(in_path.c_str(), O_RDONLY), STDIN_FILENO);
+    ::dup2(::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644), STDOUT_FILENO);
+    ::dup2(::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644), STDERR_FILENO);
+    for (const auto& [k, v] : o.env) ::setenv(k.c_str(), v.c_str(), 1);
+    std::vector<char*> argv{const_cast<char*>(program.c_str())};
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv(program.c_str(), argv.data());
+    ::_exit(127);
+  }
+  if (o.signal_after_seconds >= 0) {
+    std::this_thread::sleep_for(std::chrono::duration<double>(o.signal_after_seconds));
+    ::kill(pid, o.signal);  // harmless if it has already exited: it stays a zombie until waited for
+  }
+  int wstatus = 0;
+  ::waitpid(pid, &wstatus, 0);
+  RunResult r;
+  r.status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
+  r.out = slurp(out_path);
+  r.err = slurp(err_path);
+  return r;
+}
+
+}  // namespace reliability

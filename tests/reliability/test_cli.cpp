@@ -1,0 +1,172 @@
+// The model directory is the user's: build/bin/translate never replaces a model unasked, a run
+// that fails early changes nothing, --resume refuses options that contradict the run, changed
+// data is refused, and bad input lines are reported with their number while the rest goes on.
+#include <catch2/catch.hpp>
+
+#include "core/file_io.h"
+#include "data/toy.h"
+#include "process.h"
+
+#ifdef GG_TRANSLATE_BIN
+
+namespace fs = std::filesystem;
+using reliability::RunResult;
+
+namespace {
+
+fs::path scratch(const std::string& name) {
+  const fs::path dir = fs::temp_directory_path() / ("gg-cli-" + std::to_string(::getpid())) / name;
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+std::string write_data(const fs::path& dir) {
+  std::string tsv;
+  for (const auto& p : gg::data::toy_task("dates").generate(200, 3)) tsv += p.src + "\t" + p.tgt + "\n";
+  const std::string path = (dir / "data.tsv").string();
+  std::ofstream(path) << tsv;
+  return path;
+}
+
+RunResult translate(const std::vector<std::string>& args, reliability::RunOptions o = {}) {
+  o.env["OMP_NUM_THREADS"] = "1";
+  return reliability::run(GG_TRANSLATE_BIN, args, o);
+}
+
+std::vector<std::string> train_args(const std::string& data, const std::string& out) {
+  return {"train", "--data", data, "--out", out, "--split-mod", "10", "--epochs", "1", "--batch-size", "16",
+          "--embed", "8", "--hidden", "16", "--valid-bleu", "0"};
+}
+
+std::vector<std::string> operator+(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+// Every file of a directory tree and its SHA-256: what "changes nothing" compares.
+std::map<std::string, std::string> snapshot(const fs::path& dir) {
+  std::map<std::string, std::string> files;
+  for (const auto& e : fs::recursive_directory_iterator(dir))
+    if (e.is_regular_file()) files[fs::relative(e.path(), dir).string()] = gg::sha256_hex(gg::read_file(e.path()));
+  return files;
+}
+
+}  // namespace
+
+TEST_CASE("translate train: a model directory is replaced only with --overwrite, and a failed run changes nothing",
+          "[reliability]") {
+  const fs::path dir = scratch("overwrite");
+  const std::string data = write_data(dir), model = (dir / "model").string();
+  RunResult r = translate(train_args(data, model));
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  const auto before = snapshot(model);
+
+  r = translate(train_args(data, model));  // finding 6: used to replace half the directory silently
+  CHECK(r.status == 1);
+  CHECK(r.err.find("already holds a model: continue its training with --resume, or replace it with --overwrite") !=
+        std::string::npos);
+  r = translate(train_args(data, model) + std::vector<std::string>{"--overwrite", "--src-col", "3"});
+  CHECK(r.status == 1);  // fails while reading the data: it has two columns
+  CHECK(r.err.find("column") != std::string::npos);
+  CHECK(snapshot(model) == before);
+  r = translate(train_args(data, model) + std::vector<std::string>{"--resume", "--overwrite"});
+  CHECK(r.status == 1);
+  CHECK(snapshot(model) == before);
+
+  // --overwrite: a new run, with nothing of the old one left (the old run had 2 checkpoints).
+  r = translate(train_args(data, model) + std::vector<std::string>{"--overwrite", "--seed", "5"});
+  REQUIRE(r.status == 0);
+  CHECK(snapshot(model) != before);
+  int checkpoints = 0;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator(model + "/checkpoints")) ++checkpoints;
+  CHECK(checkpoints == 2);
+  std::ifstream metrics(model + "/metrics.jsonl");
+  std::string line;
+  int epochs = 0;
+  while (std::getline(metrics, line)) epochs += line.find("valid_loss") != std::string::npos;
+  CHECK(epochs == 1);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("translate train --resume: options that contradict the saved run are listed, the rest are kept",
+          "[reliability]") {
+  const fs::path dir = scratch("contradict");
+  const std::string data = write_data(dir), model = (dir / "model").string();
+  REQUIRE(translate(train_args(data, model) + std::vector<std::string>{"--lr", "0.002"}).status == 0);
+  const auto before = snapshot(model);
+  RunResult r = translate({"train", "--out", model, "--resume", "--epochs", "2", "--hidden", "32", "--lr", "0.01",
+                           "--arch", "transformer", "--batch-size", "8"});
+  CHECK(r.status == 1);
+  for (const char* named : {"--hidden 32: the run in", "--lr 0.01:", "--arch \"transformer\":", "--batch-size 8:"}) {
+    INFO(named << " in: " << r.err);
+    CHECK(r.err.find(named) != std::string::npos);
+  }
+  CHECK(snapshot(model) == before);
+  // Without them it continues with the saved options (lr 0.002, not the default 0.001).
+  r = translate({"train", "--out", model, "--resume", "--epochs", "2", "--lr", "0.002", "--embed", "8"});
+  INFO(r.err);
+  CHECK(r.status == 0);
+  std::ifstream metrics(model + "/metrics.jsonl");
+  std::string line, last;
+  while (std::getline(metrics, line)) last = line;
+  CHECK(last.find("\"epoch\":2") != std::string::npos);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("translate eval and --resume refuse data that changed since training", "[reliability]") {
+  // Finding 7: the split names lines by number; one line inserted at the top moved held-out
+  // sentences into training and the other way round, and eval said nothing.
+  const fs::path dir = scratch("changed");
+  const std::string data = write_data(dir), model = (dir / "model").string();
+  REQUIRE(translate(train_args(data, model)).status == 0);
+  REQUIRE(translate({"eval", "--model", model, "--samples", "0"}).status == 0);
+  const std::string original = gg::read_file(data);
+  std::ofstream(data) << "una frase nueva\ta new sentence\n" << original;
+  RunResult r = translate({"eval", "--model", model, "--samples", "0"});
+  CHECK(r.status == 1);
+  CHECK(r.err.find("has changed since") != std::string::npos);
+  CHECK(r.err.find("--allow-changed-data") != std::string::npos);
+  r = translate({"train", "--out", model, "--resume", "--epochs", "2"});
+  CHECK(r.status == 1);
+  CHECK(r.err.find("has changed since") != std::string::npos);
+  r = translate({"eval", "--model", model, "--samples", "0", "--allow-changed-data"});
+  CHECK(r.status == 0);
+  CHECK(r.err.find("WARNING") != std::string::npos);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("translate translate: a bad line is reported by number, a blank line stays blank, the rest goes on",
+          "[reliability]") {
+  // Finding 8: invalid UTF-8 stopped the run with no line number and dropped the rest; a blank
+  // line gave an invented sentence.
+  const fs::path dir = scratch("lines");
+  const std::string data = write_data(dir), model = (dir / "model").string();
+  REQUIRE(translate(train_args(data, model)).status == 0);
+  const std::string input = "3 March 2001\n\nbad \xff\xfe here\n4 May 1999\n";
+  RunResult r = translate({"translate", "--model", model}, {.input = input});
+  CHECK(r.status == 1);
+  CHECK(r.err.find("line 3:") != std::string::npos);
+  CHECK(r.err.find("1 of 4 lines could not be translated") != std::string::npos);
+  std::vector<std::string> lines;
+  std::istringstream out(r.out);
+  for (std::string l; std::getline(out, l);) lines.push_back(l);
+  REQUIRE(lines.size() == 4);  // one output line per input line
+  CHECK_FALSE(lines[0].empty());
+  CHECK(lines[1].empty());
+  CHECK(lines[2].empty());
+  CHECK_FALSE(lines[3].empty());
+  r = translate({"translate", "--model", model, "--skip-bad"}, {.input = input});
+  CHECK(r.status == 0);
+  CHECK(std::count(r.out.begin(), r.out.end(), '\n') == 3);
+
+  // Finding 8: --epochs -1 exited 0 with an untrained model.
+  r = translate(train_args(data, (dir / "other").string()) + std::vector<std::string>{"--epochs", "-1"});
+  CHECK(r.status != 0);
+  CHECK(r.err.find("--epochs") != std::string::npos);
+  CHECK_FALSE(fs::exists(dir / "other" / "config.json"));
+  fs::remove_all(dir);
+}
+
+#endif  // GG_TRANSLATE_BIN
