@@ -15,6 +15,8 @@
 #include <thread>
 #include <vector>
 
+#include "data/toy.h"
+
 namespace reliability {
 
 struct RunOptions {
@@ -32,6 +34,23 @@ struct RunResult {
 inline std::string slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// A fresh directory for one test: /tmp/gg-reliability-PID/NAME.
+inline std::filesystem::path scratch(const std::string& name) {
+  const auto dir = std::filesystem::temp_directory_path() / ("gg-reliability-" + std::to_string(::getpid())) / name;
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+// `count` generated date pairs as DIR/data.tsv: no external data.
+inline std::string write_dates_tsv(const std::filesystem::path& dir, int64_t count) {
+  std::string tsv;
+  for (const auto& p : gg::data::toy_task("dates").generate(count, 3)) tsv += p.src + "\t" + p.tgt + "\n";
+  const std::string path = (dir / "data.tsv").string();
+  std::ofstream(path) << tsv;
+  return path;
 }
 
 inline RunResult run(const std::string& program, const std::vector<std::string>& args, const RunOptions& o = {}) {
@@ -64,5 +83,13 @@ inline RunResult run(const std::string& program, const std::vector<std::string>&
   r.err = slurp(err_path);
   return r;
 }
+
+#ifdef GG_TRANSLATE_BIN
+// build/bin/translate on one thread: the same arithmetic in every run, so runs compare bit for bit.
+inline RunResult translate(const std::vector<std::string>& args, RunOptions o = {}) {
+  o.env["OMP_NUM_THREADS"] = "1";
+  return run(GG_TRANSLATE_BIN, args, o);
+}
+#endif
 
 }  // namespace reliability

@@ -4,35 +4,16 @@
 #include <catch2/catch.hpp>
 
 #include "core/file_io.h"
-#include "data/toy.h"
 #include "process.h"
 
 #ifdef GG_TRANSLATE_BIN
 
 namespace fs = std::filesystem;
 using reliability::RunResult;
+using reliability::scratch;
+using reliability::translate;
 
 namespace {
-
-fs::path scratch(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("gg-cli-" + std::to_string(::getpid())) / name;
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
-
-std::string write_data(const fs::path& dir) {
-  std::string tsv;
-  for (const auto& p : gg::data::toy_task("dates").generate(200, 3)) tsv += p.src + "\t" + p.tgt + "\n";
-  const std::string path = (dir / "data.tsv").string();
-  std::ofstream(path) << tsv;
-  return path;
-}
-
-RunResult translate(const std::vector<std::string>& args, reliability::RunOptions o = {}) {
-  o.env["OMP_NUM_THREADS"] = "1";
-  return reliability::run(GG_TRANSLATE_BIN, args, o);
-}
 
 std::vector<std::string> train_args(const std::string& data, const std::string& out) {
   return {"train", "--data", data, "--out", out, "--split-mod", "10", "--epochs", "1", "--batch-size", "16",
@@ -57,7 +38,7 @@ std::map<std::string, std::string> snapshot(const fs::path& dir) {
 TEST_CASE("translate train: a model directory is replaced only with --overwrite, and a failed run changes nothing",
           "[reliability]") {
   const fs::path dir = scratch("overwrite");
-  const std::string data = write_data(dir), model = (dir / "model").string();
+  const std::string data = reliability::write_dates_tsv(dir, 200), model = (dir / "model").string();
   RunResult r = translate(train_args(data, model));
   INFO(r.err);
   REQUIRE(r.status == 0);
@@ -93,7 +74,7 @@ TEST_CASE("translate train: a model directory is replaced only with --overwrite,
 TEST_CASE("translate train --resume: options that contradict the saved run are listed, the rest are kept",
           "[reliability]") {
   const fs::path dir = scratch("contradict");
-  const std::string data = write_data(dir), model = (dir / "model").string();
+  const std::string data = reliability::write_dates_tsv(dir, 200), model = (dir / "model").string();
   REQUIRE(translate(train_args(data, model) + std::vector<std::string>{"--lr", "0.002"}).status == 0);
   const auto before = snapshot(model);
   RunResult r = translate({"train", "--out", model, "--resume", "--epochs", "2", "--hidden", "32", "--lr", "0.01",
@@ -119,7 +100,7 @@ TEST_CASE("translate eval and --resume refuse data that changed since training",
   // Finding 7: the split names lines by number; one line inserted at the top moved held-out
   // sentences into training and the other way round, and eval said nothing.
   const fs::path dir = scratch("changed");
-  const std::string data = write_data(dir), model = (dir / "model").string();
+  const std::string data = reliability::write_dates_tsv(dir, 200), model = (dir / "model").string();
   REQUIRE(translate(train_args(data, model)).status == 0);
   REQUIRE(translate({"eval", "--model", model, "--samples", "0"}).status == 0);
   const std::string original = gg::read_file(data);
@@ -142,7 +123,7 @@ TEST_CASE("translate translate: a bad line is reported by number, a blank line s
   // Finding 8: invalid UTF-8 stopped the run with no line number and dropped the rest; a blank
   // line gave an invented sentence.
   const fs::path dir = scratch("lines");
-  const std::string data = write_data(dir), model = (dir / "model").string();
+  const std::string data = reliability::write_dates_tsv(dir, 200), model = (dir / "model").string();
   REQUIRE(translate(train_args(data, model)).status == 0);
   const std::string input = "3 March 2001\n\nbad \xff\xfe here\n4 May 1999\n";
   RunResult r = translate({"translate", "--model", model}, {.input = input});
