@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds glassgrad in Release and runs the whole test suite with CTest.
-#   scripts/test.sh               all tests (labels: unit, gradcheck, parity, model)
-#   scripts/test.sh --sanitize    unit and gradcheck tests under AddressSanitizer + UBSan
+#   scripts/test.sh               all tests (labels: unit, gradcheck, parity, model, reliability)
+#   scripts/test.sh --sanitize    unit, gradcheck and reliability tests (these run build/bin/translate:
+#                                 killed, interrupted, resumed, fed bad input) under AddressSanitizer + UBSan
 #   scripts/test.sh --gemm openblas   float32 products on OpenBLAS instead of oneDNN (own build dir)
 # Extra arguments after the options go to ctest, e.g. scripts/test.sh -L gradcheck
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -12,8 +13,8 @@ ctest_args=()
 if [ "${1:-}" = "--sanitize" ]; then
   shift
   build="$GG_ROOT/build-sanitize"
-  cmake_args=(-DGG_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGG_BUILD_EXAMPLES=OFF -DGG_BUILD_BENCH=OFF)
-  ctest_args=(-L 'unit|gradcheck')
+  cmake_args=(-DGG_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGG_BUILD_BENCH=OFF)
+  ctest_args=(-L 'unit|gradcheck|reliability')
   export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
   export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 fi
