@@ -235,6 +235,8 @@ TrainResult train(Translator& translator, const std::vector<data::EncodedPair>& 
     seconds_before = state.at("seconds"), metrics_bytes = state.at("metrics_bytes");
     if (!o.quiet) fmt::print("resuming from {} (epoch {}, step {})\n", saved.back(), epoch + 1, step);
   } else {
+    GG_CHECK(list_checkpoints(o.out_dir).empty(),
+             "train: {} holds the checkpoints of another run; resume it, or remove {}/checkpoints", o.out_dir, o.out_dir);
     translator.save(o.out_dir);
   }
   MetricsLog log(o.out_dir + "/metrics.jsonl", metrics_bytes);

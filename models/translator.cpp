@@ -1,7 +1,10 @@
 #include "models/translator.h"
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
+#include <numeric>
 
 #include "core/file_io.h"
 #include "core/safetensors.h"
@@ -29,6 +32,47 @@ nn::RNNMode parse_cell(const std::string& name) {
   if (name == "rnn") return nn::RNNMode::Tanh;
   if (name == "rnn-relu") return nn::RNNMode::Relu;
   fail("unknown cell '{}'; expected lstm, gru, rnn or rnn-relu", name);
+}
+
+// Sizes come from the command line or a config.json, and may be absurd: the model they describe
+// is weighed before a byte of it is allocated. The big matrices only (embeddings, recurrent or
+// attention and feed-forward weights, the output layer), counted in double so nothing overflows.
+double approximate_parameters(const TranslatorConfig& c, int64_t src_vocab, int64_t tgt_vocab) {
+  const double S = static_cast<double>(src_vocab), T = static_cast<double>(tgt_vocab);
+  if (c.architecture == "transformer") {
+    const auto& t = c.transformer;
+    const double d = static_cast<double>(t.d_model), ff = static_cast<double>(t.dim_feedforward);
+    return (S + T + static_cast<double>(t.max_len)) * d + static_cast<double>(t.encoder_layers) * (4 * d * d + 2 * d * ff) +
+           static_cast<double>(t.decoder_layers) * (8 * d * d + 2 * d * ff) + d * T;
+  }
+  const auto& r = c.rnn;
+  const double E = static_cast<double>(r.embed), H = static_cast<double>(r.hidden), L = static_cast<double>(r.layers);
+  const double gates = r.cell == nn::RNNMode::LSTM ? 4 : r.cell == nn::RNNMode::GRU ? 3 : 1;
+  return (S + T) * E + 2 * L * gates * (E + 2 * H) * H + H * T;  // encoder and decoder stacks, roughly
+}
+
+void check_fits(const TranslatorConfig& c, int64_t src_vocab, int64_t tgt_vocab) {
+  const bool rnn = c.architecture == "rnn";
+  for (auto [name, value] : rnn ? std::vector<std::pair<const char*, int64_t>>{{"embed", c.rnn.embed}, {"hidden", c.rnn.hidden},
+                                                                                {"layers", c.rnn.layers}}
+                                : std::vector<std::pair<const char*, int64_t>>{{"d_model", c.transformer.d_model},
+                                                                                {"heads", c.transformer.heads},
+                                                                                {"encoder_layers", c.transformer.encoder_layers},
+                                                                                {"decoder_layers", c.transformer.decoder_layers},
+                                                                                {"dim_feedforward", c.transformer.dim_feedforward},
+                                                                                {"max_len", c.transformer.max_len}})
+    GG_CHECK(value >= 1, "{} must be at least 1, got {}", name, value);
+  const double parameters = approximate_parameters(c, src_vocab, tgt_vocab);
+  const double memory = static_cast<double>(::sysconf(_SC_PHYS_PAGES)) * static_cast<double>(::sysconf(_SC_PAGESIZE));
+  const double gib = double(int64_t{1} << 30);
+  GG_CHECK(parameters * sizeof(float) <= memory,
+           "{} with {} and vocabularies of {} and {} tokens has about {:.3g} parameters: {:.1f} GiB for the weights "
+           "alone (training needs about 4 times that), but this machine has {:.1f} GiB of memory",
+           rnn ? "an RNN" : "a Transformer",
+           rnn ? fmt::format("embed {}, hidden {}, {} layer(s)", c.rnn.embed, c.rnn.hidden, c.rnn.layers)
+               : fmt::format("d_model {}, feed-forward {}, {} + {} layers", c.transformer.d_model,
+                             c.transformer.dim_feedforward, c.transformer.encoder_layers, c.transformer.decoder_layers),
+           src_vocab, tgt_vocab, parameters, parameters * sizeof(float) / gib, memory / gib);
 }
 
 }  // namespace
@@ -85,6 +129,9 @@ Translator::Translator(TranslatorConfig c, std::shared_ptr<data::Tokenizer> src_
                        std::shared_ptr<data::Tokenizer> tgt_tok, data::Vocab sv, data::Vocab tv)
     : config(std::move(c)), src_tokenizer(std::move(src_tok)), tgt_tokenizer(std::move(tgt_tok)),
       src_vocab(std::move(sv)), tgt_vocab(std::move(tv)) {
+  GG_CHECK(config.architecture == "rnn" || config.architecture == "transformer",
+           "unknown architecture '{}'; expected rnn or transformer", config.architecture);
+  check_fits(config, src_vocab.size(), tgt_vocab.size());
   if (config.architecture == "rnn")
     model = std::make_shared<RNNSeq2Seq>(src_vocab.size(), tgt_vocab.size(), config.rnn);
   else if (config.architecture == "transformer")
@@ -120,6 +167,11 @@ Translator Translator::load(const std::string& dir) {
     fail("{}: not valid JSON ({})", config_path, e.what());
   }
   TranslatorConfig config = TranslatorConfig::from_json(j, config_path);
+  try {
+    check_fits(config, j.value("src_vocab_size", int64_t{1}), j.value("tgt_vocab_size", int64_t{1}));
+  } catch (const Error& e) {
+    fail("{}: {}", config_path, e.what());
+  }
   auto tokenizer = [&](const std::string& side) -> std::shared_ptr<data::Tokenizer> {
     if (config.tokenizer == "sentencepiece")
       return std::make_shared<data::SentencePieceTokenizer>(data::SentencePieceTokenizer::load(dir + "/" + side + ".model"));
@@ -134,39 +186,48 @@ Translator Translator::load(const std::string& dir) {
 }
 
 std::vector<Translation> Translator::translate(const std::vector<std::string>& sentences, int64_t beam,
-                                               bool keep_attention, int64_t batch_size) {
+                                               bool keep_attention, int64_t batch_size, int64_t n_best) {
+  GG_CHECK(batch_size >= 1 && beam >= 1 && n_best >= 1 && n_best <= beam,
+           "translate: batch size {}, beam {} and n-best {} must be at least 1, and n-best at most the beam", batch_size,
+           beam, n_best);
   model->eval();
   std::vector<Translation> out(sentences.size());
-  for (size_t start = 0; start < sentences.size(); start += static_cast<size_t>(batch_size)) {
-    const size_t end = std::min(sentences.size(), start + static_cast<size_t>(batch_size));
-    std::vector<std::vector<int64_t>> ids;
-    int64_t S = 1;
-    for (size_t i = start; i < end; ++i) {
-      out[i].source_tokens = src_tokenizer->encode(sentences[i]);
-      ids.push_back(src_vocab.encode(out[i].source_tokens));
-      if (ids.back().empty()) ids.back().push_back(data::Vocab::unk_id);  // an empty line still decodes
-      S = std::max<int64_t>(S, static_cast<int64_t>(ids.back().size()));
-    }
-    const int64_t B = static_cast<int64_t>(ids.size());
-    std::vector<int64_t> flat(B * S, data::Vocab::pad_id), lengths;
+  std::vector<std::vector<int64_t>> ids(sentences.size());
+  for (size_t i = 0; i < sentences.size(); ++i) {
+    out[i].source_tokens = src_tokenizer->encode(sentences[i]);
+    ids[i] = src_vocab.encode(out[i].source_tokens);
+    if (ids[i].empty()) ids[i].push_back(data::Vocab::unk_id);  // an empty line still decodes
+  }
+  std::vector<size_t> order(sentences.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return ids[a].size() < ids[b].size(); });
+  const DecodeOptions options{.bos = data::Vocab::bos_id, .eos = data::Vocab::eos_id, .keep_attention = keep_attention};
+  for (size_t start = 0; start < order.size(); start += static_cast<size_t>(batch_size)) {
+    const std::vector<size_t> batch(order.begin() + static_cast<std::ptrdiff_t>(start),
+                                    order.begin() + static_cast<std::ptrdiff_t>(std::min(order.size(), start + static_cast<size_t>(batch_size))));
+    const int64_t B = static_cast<int64_t>(batch.size()), S = static_cast<int64_t>(ids[batch.back()].size());
+    std::vector<int64_t> flat(B * S, data::Vocab::pad_id), lengths;  // src [B, S], padded
     for (int64_t b = 0; b < B; ++b) {
-      std::copy(ids[b].begin(), ids[b].end(), flat.begin() + b * S);
-      lengths.push_back(static_cast<int64_t>(ids[b].size()));
+      const auto& x = ids[batch[b]];
+      std::copy(x.begin(), x.end(), flat.begin() + b * S);
+      lengths.push_back(static_cast<int64_t>(x.size()));
     }
-    Tensor src = from_vector(flat, {B, S}), src_lengths = from_vector(lengths);
-    DecodeOptions options{.bos = data::Vocab::bos_id, .eos = data::Vocab::eos_id, .keep_attention = keep_attention};
-    std::vector<Hypothesis> best;
+    const Tensor src = from_vector(flat, {B, S}), src_lengths = from_vector(lengths);
+    std::vector<std::vector<Hypothesis>> found;
     if (beam <= 1) {
-      best = greedy_decode(*model, src, src_lengths, options);
+      for (auto& h : greedy_decode(*model, src, src_lengths, options)) found.push_back({std::move(h)});
     } else {
-      for (auto& n_best : beam_search(*model, src, src_lengths, {.beam = beam}, options)) best.push_back(n_best.at(0));
+      found = beam_search(*model, src, src_lengths, {.beam = beam, .n_best = n_best}, options);
     }
     for (int64_t b = 0; b < B; ++b) {
-      Translation& t = out[start + static_cast<size_t>(b)];
-      t.target_tokens = tgt_vocab.decode(best[b].tokens);
+      Translation& t = out[batch[b]];
+      const Hypothesis& best = found[b].at(0);
+      t.target_tokens = tgt_vocab.decode(best.tokens);
       t.text = tgt_tokenizer->detokenize(t.target_tokens);
-      t.score = best[b].score;
-      for (auto& row : best[b].attention) t.attention.push_back(std::vector<float>(row.begin(), row.begin() + lengths[b]));
+      t.score = best.score;
+      for (auto& row : best.attention) t.attention.push_back(std::vector<float>(row.begin(), row.begin() + lengths[b]));
+      if (n_best > 1)
+        for (const Hypothesis& h : found[b]) t.n_best.emplace_back(tgt_tokenizer->detokenize(tgt_vocab.decode(h.tokens)), h.score);
     }
   }
   return out;

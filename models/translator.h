@@ -41,6 +41,7 @@ struct Translation {
   std::vector<std::string> source_tokens, target_tokens;
   std::vector<std::vector<float>> attention;  // [target token (and <eos>)][source token]
   double score = 0;
+  std::vector<std::pair<std::string, double>> n_best;  // n_best > 1: the best texts and scores, best first
 };
 
 class Translator {
@@ -52,9 +53,11 @@ class Translator {
   void save(const std::string& dir) const;  // config, vocabularies, tokenizers and weights
   static Translator load(const std::string& dir);
 
-  // Batched translation of raw sentences; beam 1 is greedy decoding.
+  // Batched translation of raw sentences; beam 1 is greedy decoding. Sentences are decoded in
+  // batches of similar length (sorted by source length, so padding is small) and returned in
+  // their given order, each as it would be translated alone.
   std::vector<Translation> translate(const std::vector<std::string>& sentences, int64_t beam = 1,
-                                     bool keep_attention = false, int64_t batch_size = 64);
+                                     bool keep_attention = false, int64_t batch_size = 64, int64_t n_best = 1);
 
   TranslatorConfig config;
   std::shared_ptr<data::Tokenizer> src_tokenizer, tgt_tokenizer;

@@ -16,5 +16,6 @@ void add_train(CLI::App& app);
 void add_eval(CLI::App& app);
 void add_translate(CLI::App& app);
 void add_attention(CLI::App& app);
+void add_average(CLI::App& app);
 
 }  // namespace translate_cli

@@ -125,7 +125,7 @@ std::vector<gg::data::EncodedPair> encode(const gg::models::Translator& t, const
   return kept;
 }
 
-Scores score(gg::models::Translator& t, const std::vector<SentencePair>& pairs, int64_t beam) {
+Scores score(gg::models::Translator& t, const std::vector<SentencePair>& pairs, int64_t beam, int64_t batch_size) {
   Scores s;
   std::vector<std::string> sources, references;
   for (const auto& p : pairs) {
@@ -133,7 +133,7 @@ Scores score(gg::models::Translator& t, const std::vector<SentencePair>& pairs, 
     references.push_back(p.tgt);
   }
   int64_t exact = 0;
-  auto translations = t.translate(sources, beam);
+  auto translations = t.translate(sources, beam, false, batch_size);
   for (size_t i = 0; i < translations.size(); ++i) {
     s.hypotheses.push_back(translations[i].text);
     // A lowercasing model is judged against the lowercased reference.
@@ -143,6 +143,13 @@ Scores score(gg::models::Translator& t, const std::vector<SentencePair>& pairs, 
   s.bleu = gg::data::corpus_bleu(s.hypotheses, references);
   s.bleu_lowercase = gg::data::corpus_bleu(s.hypotheses, references, {.lowercase = true});
   return s;
+}
+
+void remove_model_files(const std::string& dir) {
+  for (const char* name : {"config.json", "model.safetensors", "src.vocab", "tgt.vocab", "src.model", "tgt.model",
+                           "split.txt", "metrics.jsonl", "loss.png", "attention.png", "checkpoints",
+                           "last.safetensors", "optimizer.safetensors", "trainer.json"})  // the last three: older versions
+    std::filesystem::remove_all(std::filesystem::path(dir) / name);
 }
 
 void print_attribution_if_tatoeba(const std::string& path) {

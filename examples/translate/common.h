@@ -48,9 +48,13 @@ struct Scores {
   gg::data::BleuScore bleu, bleu_lowercase;
   std::vector<std::string> hypotheses;
 };
-Scores score(gg::models::Translator& t, const std::vector<gg::data::SentencePair>& pairs, int64_t beam);
+Scores score(gg::models::Translator& t, const std::vector<gg::data::SentencePair>& pairs, int64_t beam,
+             int64_t batch_size = 32);
 
 void print_attribution_if_tatoeba(const std::string& path);
+
+// What `translate train` writes into a model directory: --overwrite removes these, and only these.
+void remove_model_files(const std::string& dir);
 
 // A translation's attention as a [target tokens + <eos>, source tokens] tensor, and the row labels.
 gg::Tensor attention_matrix(const gg::models::Translation& t);

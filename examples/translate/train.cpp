@@ -101,7 +101,15 @@ gg::models::Translator build_translator(const ModelFlags& m, const std::vector<g
   auto src_vocab = gg::data::Vocab::build(src_tokens, vo), tgt_vocab = gg::data::Vocab::build(tgt_tokens, vo);
   fmt::print("vocabulary: {} source, {} target tokens ({} tokenizer{}, min frequency {})\n", src_vocab.size(),
              tgt_vocab.size(), m.tokenizer, m.lowercase ? ", lowercased" : "", m.min_freq);
-  return gg::models::Translator(config, src_tok, tgt_tok, std::move(src_vocab), std::move(tgt_vocab));
+  try {
+    return gg::models::Translator(config, src_tok, tgt_tok, std::move(src_vocab), std::move(tgt_vocab));
+  } catch (const gg::Error& e) {
+    gg::fail("the model the options describe cannot be built ({}): {}",
+             m.arch == "rnn" ? fmt::format("--embed {} --hidden {} --layers {}", m.embed, m.hidden, m.layers)
+                             : fmt::format("--d-model {} --heads {} --enc-layers {} --dec-layers {} --ff {}", m.d_model,
+                                           m.heads, m.enc_layers, m.dec_layers, m.ff),
+             e.what());
+  }
 }
 
 std::string precision_flag = "fp32";  // --precision; resolve_precision sets TrainOptions::precision from it
@@ -151,14 +159,6 @@ void resolve_precision(gg::models::TrainOptions& t) {
   if (t.precision != gg::Precision::BFloat16 || gg::bf16_is_fast()) return;
   fmt::print("--precision bf16: {}; training in float32\n", gg::bf16_not_fast_reason());
   t.precision = gg::Precision::Float32;
-}
-
-// What `translate train` writes into a model directory: --overwrite removes these, and only these.
-void remove_model_files(const std::string& dir) {
-  for (const char* name : {"config.json", "model.safetensors", "src.vocab", "tgt.vocab", "src.model", "tgt.model",
-                           "split.txt", "metrics.jsonl", "loss.png", "attention.png", "checkpoints",
-                           "last.safetensors", "optimizer.safetensors", "trainer.json"})  // the last three: older versions
-    std::filesystem::remove_all(std::filesystem::path(dir) / name);
 }
 
 // NAME.tmp.PID: a file whose save a crash interrupted (core/file_io.h). The file it was to
@@ -348,6 +348,7 @@ void add_demo(CLI::App& app) {
     m.min_freq = 1;
     m.attention = attention;
     auto translator = build_translator(m, train, {{"task", toy.name}, {"seed", seed}});
+    remove_model_files(out);  // a demo replaces the one before it
     auto enc_train = encode(translator, train), enc_valid = encode(translator, valid);
     fmt::print("{}\n{} parameters; {} training pairs; at most {} minutes\n\n", translator.model->str(),
                translator.model->num_parameters(), enc_train.size(), minutes);

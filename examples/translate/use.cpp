@@ -1,10 +1,15 @@
 // translate eval, translate translate and translate attention: using a trained model.
 #include <fmt/core.h>
 
+#include <unistd.h>
+
+#include <filesystem>
 #include <iostream>
 
 #include "commands.h"
+#include "core/file_io.h"
 #include "common.h"
+#include "models/checkpoint.h"
 #include "models/heatmap.h"
 #include "models/trainer.h"
 
@@ -16,6 +21,8 @@ void add_eval(CLI::App& app) {
   static DataOptions d;
   static int64_t beam = 1, samples = 5;
   static bool allow_changed_data = false;
+  static int64_t batch_size = 32;
+  static std::string output;
   cmd->add_option("--model", model_dir, "a model directory written by translate train")->required()->check(CLI::ExistingDirectory);
   cmd->add_option("--data", d.tsv, "a TSV file to test on (all its lines)")->check(CLI::ExistingFile);
   cmd->add_option("--src-col", d.src_col)->capture_default_str();
@@ -25,6 +32,9 @@ void add_eval(CLI::App& app) {
   cmd->add_option("--beam", beam, "beam size (1: greedy)")->capture_default_str();
   cmd->add_option("--samples", samples, "translations to show")->capture_default_str();
   cmd->add_flag("--allow-changed-data", allow_changed_data, "evaluate on the saved split even if the data file changed");
+  cmd->add_option("--batch-size", batch_size, "sentences decoded together, in batches of similar length")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--output", output, "write the (detokenized) translations here, one per line in test order");
   cmd->callback([] {
     auto t = gg::models::Translator::load(model_dir);
     std::vector<gg::data::SentencePair> test;
@@ -39,7 +49,13 @@ void add_eval(CLI::App& app) {
     }
     GG_CHECK(!test.empty(), "eval: no test pairs");
     const double loss = gg::models::evaluate_loss(*t.model, encode(t, test));
-    Scores s = score(t, test, beam);
+    Scores s = score(t, test, beam, batch_size);
+    if (!output.empty()) {
+      std::string text;
+      for (const auto& h : s.hypotheses) text += h + "\n";
+      gg::write_file_atomic(output, text);
+      fmt::print("translations written to {}\n", output);
+    }
     fmt::print("{} sentences, {}\n", test.size(), beam > 1 ? fmt::format("beam {}", beam) : "greedy");
     fmt::print("{}\n  signature {}\n", s.bleu.str(), s.bleu.signature);
     fmt::print("lowercased: {}\n  signature {}\n", s.bleu_lowercase.str(), s.bleu_lowercase.signature);
@@ -51,39 +67,79 @@ void add_eval(CLI::App& app) {
 
 void add_translate(CLI::App& app) {
   auto* cmd = app.add_subcommand("translate", "translate sentences from standard input, one per line");
-  static std::string model_dir;
-  static int64_t beam = 1;
+  static std::string model_dir, output;
+  static int64_t beam = 1, batch_size = 32, n_best = 1;
   static bool show = false, skip_bad = false;
   cmd->add_option("--model", model_dir)->required()->check(CLI::ExistingDirectory);
   cmd->add_option("--beam", beam, "beam size (1: greedy)")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--batch-size", batch_size, "sentences decoded together, in batches of similar length")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--nbest", n_best, "the N best translations of each line (with --beam N or more), as "
+                                      "'LINE ||| TRANSLATION ||| SCORE', LINE counted from 0")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--output", output, "write the translations to this file (default: standard output)");
   cmd->add_flag("--show-attention", show, "print where the model looked, as a text heatmap");
   cmd->add_flag("--skip-bad", skip_bad, "leave out lines that cannot be translated, instead of an empty line for each");
   cmd->callback([] {
+    GG_CHECK(n_best <= beam, "--nbest {} needs a beam at least as wide (--beam {})", n_best, beam);
     auto t = gg::models::Translator::load(model_dir);
-    // One output line per input line: a blank line gives a blank line, and a line that cannot
-    // be translated (invalid UTF-8) is reported on stderr with its number and gives an empty
-    // line, so the output stays aligned with the input; the exit status is then 1.
-    std::string line;
+    // One output line per input line, in input order: a blank line gives a blank line, and a
+    // line that cannot be translated (invalid UTF-8) is reported on stderr with its number and
+    // gives an empty line, so the output stays aligned with the input; the exit status is then
+    // 1. Lines are read in chunks and decoded in batches of similar length; from a terminal,
+    // one line at a time.
+    const size_t chunk = ::isatty(STDIN_FILENO) ? 1 : static_cast<size_t>(batch_size) * 16;
+    std::string written;  // for --output, put in place when all is translated
+    auto emit = [&](const std::string& text) {
+      if (output.empty()) {
+        fmt::print("{}", text);
+        std::fflush(stdout);
+      } else {
+        written += text;
+      }
+    };
     int64_t number = 0, bad = 0;
-    while (std::getline(std::cin, line)) {
+    std::vector<std::string> lines;
+    auto translate_chunk = [&] {
+      const int64_t first = number - static_cast<int64_t>(lines.size());  // 0-based number of lines[0]
+      std::vector<std::string> good;
+      std::vector<size_t> where;
+      std::vector<int> state(lines.size(), 0);  // 0 blank, 1 translated, 2 bad
+      for (size_t i = 0; i < lines.size(); ++i) {
+        if (lines[i].find_first_not_of(" \t\r") == std::string::npos) continue;
+        try {
+          t.src_tokenizer->encode(lines[i]);
+          state[i] = 1, good.push_back(lines[i]), where.push_back(i);
+        } catch (const gg::Error& e) {
+          state[i] = 2, ++bad;
+          fmt::print(stderr, "translate: line {}: {} ({})\n", first + static_cast<int64_t>(i) + 1, e.what(),
+                     skip_bad ? "skipped" : "an empty line is printed");
+        }
+      }
+      const auto done = t.translate(good, beam, show, batch_size, n_best);
+      for (size_t i = 0, k = 0; i < lines.size(); ++i) {
+        if (state[i] == 2 && skip_bad) continue;
+        const gg::models::Translation* tr = state[i] == 1 ? &done[k++] : nullptr;
+        const int64_t line = first + static_cast<int64_t>(i);
+        if (n_best > 1) {
+          if (!tr) emit(fmt::format("{} |||  ||| 0\n", line));
+          else
+            for (const auto& [text, score] : tr->n_best) emit(fmt::format("{} ||| {} ||| {:.4f}\n", line, text, score));
+          continue;
+        }
+        emit((tr ? tr->text : "") + "\n");
+        if (show && tr)
+          emit(gg::models::attention_text(attention_matrix(*tr), tr->source_tokens, with_eos(tr->target_tokens)) + "\n");
+      }
+      lines.clear();
+    };
+    for (std::string line; std::getline(std::cin, line);) {
       ++number;
-      if (line.find_first_not_of(" \t\r") == std::string::npos) {
-        fmt::print("\n");
-        continue;
-      }
-      gg::models::Translation tr;
-      try {
-        tr = t.translate({line}, beam, show)[0];
-      } catch (const gg::Error& e) {
-        ++bad;
-        fmt::print(stderr, "translate: line {}: {} ({})\n", number, e.what(), skip_bad ? "skipped" : "an empty line is printed");
-        if (!skip_bad) fmt::print("\n");
-        continue;
-      }
-      fmt::print("{}\n", tr.text);
-      if (show) fmt::print("{}\n", gg::models::attention_text(attention_matrix(tr), tr.source_tokens, with_eos(tr.target_tokens)));
-      std::fflush(stdout);
+      lines.push_back(std::move(line));
+      if (lines.size() >= chunk) translate_chunk();
     }
+    translate_chunk();
+    if (!output.empty()) gg::write_file_atomic(output, written);
     if (bad > 0) {
       fmt::print(stderr, "translate: {} of {} lines could not be translated\n", bad, number);
       if (!skip_bad) throw ExitStatus{1};
@@ -107,6 +163,51 @@ void add_attention(CLI::App& app) {
       write_attention_png(png, tr);
       fmt::print("\nwrote {}\n", png);
     }
+  });
+}
+
+void add_average(CLI::App& app) {
+  auto* cmd = app.add_subcommand("average", "average the weights of a run's last checkpoints into a new model directory");
+  static std::string model_dir, out;
+  static int64_t last = 3;
+  static bool overwrite = false;
+  cmd->add_option("--model", model_dir, "a model directory written by translate train")->required()->check(CLI::ExistingDirectory);
+  cmd->add_option("--last", last, "average this many of its newest checkpoints")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--out", out, "the new model directory")->required();
+  cmd->add_flag("--overwrite", overwrite, "replace the model already in --out");
+  cmd->callback([] {
+    GG_CHECK(std::filesystem::weakly_canonical(out) != std::filesystem::weakly_canonical(model_dir),
+             "average: --out must be another directory than --model");
+    GG_CHECK(overwrite || !std::filesystem::exists(out + "/config.json"),
+             "average: {} already holds a model; replace it with --overwrite", out);
+    auto t = gg::models::Translator::load(model_dir);  // the configuration, tokenizers and vocabularies
+    const auto checkpoints = gg::models::list_checkpoints(model_dir);
+    GG_CHECK(static_cast<int64_t>(checkpoints.size()) >= last,
+             "average: --last {} but {} has {} checkpoint(s); train with --keep-checkpoints {} (or 0, all) to keep more",
+             last, model_dir, checkpoints.size(), last);
+    // The mean of each weight, summed in float64 so that the order of the checkpoints does not matter.
+    gg::NamedTensors mean;
+    std::vector<int64_t> steps;
+    for (auto dir = checkpoints.end() - last; dir != checkpoints.end(); ++dir) {
+      const gg::models::Checkpoint c = gg::models::load_checkpoint(*dir);
+      steps.push_back(c.step);
+      if (mean.empty())
+        for (const auto& [name, w] : c.model) mean.emplace_back(name, gg::zeros(w.shape(), {.dtype = gg::DType::Float64}));
+      GG_CHECK(c.model.size() == mean.size(), "average: {} holds other weights than the checkpoints after it", *dir);
+      for (size_t i = 0; i < mean.size(); ++i) {
+        GG_CHECK(c.model[i].first == mean[i].first && c.model[i].second.shape() == mean[i].second.shape(),
+                 "average: {} holds other weights than the checkpoints after it ('{}')", *dir, c.model[i].first);
+        mean[i].second = mean[i].second + c.model[i].second.to(gg::DType::Float64);
+      }
+    }
+    for (auto& [name, w] : mean) w = (w / static_cast<double>(last)).to(gg::DType::Float32);
+    t.model->load_state_dict(mean);
+    remove_model_files(out);
+    t.save(out);
+    if (std::filesystem::exists(model_dir + "/split.txt"))  // eval's held-out test split
+      gg::write_file_atomic(out + "/split.txt", gg::read_file(model_dir + "/split.txt"));
+    fmt::print("averaged the weights of {} checkpoints (steps {} to {}) of {} into {}\n", last, steps.front(),
+               steps.back(), model_dir, out);
   });
 }
 

@@ -17,7 +17,7 @@
 
 #include "data/toy.h"
 
-namespace reliability {
+namespace cli {
 
 struct RunOptions {
   std::string input = {};                       // standard input
@@ -87,9 +87,9 @@ inline RunResult run(const std::string& program, const std::vector<std::string>&
 #ifdef GG_TRANSLATE_BIN
 // build/bin/translate on one thread: the same arithmetic in every run, so runs compare bit for bit.
 inline RunResult translate(const std::vector<std::string>& args, RunOptions o = {}) {
-  o.env["OMP_NUM_THREADS"] = "1";
+  o.env.emplace("OMP_NUM_THREADS", "1");
   return run(GG_TRANSLATE_BIN, args, o);
 }
 #endif
 
-}  // namespace reliability
+}  // namespace cli

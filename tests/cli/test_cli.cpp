@@ -3,15 +3,17 @@
 // data is refused, and bad input lines are reported with their number while the rest goes on.
 #include <catch2/catch.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include "core/file_io.h"
 #include "process.h"
 
 #ifdef GG_TRANSLATE_BIN
 
 namespace fs = std::filesystem;
-using reliability::RunResult;
-using reliability::scratch;
-using reliability::translate;
+using cli::RunResult;
+using cli::scratch;
+using cli::translate;
 
 namespace {
 
@@ -38,7 +40,7 @@ std::map<std::string, std::string> snapshot(const fs::path& dir) {
 TEST_CASE("translate train: a model directory is replaced only with --overwrite, and a failed run changes nothing",
           "[reliability]") {
   const fs::path dir = scratch("overwrite");
-  const std::string data = reliability::write_dates_tsv(dir, 200), model = (dir / "model").string();
+  const std::string data = cli::write_dates_tsv(dir, 200), model = (dir / "model").string();
   RunResult r = translate(train_args(data, model));
   INFO(r.err);
   REQUIRE(r.status == 0);
@@ -74,7 +76,7 @@ TEST_CASE("translate train: a model directory is replaced only with --overwrite,
 TEST_CASE("translate train --resume: options that contradict the saved run are listed, the rest are kept",
           "[reliability]") {
   const fs::path dir = scratch("contradict");
-  const std::string data = reliability::write_dates_tsv(dir, 200), model = (dir / "model").string();
+  const std::string data = cli::write_dates_tsv(dir, 200), model = (dir / "model").string();
   REQUIRE(translate(train_args(data, model) + std::vector<std::string>{"--lr", "0.002"}).status == 0);
   const auto before = snapshot(model);
   RunResult r = translate({"train", "--out", model, "--resume", "--epochs", "2", "--hidden", "32", "--lr", "0.01",
@@ -100,7 +102,7 @@ TEST_CASE("translate eval and --resume refuse data that changed since training",
   // Finding 7: the split names lines by number; one line inserted at the top moved held-out
   // sentences into training and the other way round, and eval said nothing.
   const fs::path dir = scratch("changed");
-  const std::string data = reliability::write_dates_tsv(dir, 200), model = (dir / "model").string();
+  const std::string data = cli::write_dates_tsv(dir, 200), model = (dir / "model").string();
   REQUIRE(translate(train_args(data, model)).status == 0);
   REQUIRE(translate({"eval", "--model", model, "--samples", "0"}).status == 0);
   const std::string original = gg::read_file(data);
@@ -123,7 +125,7 @@ TEST_CASE("translate translate: a bad line is reported by number, a blank line s
   // Finding 8: invalid UTF-8 stopped the run with no line number and dropped the rest; a blank
   // line gave an invented sentence.
   const fs::path dir = scratch("lines");
-  const std::string data = reliability::write_dates_tsv(dir, 200), model = (dir / "model").string();
+  const std::string data = cli::write_dates_tsv(dir, 200), model = (dir / "model").string();
   REQUIRE(translate(train_args(data, model)).status == 0);
   const std::string input = "3 March 2001\n\nbad \xff\xfe here\n4 May 1999\n";
   RunResult r = translate({"translate", "--model", model}, {.input = input});
@@ -147,6 +149,35 @@ TEST_CASE("translate translate: a bad line is reported by number, a blank line s
   CHECK(r.status != 0);
   CHECK(r.err.find("--epochs") != std::string::npos);
   CHECK_FALSE(fs::exists(dir / "other" / "config.json"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("translate train: sizes too big for the machine are refused before allocating, naming the options",
+          "[reliability]") {
+  // Finding 1: --hidden 1000000000000 printed std::bad_alloc, --layers 100000000 ran until the
+  // machine ran out of memory.
+  const fs::path dir = scratch("sizes");
+  const std::string data = cli::write_dates_tsv(dir, 100), model = (dir / "model").string();
+  for (const auto& [option, value] : std::vector<std::pair<std::string, std::string>>{
+           {"--hidden", "100000000"}, {"--layers", "100000000"}, {"--embed", "4611686018427387904"}}) {
+    RunResult r = translate({"train", "--data", data, "--out", model, option, value});
+    INFO(r.err);
+    CHECK(r.status == 1);
+    CHECK(r.err.find(option + " " + value) != std::string::npos);
+    CHECK(r.err.find("GiB for the weights") != std::string::npos);
+    CHECK_FALSE(fs::exists(model));
+  }
+  RunResult r = translate({"train", "--data", data, "--out", model, "--arch", "transformer", "--ff", "0"});
+  CHECK(r.status != 0);
+  CHECK(r.err.find("--ff") != std::string::npos);
+  // The same from a config.json: the file is named.
+  REQUIRE(translate({"train", "--data", data, "--out", model, "--epochs", "1", "--embed", "8", "--hidden", "16"}).status == 0);
+  auto config = nlohmann::json::parse(gg::read_file(model + "/config.json"));
+  config["rnn"]["hidden"] = int64_t{1} << 40;
+  std::ofstream(model + "/config.json") << config.dump();
+  r = translate({"eval", "--model", model});
+  CHECK(r.status == 1);
+  CHECK(r.err.find("config.json: an RNN with embed 8, hidden 1099511627776") != std::string::npos);
   fs::remove_all(dir);
 }
 

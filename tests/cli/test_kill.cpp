@@ -12,9 +12,9 @@
 #ifdef GG_TRANSLATE_BIN
 
 namespace fs = std::filesystem;
-using reliability::RunResult;
-using reliability::scratch;
-using reliability::translate;
+using cli::RunResult;
+using cli::scratch;
+using cli::translate;
 
 namespace {
 
@@ -63,18 +63,18 @@ std::string newest_checkpoint(const std::string& dir) {
 
 void require_same_run(const std::string& reference, const std::string& dir) {
   CHECK(metrics(dir) == metrics(reference));
-  CHECK(reliability::slurp(dir + "/model.safetensors") == reliability::slurp(reference + "/model.safetensors"));
+  CHECK(cli::slurp(dir + "/model.safetensors") == cli::slurp(reference + "/model.safetensors"));
   const std::string a = newest_checkpoint(reference), b = newest_checkpoint(dir);
   CHECK(fs::path(a).filename() == fs::path(b).filename());
-  CHECK(reliability::slurp(a + "/model.safetensors") == reliability::slurp(b + "/model.safetensors"));
-  CHECK(reliability::slurp(a + "/optimizer.safetensors") == reliability::slurp(b + "/optimizer.safetensors"));
+  CHECK(cli::slurp(a + "/model.safetensors") == cli::slurp(b + "/model.safetensors"));
+  CHECK(cli::slurp(a + "/optimizer.safetensors") == cli::slurp(b + "/optimizer.safetensors"));
 }
 
 }  // namespace
 
 TEST_CASE("kill -9 at 20+ points, during saves and between them: the resumed run ends bit-identical", "[reliability]") {
   const fs::path dir = scratch("kill9");
-  const std::string data = reliability::write_dates_tsv(dir, 400), reference = (dir / "reference").string();
+  const std::string data = cli::write_dates_tsv(dir, 400), reference = (dir / "reference").string();
   const auto start = std::chrono::steady_clock::now();
   RunResult r = translate(train_args(data, reference));
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -112,7 +112,7 @@ TEST_CASE("kill -9 at 20+ points, during saves and between them: the resumed run
 TEST_CASE("SIGINT and SIGTERM: the run saves, says how to resume, exits 130 / 143, and resumes exactly",
           "[reliability]") {
   const fs::path dir = scratch("interrupt");
-  const std::string data = reliability::write_dates_tsv(dir, 400), reference = (dir / "reference").string();
+  const std::string data = cli::write_dates_tsv(dir, 400), reference = (dir / "reference").string();
   const auto start = std::chrono::steady_clock::now();
   REQUIRE(translate(train_args(data, reference)).status == 0);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
