@@ -1,6 +1,7 @@
 #include "core/file_io.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <openssl/evp.h>
 #include <unistd.h>
 
@@ -107,6 +108,21 @@ std::string sha256_hex(const std::string& bytes) {
   for (unsigned int i = 0; i < length; ++i) hex += fmt::format("{:02x}", digest[i]);
   return hex;
 }
+
+DirectoryLock::DirectoryLock(const std::string& dir) {
+  const std::string path = dir + "/.lock";
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  GG_CHECK(fd_ >= 0, "cannot create {}: {}", path, describe_errno(errno));
+  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    ::close(fd_);
+    GG_CHECK(err != EWOULDBLOCK, "{} is in use by another process (it holds {}); wait for it to finish, or stop it",
+             dir, path);
+    fail("cannot lock {}: {}", path, describe_errno(err));
+  }
+}
+
+DirectoryLock::~DirectoryLock() { ::close(fd_); }  // closing the file releases the lock
 
 void set_write_fault(std::function<int(const std::string& path)> fault) { write_fault() = std::move(fault); }
 

@@ -33,6 +33,21 @@ void publish_directory(const std::string& tmp_dir, const std::string& dir);
 // SHA-256 of bytes, as 64 lowercase hex digits (OpenSSL's libcrypto).
 std::string sha256_hex(const std::string& bytes);
 
+// Holds DIR/.lock (flock) while it lives, so that two processes never write into one directory
+// at once (two trainers in one model directory would delete each other's checkpoints): a second
+// process gets an error naming the directory. The kernel drops the lock when the process ends,
+// however it ends, so a killed run never leaves the directory locked.
+class DirectoryLock {
+ public:
+  explicit DirectoryLock(const std::string& dir);
+  ~DirectoryLock();
+  DirectoryLock(const DirectoryLock&) = delete;
+  DirectoryLock& operator=(const DirectoryLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
 // Test seam: `fault(path)` is called before each file write; a nonzero return is the errno the
 // write fails with. An empty function removes the seam.
 void set_write_fault(std::function<int(const std::string& path)> fault);

@@ -207,8 +207,9 @@ TrainResult train(Translator& translator, const std::vector<data::EncodedPair>& 
     try {
       c = load_checkpoint(saved.back());
     } catch (const Error& e) {
-      fail("train --resume: {}{}", e.what(),
-           saved.size() > 1 ? fmt::format("\n  to resume from the checkpoint before it, remove {}", saved.back()) : "");
+      fail("train --resume: {}\n  {}", e.what(),
+           saved.size() > 1 ? fmt::format("to resume from the checkpoint before it, remove {}", saved.back())
+                            : "it is the only checkpoint: start the run again with --overwrite");
     }
     const json& state = c.trainer;
     std::string differences;

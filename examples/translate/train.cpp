@@ -286,7 +286,9 @@ void add_train(CLI::App& app) {
     resolve_precision(t);
     std::unique_ptr<gg::models::Translator> translator;
     gg::data::SplitPairs pairs;
+    std::unique_ptr<gg::DirectoryLock> lock;  // from the first change to the model directory to the end
     if (t.resume) {
+      lock = std::make_unique<gg::DirectoryLock>(t.out_dir);
       translator = std::make_unique<gg::models::Translator>(gg::models::Translator::load(t.out_dir));
       refuse_contradictions(cmd, *translator, d, m, max_len, t);
       pairs = saved_pairs(*translator, t.out_dir, allow_changed_data);
@@ -300,8 +302,9 @@ void add_train(CLI::App& app) {
       translator = std::make_unique<gg::models::Translator>(build_translator(m, splits.pairs.train, splits.description));
       pairs = std::move(splits.pairs);
       // Everything that can fail early has run: only now does the model directory change.
-      if (overwrite) remove_model_files(t.out_dir);
       std::filesystem::create_directories(t.out_dir);
+      lock = std::make_unique<gg::DirectoryLock>(t.out_dir);
+      if (overwrite) remove_model_files(t.out_dir);
       if (splits.has_split) gg::data::save_split(splits.split, t.out_dir + "/split.txt");
     }
     auto train = encode(*translator, pairs.train, max_len), valid = encode(*translator, pairs.valid, max_len);
@@ -348,6 +351,8 @@ void add_demo(CLI::App& app) {
     m.min_freq = 1;
     m.attention = attention;
     auto translator = build_translator(m, train, {{"task", toy.name}, {"seed", seed}});
+    std::filesystem::create_directories(out);
+    gg::DirectoryLock lock(out);
     remove_model_files(out);  // a demo replaces the one before it
     auto enc_train = encode(translator, train), enc_valid = encode(translator, valid);
     fmt::print("{}\n{} parameters; {} training pairs; at most {} minutes\n\n", translator.model->str(),

@@ -202,6 +202,8 @@ void add_average(CLI::App& app) {
     }
     for (auto& [name, w] : mean) w = (w / static_cast<double>(last)).to(gg::DType::Float32);
     t.model->load_state_dict(mean);
+    std::filesystem::create_directories(out);
+    gg::DirectoryLock lock(out);
     remove_model_files(out);
     t.save(out);
     if (std::filesystem::exists(model_dir + "/split.txt"))  // eval's held-out test split

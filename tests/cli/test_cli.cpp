@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "core/file_io.h"
 #include "process.h"
@@ -70,6 +71,30 @@ TEST_CASE("translate train: a model directory is replaced only with --overwrite,
   int epochs = 0;
   while (std::getline(metrics, line)) epochs += line.find("valid_loss") != std::string::npos;
   CHECK(epochs == 1);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("translate train: a model directory in use by another run is refused; a killed run leaves it unlocked",
+          "[reliability]") {
+  // Two trainers in one directory removed each other's checkpoints in progress (seen by hand: a
+  // published checkpoint without its weights).
+  const fs::path dir = scratch("lock");
+  const std::string data = cli::write_dates_tsv(dir, 200), model = (dir / "model").string();
+  REQUIRE(translate(train_args(data, model)).status == 0);
+  std::thread busy([&] {  // a long run, killed after 3 s
+    translate({"train", "--out", model, "--resume", "--epochs", "1000"}, {.signal_after_seconds = 3, .signal = SIGKILL});
+  });
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  for (const auto& args : {std::vector<std::string>{"train", "--out", model, "--resume", "--epochs", "1000"},
+                           train_args(data, model) + std::vector<std::string>{"--overwrite"}}) {
+    RunResult r = translate(args);
+    CHECK(r.status == 1);
+    CHECK(r.err.find("is in use by another process") != std::string::npos);
+  }
+  busy.join();
+  RunResult r = translate({"train", "--out", model, "--resume", "--epochs", "3"});
+  INFO(r.err);
+  CHECK(r.status == 0);
   fs::remove_all(dir);
 }
 
