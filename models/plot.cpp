@@ -4,15 +4,14 @@
 
 #include <algorithm>
 #include <array>
-#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <limits>
 
 #include "core/error.h"
+#include "core/file_io.h"
 #include "models/font.h"
 
 // stb_image_write (public domain, Debian's libstb-dev) compiled here, static so that it cannot
@@ -133,20 +132,7 @@ void write_png(const char* op, const std::string& path, const Image& img) {
   };
   GG_CHECK(stbi_write_png_to_func(append, &png, img.width, img.height, 3, img.rgb.data(), img.width * 3) != 0,
            "{}: cannot encode a {}x{} PNG for '{}'", op, img.width, img.height, path);
-  const std::string tmp = path + ".tmp";
-  std::ofstream out(tmp, std::ios::binary);
-  GG_CHECK(out.good(), "{}: cannot open '{}' for writing ({})", op, tmp, std::strerror(errno));
-  out.write(reinterpret_cast<const char*>(png.data()), static_cast<std::streamsize>(png.size()));
-  out.close();
-  if (!out) {
-    fs::remove(tmp, ec);
-    fail("{}: writing '{}' failed ({})", op, tmp, std::strerror(errno));
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    fs::remove(tmp, ec);
-    fail("{}: cannot rename '{}' to '{}' ({})", op, tmp, path, std::strerror(err));
-  }
+  write_file_atomic(path, std::string(png.begin(), png.end()));
 }
 
 // ---- Line plot ------------------------------------------------------------------------------
