@@ -180,7 +180,11 @@ Translator Translator::load(const std::string& dir) {
   Translator t(config, tokenizer("src"), tokenizer("tgt"), data::Vocab::load(dir + "/src.vocab"),
                data::Vocab::load(dir + "/tgt.vocab"));
   SafetensorsFile weights = load_safetensors(dir + "/model.safetensors");
-  t.model->load_state_dict(weights.tensors);
+  try {
+    t.model->load_state_dict(weights.tensors);
+  } catch (const Error& e) {
+    fail("{}: {}", weights.path, e.what());
+  }
   t.model->eval();
   return t;
 }

@@ -152,6 +152,25 @@ void remove_model_files(const std::string& dir) {
     std::filesystem::remove_all(std::filesystem::path(dir) / name);
 }
 
+namespace {
+CLI::Validator number_check(double min, bool strict) {
+  return CLI::Validator(
+      [=](std::string& value) -> std::string {
+        try {
+          size_t used = 0;
+          const double x = std::stod(value, &used);
+          if (used == value.size() && (strict ? x > min : x >= min)) return {};
+        } catch (const std::exception&) {
+        }
+        return fmt::format("must be a number {} {}, got '{}'", strict ? "above" : "at least", min, value);
+      },
+      fmt::format("NUMBER {} {}", strict ? ">" : ">=", min));
+}
+}  // namespace
+
+CLI::Validator at_least(double min) { return number_check(min, false); }
+CLI::Validator above(double min) { return number_check(min, true); }
+
 void print_attribution_if_tatoeba(const std::string& path) {
   if (path.find("tatoeba") != std::string::npos || path.find("spa.txt") != std::string::npos)
     fmt::print("data: Tatoeba sentence pairs, CC-BY 2.0, www.manythings.org/anki and tatoeba.org\n");

@@ -1,5 +1,7 @@
 #pragma once
 // What the translate subcommands share: reading corpora, building vocabularies, encoding.
+#include <CLI/CLI.hpp>
+
 #include <memory>
 #include <string>
 #include <vector>
@@ -52,6 +54,10 @@ Scores score(gg::models::Translator& t, const std::vector<gg::data::SentencePair
              int64_t batch_size = 32);
 
 void print_attribution_if_tatoeba(const std::string& path);
+
+// Option checks whose message a user reads at once: "--epochs: must be a number at least 1, got '-1'".
+CLI::Validator at_least(double min);
+CLI::Validator above(double min);
 
 // What `translate train` writes into a model directory: --overwrite removes these, and only these.
 void remove_model_files(const std::string& dir);

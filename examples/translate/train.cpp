@@ -33,24 +33,24 @@ void add_model_flags(CLI::App* cmd, ModelFlags& m) {
   cmd->add_option("--cell", m.cell, "rnn: lstm, gru, rnn, rnn-relu")->check(CLI::IsMember({"lstm", "gru", "rnn", "rnn-relu"}))->capture_default_str();
   cmd->add_option("--attention", m.attention, "rnn: none, dot, scaled-dot, general, additive, concat")
       ->check(CLI::IsMember({"none", "dot", "scaled-dot", "general", "additive", "bahdanau", "concat"}))->capture_default_str();
-  cmd->add_option("--embed", m.embed, "rnn: embedding size")->check(CLI::PositiveNumber)->capture_default_str();
-  cmd->add_option("--hidden", m.hidden, "rnn: hidden size (a bidirectional encoder uses hidden/2 per direction)")->check(CLI::PositiveNumber)->capture_default_str();
-  cmd->add_option("--layers", m.layers, "rnn: layers")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--embed", m.embed, "rnn: embedding size")->check(at_least(1))->capture_default_str();
+  cmd->add_option("--hidden", m.hidden, "rnn: hidden size (a bidirectional encoder uses hidden/2 per direction)")->check(at_least(1))->capture_default_str();
+  cmd->add_option("--layers", m.layers, "rnn: layers")->check(at_least(1))->capture_default_str();
   cmd->add_flag("--unidirectional", m.unidirectional, "rnn: a one-way encoder");
   cmd->add_flag("--no-input-feeding", m.no_input_feeding, "rnn: do not feed the attentional vector back");
   cmd->add_flag("--tie-embeddings", m.tie, "share the target embedding with the output layer");
   cmd->add_option("--dropout", m.dropout)->check(CLI::Range(0.0, 0.99))->capture_default_str();
-  cmd->add_option("--d-model", m.d_model, "transformer: width")->check(CLI::PositiveNumber)->capture_default_str();
-  cmd->add_option("--heads", m.heads, "transformer: attention heads")->check(CLI::PositiveNumber)->capture_default_str();
-  cmd->add_option("--enc-layers", m.enc_layers)->check(CLI::PositiveNumber)->capture_default_str();
-  cmd->add_option("--dec-layers", m.dec_layers)->check(CLI::PositiveNumber)->capture_default_str();
-  cmd->add_option("--ff", m.ff, "transformer: feed-forward width")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--d-model", m.d_model, "transformer: width")->check(at_least(1))->capture_default_str();
+  cmd->add_option("--heads", m.heads, "transformer: attention heads")->check(at_least(1))->capture_default_str();
+  cmd->add_option("--enc-layers", m.enc_layers)->check(at_least(1))->capture_default_str();
+  cmd->add_option("--dec-layers", m.dec_layers)->check(at_least(1))->capture_default_str();
+  cmd->add_option("--ff", m.ff, "transformer: feed-forward width")->check(at_least(1))->capture_default_str();
   cmd->add_flag("--norm-first", m.norm_first, "transformer: pre-norm layers");
   cmd->add_option("--tokenizer", m.tokenizer, "word, char or sentencepiece")->check(CLI::IsMember({"word", "char", "sentencepiece"}))->capture_default_str();
-  cmd->add_option("--sp-vocab", m.sp_vocab, "sentencepiece: pieces per side")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--sp-vocab", m.sp_vocab, "sentencepiece: pieces per side")->check(at_least(1))->capture_default_str();
   cmd->add_flag("--lowercase", m.lowercase, "lowercase the text before tokenizing");
-  cmd->add_option("--min-freq", m.min_freq, "vocabulary: drop rarer tokens (they become <unk>)")->check(CLI::NonNegativeNumber)->capture_default_str();
-  cmd->add_option("--max-vocab", m.max_vocab, "vocabulary: at most this many tokens (0: no cap)")->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--min-freq", m.min_freq, "vocabulary: drop rarer tokens (they become <unk>)")->check(at_least(0))->capture_default_str();
+  cmd->add_option("--max-vocab", m.max_vocab, "vocabulary: at most this many tokens (0: no cap)")->check(at_least(0))->capture_default_str();
 }
 
 gg::models::TranslatorConfig make_config(const ModelFlags& m) {
@@ -131,22 +131,22 @@ void parse_save_every(const std::string& flag, gg::models::TrainOptions& t) {
 }
 
 void add_train_flags(CLI::App* cmd, gg::models::TrainOptions& t) {
-  cmd->add_option("--epochs", t.epochs)->check(CLI::PositiveNumber)->capture_default_str();
-  cmd->add_option("--batch-size", t.batch_size, "sentence pairs per step")->check(CLI::PositiveNumber)->capture_default_str();
-  cmd->add_option("--lr", t.lr, "Adam learning rate")->check(CLI::PositiveNumber)->capture_default_str();
-  cmd->add_option("--clip", t.clip, "gradient-norm clipping (0: off)")->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--epochs", t.epochs)->check(at_least(1))->capture_default_str();
+  cmd->add_option("--batch-size", t.batch_size, "sentence pairs per step")->check(at_least(1))->capture_default_str();
+  cmd->add_option("--lr", t.lr, "Adam learning rate")->check(above(0))->capture_default_str();
+  cmd->add_option("--clip", t.clip, "gradient-norm clipping (0: off)")->check(at_least(0))->capture_default_str();
   cmd->add_option("--label-smoothing", t.label_smoothing)->check(CLI::Range(0.0, 0.99))->capture_default_str();
   cmd->add_option("--teacher-forcing", t.teacher_forcing, "probability of feeding the reference token (rnn)")->check(CLI::Range(0.01, 1.0))->capture_default_str();
-  cmd->add_option("--warmup", t.warmup_steps, "> 0: linear warmup then 1/sqrt(step)")->check(CLI::NonNegativeNumber)->capture_default_str();
-  cmd->add_option("--time-budget", t.time_budget_minutes, "stop after this many minutes of this run (0: no limit)")->check(CLI::NonNegativeNumber)->capture_default_str();
-  cmd->add_option("--patience", t.patience, "early stopping after this many epochs without improvement (0: off)")->check(CLI::NonNegativeNumber)->capture_default_str();
-  cmd->add_option("--valid-bleu", t.valid_bleu_sentences, "validation BLEU on this many sentences (0: off)")->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--warmup", t.warmup_steps, "> 0: linear warmup then 1/sqrt(step)")->check(at_least(0))->capture_default_str();
+  cmd->add_option("--time-budget", t.time_budget_minutes, "stop after this many minutes of this run (0: no limit)")->check(at_least(0))->capture_default_str();
+  cmd->add_option("--patience", t.patience, "early stopping after this many epochs without improvement (0: off)")->check(at_least(0))->capture_default_str();
+  cmd->add_option("--valid-bleu", t.valid_bleu_sentences, "validation BLEU on this many sentences (0: off)")->check(at_least(0))->capture_default_str();
   cmd->add_option("--seed", t.seed)->capture_default_str();
   cmd->add_flag("--resume", t.resume, "continue the run in --out from its newest checkpoint");
   cmd->add_option("--save-every", save_every_flag, "a checkpoint every N steps (\"500\") or minutes (\"10m\"); 0: at epoch ends only")
       ->capture_default_str();
   cmd->add_option("--keep-checkpoints", t.keep_checkpoints, "keep the newest N checkpoints (0: all)")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
+      ->check(at_least(0))->capture_default_str();
   cmd->add_option("--precision", precision_flag, "matrix products in fp32, or bf16 (mixed precision, gg::autocast)")
       ->check(CLI::IsMember({"fp32", "bf16"}))
       ->capture_default_str();
@@ -259,8 +259,8 @@ void add_train(CLI::App& app) {
   static int64_t max_len = 50;
   static bool overwrite = false, allow_changed_data = false;
   cmd->add_option("--data", d.tsv, "a TSV file of sentence pairs")->check(CLI::ExistingFile);
-  cmd->add_option("--src-col", d.src_col, "1-based source column of --data (Tatoeba Spanish->English: 2)")->check(CLI::PositiveNumber)->capture_default_str();
-  cmd->add_option("--tgt-col", d.tgt_col, "1-based target column of --data (Tatoeba Spanish->English: 1)")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--src-col", d.src_col, "1-based source column of --data (Tatoeba Spanish->English: 2)")->check(at_least(1))->capture_default_str();
+  cmd->add_option("--tgt-col", d.tgt_col, "1-based target column of --data (Tatoeba Spanish->English: 1)")->check(at_least(1))->capture_default_str();
   cmd->add_option("--train-src", d.train_src)->check(CLI::ExistingFile);
   cmd->add_option("--train-tgt", d.train_tgt)->check(CLI::ExistingFile);
   cmd->add_option("--valid-src", d.valid_src)->check(CLI::ExistingFile);
@@ -268,8 +268,8 @@ void add_train(CLI::App& app) {
   cmd->add_option("--test-src", d.test_src)->check(CLI::ExistingFile);
   cmd->add_option("--test-tgt", d.test_tgt)->check(CLI::ExistingFile);
   cmd->add_flag("--skip-bad", d.skip_bad, "skip and count malformed lines instead of stopping");
-  cmd->add_option("--split-mod", d.split_mod, "line i is test if i % N == 0, valid if i % N == 1 (default: random 90/5/5)")->check(CLI::PositiveNumber);
-  cmd->add_option("--max-len", max_len, "drop training pairs longer than this many tokens (0: keep all)")->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--split-mod", d.split_mod, "line i is test if i % N == 0, valid if i % N == 1 (default: random 90/5/5)")->check(at_least(1));
+  cmd->add_option("--max-len", max_len, "drop training pairs longer than this many tokens (0: keep all)")->check(at_least(0))->capture_default_str();
   cmd->add_option("--out", t.out_dir, "the model directory")->required();
   cmd->add_flag("--overwrite", overwrite, "replace the model already in --out (without it, training into a model directory needs --resume)");
   cmd->add_flag("--allow-changed-data", allow_changed_data, "--resume even if the data files changed since the run began");

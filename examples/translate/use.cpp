@@ -33,7 +33,7 @@ void add_eval(CLI::App& app) {
   cmd->add_option("--samples", samples, "translations to show")->capture_default_str();
   cmd->add_flag("--allow-changed-data", allow_changed_data, "evaluate on the saved split even if the data file changed");
   cmd->add_option("--batch-size", batch_size, "sentences decoded together, in batches of similar length")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(at_least(1))->capture_default_str();
   cmd->add_option("--output", output, "write the (detokenized) translations here, one per line in test order");
   cmd->callback([] {
     auto t = gg::models::Translator::load(model_dir);
@@ -68,26 +68,28 @@ void add_eval(CLI::App& app) {
 void add_translate(CLI::App& app) {
   auto* cmd = app.add_subcommand("translate", "translate sentences from standard input, one per line");
   static std::string model_dir, output;
-  static int64_t beam = 1, batch_size = 32, n_best = 1;
+  static int64_t beam = 1, batch_size = 32, n_best = 1, max_length = 1000;
   static bool show = false, skip_bad = false;
   cmd->add_option("--model", model_dir)->required()->check(CLI::ExistingDirectory);
-  cmd->add_option("--beam", beam, "beam size (1: greedy)")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--beam", beam, "beam size (1: greedy)")->check(at_least(1))->capture_default_str();
   cmd->add_option("--batch-size", batch_size, "sentences decoded together, in batches of similar length")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(at_least(1))->capture_default_str();
   cmd->add_option("--nbest", n_best, "the N best translations of each line (with --beam N or more), as "
                                       "'LINE ||| TRANSLATION ||| SCORE', LINE counted from 0")
-      ->check(CLI::PositiveNumber);
+      ->check(at_least(1));
   cmd->add_option("--output", output, "write the translations to this file (default: standard output)");
+  cmd->add_option("--max-length", max_length, "a line of more source tokens is reported and not translated")
+      ->check(at_least(1))->capture_default_str();
   cmd->add_flag("--show-attention", show, "print where the model looked, as a text heatmap");
   cmd->add_flag("--skip-bad", skip_bad, "leave out lines that cannot be translated, instead of an empty line for each");
   cmd->callback([] {
     GG_CHECK(n_best <= beam, "--nbest {} needs a beam at least as wide (--beam {})", n_best, beam);
     auto t = gg::models::Translator::load(model_dir);
     // One output line per input line, in input order: a blank line gives a blank line, and a
-    // line that cannot be translated (invalid UTF-8) is reported on stderr with its number and
-    // gives an empty line, so the output stays aligned with the input; the exit status is then
-    // 1. Lines are read in chunks and decoded in batches of similar length; from a terminal,
-    // one line at a time.
+    // line that cannot be translated (invalid UTF-8, longer than --max-length) is reported on
+    // stderr with its number and gives an empty line, so the output stays aligned with the
+    // input; the exit status is then 1. Lines are read in chunks and decoded in batches of
+    // similar length; from a terminal, one line at a time.
     const size_t chunk = ::isatty(STDIN_FILENO) ? 1 : static_cast<size_t>(batch_size) * 16;
     std::string written;  // for --output, put in place when all is translated
     auto emit = [&](const std::string& text) {
@@ -108,7 +110,9 @@ void add_translate(CLI::App& app) {
       for (size_t i = 0; i < lines.size(); ++i) {
         if (lines[i].find_first_not_of(" \t\r") == std::string::npos) continue;
         try {
-          t.src_tokenizer->encode(lines[i]);
+          const auto tokens = t.src_tokenizer->encode(lines[i]);
+          GG_CHECK(static_cast<int64_t>(tokens.size()) <= max_length, "{} tokens, more than --max-length {}",
+                   tokens.size(), max_length);
           state[i] = 1, good.push_back(lines[i]), where.push_back(i);
         } catch (const gg::Error& e) {
           state[i] = 2, ++bad;
@@ -172,7 +176,7 @@ void add_average(CLI::App& app) {
   static int64_t last = 3;
   static bool overwrite = false;
   cmd->add_option("--model", model_dir, "a model directory written by translate train")->required()->check(CLI::ExistingDirectory);
-  cmd->add_option("--last", last, "average this many of its newest checkpoints")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--last", last, "average this many of its newest checkpoints")->check(at_least(1))->capture_default_str();
   cmd->add_option("--out", out, "the new model directory")->required();
   cmd->add_flag("--overwrite", overwrite, "replace the model already in --out");
   cmd->callback([] {

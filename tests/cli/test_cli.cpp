@@ -145,6 +145,14 @@ TEST_CASE("translate eval and --resume refuse data that changed since training",
   fs::remove_all(dir);
 }
 
+namespace {
+std::string words(int n) {  // a line of n tokens
+  std::string line;
+  for (int i = 0; i < n; ++i) line += "x ";
+  return line;
+}
+}  // namespace
+
 TEST_CASE("translate translate: a bad line is reported by number, a blank line stays blank, the rest goes on",
           "[reliability]") {
   // Finding 8: invalid UTF-8 stopped the run with no line number and dropped the rest; a blank
@@ -152,22 +160,24 @@ TEST_CASE("translate translate: a bad line is reported by number, a blank line s
   const fs::path dir = scratch("lines");
   const std::string data = cli::write_dates_tsv(dir, 200), model = (dir / "model").string();
   REQUIRE(translate(train_args(data, model)).status == 0);
-  const std::string input = "3 March 2001\n\nbad \xff\xfe here\n4 May 1999\n";
-  RunResult r = translate({"translate", "--model", model}, {.input = input});
+  const std::string input = "3 March 2001\n\nbad \xff\xfe here\n4 May 1999\n" + words(3000) + "\n";
+  RunResult r = translate({"translate", "--model", model, "--max-length", "100"}, {.input = input});
   CHECK(r.status == 1);
   CHECK(r.err.find("line 3:") != std::string::npos);
-  CHECK(r.err.find("1 of 4 lines could not be translated") != std::string::npos);
+  CHECK(r.err.find("line 5: 3000 tokens, more than --max-length 100") != std::string::npos);
+  CHECK(r.err.find("2 of 5 lines could not be translated") != std::string::npos);
   std::vector<std::string> lines;
   std::istringstream out(r.out);
   for (std::string l; std::getline(out, l);) lines.push_back(l);
-  REQUIRE(lines.size() == 4);  // one output line per input line
+  REQUIRE(lines.size() == 5);  // one output line per input line
   CHECK_FALSE(lines[0].empty());
   CHECK(lines[1].empty());
   CHECK(lines[2].empty());
   CHECK_FALSE(lines[3].empty());
-  r = translate({"translate", "--model", model, "--skip-bad"}, {.input = input});
+  CHECK(lines[4].empty());
+  r = translate({"translate", "--model", model, "--skip-bad", "--max-length", "100"}, {.input = input});
   CHECK(r.status == 0);
-  CHECK(std::count(r.out.begin(), r.out.end(), '\n') == 3);
+  CHECK(std::count(r.out.begin(), r.out.end(), '\n') == 3);  // the two bad lines left out
 
   // Finding 8: --epochs -1 exited 0 with an untrained model.
   r = translate(train_args(data, (dir / "other").string()) + std::vector<std::string>{"--epochs", "-1"});
