@@ -189,8 +189,8 @@ Translator Translator::load(const std::string& dir) {
   return t;
 }
 
-std::vector<Translation> Translator::translate(const std::vector<std::string>& sentences, int64_t beam,
-                                               bool keep_attention, int64_t batch_size, int64_t n_best) {
+std::vector<Translation> Translator::translate(const std::vector<std::string>& sentences, const TranslateOptions& o) {
+  const int64_t beam = o.beam, batch_size = o.batch_size, n_best = o.n_best;
   GG_CHECK(batch_size >= 1 && beam >= 1 && n_best >= 1 && n_best <= beam,
            "translate: batch size {}, beam {} and n-best {} must be at least 1, and n-best at most the beam", batch_size,
            beam, n_best);
@@ -205,7 +205,18 @@ std::vector<Translation> Translator::translate(const std::vector<std::string>& s
   std::vector<size_t> order(sentences.size());
   std::iota(order.begin(), order.end(), size_t{0});
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return ids[a].size() < ids[b].size(); });
-  const DecodeOptions options{.bos = data::Vocab::bos_id, .eos = data::Vocab::eos_id, .keep_attention = keep_attention};
+  const DecodeOptions options{.bos = data::Vocab::bos_id, .eos = data::Vocab::eos_id,
+                              .keep_attention = o.keep_attention || o.replace_unk};
+  // The hypothesis' tokens as text, each <unk> replaced by the source token it attended to most.
+  auto words = [&](const Hypothesis& h, const std::vector<std::string>& source) {
+    std::vector<std::string> out = tgt_vocab.decode(h.tokens);
+    for (size_t i = 0; o.replace_unk && i < out.size() && i < h.attention.size() && !source.empty(); ++i)
+      if (h.tokens[i] == data::Vocab::unk_id) {
+        const auto& row = h.attention[i];
+        out[i] = source[std::max_element(row.begin(), row.begin() + static_cast<std::ptrdiff_t>(source.size())) - row.begin()];
+      }
+    return out;
+  };
   for (size_t start = 0; start < order.size(); start += static_cast<size_t>(batch_size)) {
     const std::vector<size_t> batch(order.begin() + static_cast<std::ptrdiff_t>(start),
                                     order.begin() + static_cast<std::ptrdiff_t>(std::min(order.size(), start + static_cast<size_t>(batch_size))));
@@ -226,12 +237,13 @@ std::vector<Translation> Translator::translate(const std::vector<std::string>& s
     for (int64_t b = 0; b < B; ++b) {
       Translation& t = out[batch[b]];
       const Hypothesis& best = found[b].at(0);
-      t.target_tokens = tgt_vocab.decode(best.tokens);
+      t.target_tokens = words(best, t.source_tokens);
       t.text = tgt_tokenizer->detokenize(t.target_tokens);
       t.score = best.score;
-      for (auto& row : best.attention) t.attention.push_back(std::vector<float>(row.begin(), row.begin() + lengths[b]));
+      if (o.keep_attention)
+        for (auto& row : best.attention) t.attention.push_back(std::vector<float>(row.begin(), row.begin() + lengths[b]));
       if (n_best > 1)
-        for (const Hypothesis& h : found[b]) t.n_best.emplace_back(tgt_tokenizer->detokenize(tgt_vocab.decode(h.tokens)), h.score);
+        for (const Hypothesis& h : found[b]) t.n_best.emplace_back(tgt_tokenizer->detokenize(words(h, t.source_tokens)), h.score);
     }
   }
   return out;

@@ -44,6 +44,17 @@ struct Translation {
   std::vector<std::pair<std::string, double>> n_best;  // n_best > 1: the best texts and scores, best first
 };
 
+struct TranslateOptions {
+  int64_t beam = 1;             // 1: greedy decoding
+  int64_t batch_size = 64;      // sentences decoded together
+  int64_t n_best = 1;           // > 1 (and at most beam): Translation::n_best holds the best texts
+  bool keep_attention = false;  // Translation::attention
+  // Each <unk> of the output becomes the source token the model attended to most as it wrote
+  // it (Luong et al., 2015), so a rare name or number is copied instead of lost. The RNN's
+  // attention, or the Transformer's last layer of cross-attention averaged over heads.
+  bool replace_unk = false;
+};
+
 class Translator {
  public:
   // A fresh model for the given vocabularies.
@@ -53,11 +64,10 @@ class Translator {
   void save(const std::string& dir) const;  // config, vocabularies, tokenizers and weights
   static Translator load(const std::string& dir);
 
-  // Batched translation of raw sentences; beam 1 is greedy decoding. Sentences are decoded in
-  // batches of similar length (sorted by source length, so padding is small) and returned in
-  // their given order, each as it would be translated alone.
-  std::vector<Translation> translate(const std::vector<std::string>& sentences, int64_t beam = 1,
-                                     bool keep_attention = false, int64_t batch_size = 64, int64_t n_best = 1);
+  // Batched translation of raw sentences. Sentences are decoded in batches of similar length
+  // (sorted by source length, so padding is small) and returned in their given order, each as
+  // it would be translated alone.
+  std::vector<Translation> translate(const std::vector<std::string>& sentences, const TranslateOptions& options = {});
 
   TranslatorConfig config;
   std::shared_ptr<data::Tokenizer> src_tokenizer, tgt_tokenizer;

@@ -125,7 +125,7 @@ std::vector<gg::data::EncodedPair> encode(const gg::models::Translator& t, const
   return kept;
 }
 
-Scores score(gg::models::Translator& t, const std::vector<SentencePair>& pairs, int64_t beam, int64_t batch_size) {
+Scores score(gg::models::Translator& t, const std::vector<SentencePair>& pairs, const gg::models::TranslateOptions& options) {
   Scores s;
   std::vector<std::string> sources, references;
   for (const auto& p : pairs) {
@@ -133,7 +133,7 @@ Scores score(gg::models::Translator& t, const std::vector<SentencePair>& pairs, 
     references.push_back(p.tgt);
   }
   int64_t exact = 0;
-  auto translations = t.translate(sources, beam, false, batch_size);
+  auto translations = t.translate(sources, options);
   for (size_t i = 0; i < translations.size(); ++i) {
     s.hypotheses.push_back(translations[i].text);
     // A lowercasing model is judged against the lowercased reference.

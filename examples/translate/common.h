@@ -50,8 +50,8 @@ struct Scores {
   gg::data::BleuScore bleu, bleu_lowercase;
   std::vector<std::string> hypotheses;
 };
-Scores score(gg::models::Translator& t, const std::vector<gg::data::SentencePair>& pairs, int64_t beam,
-             int64_t batch_size = 32);
+Scores score(gg::models::Translator& t, const std::vector<gg::data::SentencePair>& pairs,
+             const gg::models::TranslateOptions& options);
 
 void print_attribution_if_tatoeba(const std::string& path);
 

@@ -240,7 +240,7 @@ void refuse_contradictions(CLI::App* cmd, const gg::models::Translator& saved, c
 
 void report_test(gg::models::Translator& t, const std::vector<gg::data::SentencePair>& test, int64_t beam, size_t samples) {
   if (test.empty()) return;
-  Scores s = score(t, test, beam);
+  Scores s = score(t, test, {.beam = beam});
   fmt::print("\ntest ({} sentences, {}): exact match {:.1f}%\n", test.size(), beam > 1 ? fmt::format("beam {}", beam) : "greedy",
              100 * s.exact_match);
   fmt::print("{}  ({})\nlowercased: {}  ({})\n", s.bleu.str(), s.bleu.signature, s.bleu_lowercase.str(),
@@ -368,7 +368,7 @@ void add_demo(CLI::App& app) {
       fmt::print("no attention: the decoder reads one fixed context, so there is no picture of where it looks\n");
       fmt::print("the loss curve: {}/loss.png\n", out);
     } else {
-      auto one = best.translate({test[0].src}, 1, true)[0];
+      auto one = best.translate({test[0].src}, {.keep_attention = true})[0];
       fmt::print("\nwhere the model looks, translating \"{}\":\n{}", test[0].src,
                  gg::models::attention_text(attention_matrix(one), one.source_tokens, with_eos(one.target_tokens)));
       write_attention_png(out + "/attention.png", one);

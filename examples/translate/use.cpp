@@ -23,6 +23,7 @@ void add_eval(CLI::App& app) {
   static bool allow_changed_data = false;
   static int64_t batch_size = 32;
   static std::string output;
+  static bool replace_unk = false;
   cmd->add_option("--model", model_dir, "a model directory written by translate train")->required()->check(CLI::ExistingDirectory);
   cmd->add_option("--data", d.tsv, "a TSV file to test on (all its lines)")->check(CLI::ExistingFile);
   cmd->add_option("--src-col", d.src_col)->capture_default_str();
@@ -35,6 +36,7 @@ void add_eval(CLI::App& app) {
   cmd->add_option("--batch-size", batch_size, "sentences decoded together, in batches of similar length")
       ->check(at_least(1))->capture_default_str();
   cmd->add_option("--output", output, "write the (detokenized) translations here, one per line in test order");
+  cmd->add_flag("--replace-unk", replace_unk, "an <unk> in the output becomes the source token it attended to most");
   cmd->callback([] {
     auto t = gg::models::Translator::load(model_dir);
     std::vector<gg::data::SentencePair> test;
@@ -49,7 +51,7 @@ void add_eval(CLI::App& app) {
     }
     GG_CHECK(!test.empty(), "eval: no test pairs");
     const double loss = gg::models::evaluate_loss(*t.model, encode(t, test));
-    Scores s = score(t, test, beam, batch_size);
+    Scores s = score(t, test, {.beam = beam, .batch_size = batch_size, .replace_unk = replace_unk});
     if (!output.empty()) {
       std::string text;
       for (const auto& h : s.hypotheses) text += h + "\n";
@@ -69,7 +71,7 @@ void add_translate(CLI::App& app) {
   auto* cmd = app.add_subcommand("translate", "translate sentences from standard input, one per line");
   static std::string model_dir, output;
   static int64_t beam = 1, batch_size = 32, n_best = 1, max_length = 1000;
-  static bool show = false, skip_bad = false;
+  static bool show = false, skip_bad = false, replace_unk = false;
   cmd->add_option("--model", model_dir)->required()->check(CLI::ExistingDirectory);
   cmd->add_option("--beam", beam, "beam size (1: greedy)")->check(at_least(1))->capture_default_str();
   cmd->add_option("--batch-size", batch_size, "sentences decoded together, in batches of similar length")
@@ -81,6 +83,7 @@ void add_translate(CLI::App& app) {
   cmd->add_option("--max-length", max_length, "a line of more source tokens is reported and not translated")
       ->check(at_least(1))->capture_default_str();
   cmd->add_flag("--show-attention", show, "print where the model looked, as a text heatmap");
+  cmd->add_flag("--replace-unk", replace_unk, "an <unk> in the output becomes the source token it attended to most");
   cmd->add_flag("--skip-bad", skip_bad, "leave out lines that cannot be translated, instead of an empty line for each");
   cmd->callback([] {
     GG_CHECK(n_best <= beam, "--nbest {} needs a beam at least as wide (--beam {})", n_best, beam);
@@ -120,7 +123,8 @@ void add_translate(CLI::App& app) {
                      skip_bad ? "skipped" : "an empty line is printed");
         }
       }
-      const auto done = t.translate(good, beam, show, batch_size, n_best);
+      const auto done =
+          t.translate(good, {.beam = beam, .batch_size = batch_size, .n_best = n_best, .keep_attention = show, .replace_unk = replace_unk});
       for (size_t i = 0, k = 0; i < lines.size(); ++i) {
         if (state[i] == 2 && skip_bad) continue;
         const gg::models::Translation* tr = state[i] == 1 ? &done[k++] : nullptr;
@@ -161,7 +165,7 @@ void add_attention(CLI::App& app) {
   cmd->add_option("--beam", beam)->capture_default_str();
   cmd->callback([] {
     auto t = gg::models::Translator::load(model_dir);
-    auto tr = t.translate({sentence}, beam, true)[0];
+    auto tr = t.translate({sentence}, {.beam = beam, .keep_attention = true})[0];
     fmt::print("{}\n\n{}", tr.text, gg::models::attention_text(attention_matrix(tr), tr.source_tokens, with_eos(tr.target_tokens)));
     if (!png.empty()) {
       write_attention_png(png, tr);

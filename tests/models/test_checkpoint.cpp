@@ -211,3 +211,35 @@ TEST_CASE("trainer: resuming from a checkpoint continues exactly like an uninter
   for (size_t i = 0; i < full_weights.tensors.size(); ++i)
     CHECK(full_weights.tensors[i].second.to_vector<float>() == rest_weights.tensors[i].second.to_vector<float>());
 }
+
+TEST_CASE("translate --replace-unk: each <unk> becomes the source token attended to most", "[models]") {
+  auto pairs = gg::data::toy_task("reverse").generate(8, 5);
+  gg::manual_seed(3);
+  auto t = tiny_translator(pairs);
+  // An output layer that always says <unk> (the decoder never stops before its length limit).
+  for (auto& [name, p] : t.model->named_parameters()) {
+    gg::NoGradGuard no_grad;
+    if (name == "out.weight") p.copy_(gg::zeros(p.shape()));
+    if (name == "out.bias") {
+      std::vector<float> bias(static_cast<size_t>(p.numel()), 0.0f);
+      bias[gg::data::Vocab::unk_id] = 10;
+      p.copy_(gg::from_vector(bias, p.shape()));
+    }
+  }
+  const std::vector<std::string> sources = {pairs[0].src, pairs[1].src};
+  for (int64_t beam : {1, 3}) {
+    INFO("beam " << beam);
+    const auto plain = t.translate(sources, {.beam = beam, .keep_attention = true});
+    const auto replaced = t.translate(sources, {.beam = beam, .replace_unk = true});
+    for (size_t s = 0; s < sources.size(); ++s) {
+      REQUIRE_FALSE(plain[s].target_tokens.empty());
+      REQUIRE(replaced[s].target_tokens.size() == plain[s].target_tokens.size());
+      for (size_t i = 0; i < plain[s].target_tokens.size(); ++i) {
+        CHECK(plain[s].target_tokens[i] == "<unk>");
+        const auto& row = plain[s].attention[i];
+        const size_t most = static_cast<size_t>(std::max_element(row.begin(), row.end()) - row.begin());
+        CHECK(replaced[s].target_tokens[i] == plain[s].source_tokens[most]);
+      }
+    }
+  }
+}
