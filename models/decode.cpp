@@ -28,6 +28,20 @@ double gnmt_penalty(size_t length, double alpha) {
 // log-probability only falls as tokens are added, and the length penalty divides it by at
 // most the penalty of the longest length allowed (limit tokens and the <eos>), so log_prob /
 // that penalty bounds what the hypothesis can still score.
+// The `count` best tokens of one row of log-probabilities [V], best first (a tie: the smaller
+// token first); `barred` (-1: none) is never picked. A beam needs only its 2K best
+// extensions, and those are among the 2K best tokens of each hypothesis' row: one pass over
+// the row, instead of sorting K x V candidates per sentence and step.
+void best_tokens(const double* row, int64_t V, size_t count, int64_t barred, std::vector<int64_t>& out) {
+  out.clear();
+  auto better = [&](int64_t a, int64_t b) { return row[a] > row[b] || (row[a] == row[b] && a < b); };
+  for (int64_t v = 0; v < V; ++v) {
+    if (v == barred || (out.size() == count && !better(v, out.back()))) continue;
+    if (out.size() == count) out.pop_back();
+    out.insert(std::upper_bound(out.begin(), out.end(), v, better), v);
+  }
+}
+
 bool can_overtake(const std::vector<Hypothesis>& finished, const std::vector<double>& scores, int64_t first,
                   int64_t alive, int64_t limit, const BeamOptions& beam) {
   std::vector<double> best;
@@ -197,7 +211,9 @@ std::vector<std::vector<Hypothesis>> beam_search(Seq2Seq& model, const Tensor& s
     Tensor weights;
     Tensor logp = model.decode_step(*state, tokens, o.keep_attention ? &weights : nullptr);  // [B*K, V]
     const int64_t V = logp.size(1);
-    const std::vector<double> lp = logp.to_vector<double>();
+    const std::vector<double> lp_values = logp.to_vector<double>();
+    const double* lp = lp_values.data();
+    std::vector<int64_t> best;
     std::vector<int64_t> parents(B * K, 0), next(B * K, o.eos);
     std::vector<Hypothesis> next_alive(B * K);
     std::vector<double> next_scores(B * K, -std::numeric_limits<double>::infinity());
@@ -211,10 +227,8 @@ std::vector<std::vector<Hypothesis>> beam_search(Seq2Seq& model, const Tensor& s
       for (int64_t k = 0; k < K; ++k) {
         const int64_t r = b * K + k;
         if (!std::isfinite(scores[r])) continue;
-        for (int64_t v = 0; v < V; ++v) {
-          if (v == o.eos && t < o.min_len) continue;
-          candidates.emplace_back(scores[r] + lp[r * V + v], r * V + v);
-        }
+        best_tokens(lp + r * V, V, static_cast<size_t>(2 * K), t < o.min_len ? o.eos : -1, best);
+        for (int64_t v : best) candidates.emplace_back(scores[r] + lp[r * V + v], r * V + v);
       }
       const size_t keep = std::min(candidates.size(), static_cast<size_t>(2 * K));
       std::partial_sort(candidates.begin(), candidates.begin() + static_cast<std::ptrdiff_t>(keep), candidates.end(),
