@@ -17,15 +17,20 @@ constexpr int64_t kSummarizeAbove = 1000;
 constexpr int64_t kEdgeItems = 3;
 
 struct Printer {
+  // The elements in row-major order: int64 ones apart, since a double holds them exactly only
+  // up to 2^53 (and casting 2^63 back to int64 is undefined).
   const std::vector<double>& values;
+  const std::vector<int64_t>& ints;
   const Shape& shape;
   DType dtype;
   bool summarize;
   int width = 0;
 
-  std::string element(double v) const {
+  // The element at flat position i.
+  std::string element(int64_t i) const {
+    if (dtype == DType::Int64) return fmt::format("{}", ints[i]);
+    const double v = values[i];
     if (dtype == DType::Bool) return v != 0 ? "true" : "false";
-    if (dtype == DType::Int64) return fmt::format("{}", static_cast<int64_t>(v));
     if (std::isnan(v) || std::isinf(v)) return fmt::format("{}", v);
     double a = std::fabs(v);
     if (a != 0 && (a >= 1e5 || a < 1e-4)) return fmt::format("{:.4e}", v);
@@ -35,7 +40,7 @@ struct Printer {
   // Prints the sub-tensor starting at flat offset `base`, at nesting depth `d`.
   void print(std::string& out, size_t d, int64_t base, int64_t stride_below) const {
     if (d == shape.size()) {
-      std::string s = element(values[base]);
+      std::string s = element(base);
       out += std::string(std::max<int>(0, width - static_cast<int>(s.size())), ' ') + s;
       return;
     }
@@ -63,10 +68,13 @@ struct Printer {
 
 std::string Tensor::str() const {
   if (!defined()) return "tensor(undefined)";
-  std::vector<double> values = to_vector<double>();
+  const bool is_int = dtype_ == DType::Int64;
+  const std::vector<double> values = is_int ? std::vector<double>() : to_vector<double>();
+  const std::vector<int64_t> ints = is_int ? to_vector<int64_t>() : std::vector<int64_t>();
   const bool summarize = numel() > kSummarizeAbove;
-  Printer printer{values, shape_, dtype_, summarize};
-  for (double v : values) printer.width = std::max<int>(printer.width, static_cast<int>(printer.element(v).size()));
+  Printer printer{values, ints, shape_, dtype_, summarize};
+  for (int64_t i = 0; i < numel(); ++i)
+    printer.width = std::max<int>(printer.width, static_cast<int>(printer.element(i).size()));
   std::string body;
   if (numel() == 0) body = "[]";
   else printer.print(body, 0, 0, numel());

@@ -41,7 +41,7 @@ bool parse_dtype(const std::string& s, DType& out) {
 }  // namespace
 
 std::string safetensors_bytes(const NamedTensors& tensors, const std::map<std::string, std::string>& metadata) {
-  nlohmann::ordered_json header;
+  nlohmann::ordered_json header = nlohmann::ordered_json::object();  // "{}" for no tensors, not "null"
   if (!metadata.empty()) header["__metadata__"] = metadata;
   std::string data;
   for (const auto& [name, t] : tensors) {
@@ -129,6 +129,8 @@ SafetensorsFile parse_safetensors(const std::string& file, const std::string& pa
       }
       const auto& offsets = value.at("data_offsets");
       GG_CHECK(offsets.is_array() && offsets.size() == 2, "{}: tensor '{}' has invalid data_offsets", path, name);
+      GG_CHECK(offsets[0].is_number_unsigned() && offsets[1].is_number_unsigned(),
+               "{}: tensor '{}' has data_offsets {}, not two non-negative integers", path, name, offsets.dump());
       e.begin = offsets[0].get<uint64_t>();
       e.end = offsets[1].get<uint64_t>();
     } catch (const nlohmann::json::exception& ex) {
@@ -155,8 +157,17 @@ SafetensorsFile parse_safetensors(const std::string& file, const std::string& pa
     GG_CHECK(entries[i].begin >= entries[i - 1].end, "{}: corrupt: tensors '{}' and '{}' overlap", path,
              entries[i - 1].name, entries[i].name);
   for (const Entry& e : entries) {
-    Tensor t = Tensor::empty(e.shape, e.dtype);
-    std::memcpy(t.raw_data(), data + e.begin, e.end - e.begin);
+    Tensor t;
+    try {
+      t = Tensor::empty(e.shape, e.dtype);
+    } catch (const Error& ex) {
+      fail("{}: tensor '{}': {}", path, e.name, ex.what());
+    }
+    if (e.end > e.begin) std::memcpy(t.raw_data(), data + e.begin, e.end - e.begin);  // no elements: no buffer
+    if (e.dtype == DType::Bool)  // a bool byte other than 0 or 1 is undefined behaviour when read
+      for (uint64_t i = e.begin; i < e.end; ++i)
+        GG_CHECK(static_cast<unsigned char>(data[i]) <= 1, "{}: tensor '{}' (BOOL) holds the byte {} at element {}; "
+                 "expected 0 or 1", path, e.name, static_cast<int>(static_cast<unsigned char>(data[i])), i - e.begin);
     out.tensors.emplace_back(e.name, t);
   }
   return out;

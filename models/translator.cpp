@@ -97,18 +97,25 @@ json TranslatorConfig::to_json() const {
 
 TranslatorConfig TranslatorConfig::from_json(const json& j, const std::string& where) {
   TranslatorConfig c;
+  // A size must be an integer: 1.5 would be truncated, 1e30 cannot be converted at all.
+  auto integer = [&](const json& section, const char* key) {
+    const json& v = section.at(key);
+    GG_CHECK(v.is_number_integer(), "{}: '{}' must be an integer, got {}", where, key, v.dump());
+    return v.get<int64_t>();
+  };
   try {
     c.architecture = j.at("architecture").get<std::string>();
     const json& r = j.at("rnn");
-    c.rnn = {.embed = r.at("embed"), .hidden = r.at("hidden"), .layers = r.at("layers"),
+    c.rnn = {.embed = integer(r, "embed"), .hidden = integer(r, "hidden"), .layers = integer(r, "layers"),
              .bidirectional = r.at("bidirectional"), .cell = parse_cell(r.at("cell")),
              .attention = parse_attention(r.at("attention")), .input_feeding = r.at("input_feeding"),
              .attentional_output = r.at("attentional_output"), .dropout = r.at("dropout"),
              .tie_embeddings = r.at("tie_embeddings")};
     const json& t = j.at("transformer");
-    c.transformer = {.d_model = t.at("d_model"), .heads = t.at("heads"), .encoder_layers = t.at("encoder_layers"),
-                     .decoder_layers = t.at("decoder_layers"), .dim_feedforward = t.at("dim_feedforward"),
-                     .dropout = t.at("dropout"), .norm_first = t.at("norm_first"), .max_len = t.at("max_len"),
+    c.transformer = {.d_model = integer(t, "d_model"), .heads = integer(t, "heads"),
+                     .encoder_layers = integer(t, "encoder_layers"), .decoder_layers = integer(t, "decoder_layers"),
+                     .dim_feedforward = integer(t, "dim_feedforward"), .dropout = t.at("dropout"),
+                     .norm_first = t.at("norm_first"), .max_len = integer(t, "max_len"),
                      .tie_embeddings = t.at("tie_embeddings")};
     c.tokenizer = j.at("tokenizer").get<std::string>();
     c.lowercase = j.at("lowercase").get<bool>();
@@ -168,7 +175,11 @@ Translator Translator::load(const std::string& dir) {
   }
   TranslatorConfig config = TranslatorConfig::from_json(j, config_path);
   try {
-    check_fits(config, j.value("src_vocab_size", int64_t{1}), j.value("tgt_vocab_size", int64_t{1}));
+    auto size = [&](const char* key) {  // checked again against the vocabulary files below
+      const auto it = j.find(key);
+      return it != j.end() && it->is_number_integer() ? it->get<int64_t>() : int64_t{1};
+    };
+    check_fits(config, size("src_vocab_size"), size("tgt_vocab_size"));
   } catch (const Error& e) {
     fail("{}: {}", config_path, e.what());
   }

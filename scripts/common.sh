@@ -6,6 +6,9 @@ GG_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # Debian 12 packages glassgrad builds with (see README, "Dependencies").
 GG_PACKAGES=(g++ cmake make libopenblas-openmp-dev libdnnl-dev libfmt-dev catch2 nlohmann-json3-dev libcli11-dev pkg-config libsentencepiece-dev libstb-dev libssl-dev)
 
+# Debian 12 packages scripts/fuzz.sh needs on top: clang, libFuzzer, clang's OpenMP runtime.
+GG_FUZZ_PACKAGES=(clang-14 libclang-rt-14-dev libomp-14-dev)
+
 gg_log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
 # Installs the packages that are not installed yet: apt-get as root, sudo otherwise.

@@ -69,6 +69,14 @@ TEST_CASE("tensors print like PyTorch", "[core][print]") {
   CHECK(gg::tensor({-inf, 1}).str() == "tensor([  -inf, 1.0000])");
 }
 
+TEST_CASE("int64 tensors print every digit, up to the extremes", "[core][print]") {
+  // Printing once went through double: 2^53 + 1 lost its last digit and 2^63 - 1 became 2^63,
+  // which has no int64 (found by tests/fuzz/fuzz_safetensors).
+  const int64_t big = std::numeric_limits<int64_t>::max(), small = std::numeric_limits<int64_t>::min();
+  CHECK(gg::from_vector<int64_t>({big, small, (int64_t{1} << 53) + 1}).str() ==
+        "tensor([ 9223372036854775807, -9223372036854775808,     9007199254740993], dtype=int64)");
+}
+
 TEST_CASE("large tensors are summarized with ...", "[core][print]") {
   auto v = gg::arange(2000);
   CHECK(v.str() == "tensor([   0,    1,    2, ..., 1997, 1998, 1999], dtype=int64, shape=[2000])");

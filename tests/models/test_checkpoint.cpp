@@ -243,3 +243,26 @@ TEST_CASE("translate --replace-unk: each <unk> becomes the source token attended
     }
   }
 }
+
+TEST_CASE("safetensors and config.json: the inputs the fuzzers found bugs with are read or refused cleanly",
+          "[models][checkpoint]") {
+  const std::string corpus = std::string(GG_SOURCE_DIR) + "/tests/fuzz/corpus/";
+  auto parse = [&](const std::string& name) {
+    return gg::parse_safetensors(read_file(corpus + "safetensors/" + name), name);
+  };
+  // A tensor with no elements ([0, 4]) read a null buffer; now it loads.
+  const auto empty = parse("found-empty-tensor");
+  REQUIRE(empty.tensors.size() == 1);
+  CHECK(empty.tensors[0].second.numel() == 0);
+  // No tensors at all: saved as "null", unreadable; now "{}", and round trips.
+  CHECK(parse("found-no-tensors").tensors.empty());
+  CHECK(gg::parse_safetensors(gg::safetensors_bytes({}), "empty").tensors.empty());
+  REQUIRE_THROWS_WITH(parse("found-bool-byte"), Catch::Contains("(BOOL) holds the byte") && Catch::Contains("expected 0 or 1"));
+  REQUIRE_THROWS_WITH(parse("found-float-offset"), Catch::Contains("not two non-negative integers"));
+  REQUIRE_THROWS_WITH(parse("found-shape-overflow"), Catch::Contains("strides larger than a 64-bit count"));
+  // An integer size given as 1e30 was converted to int64 (undefined); 1.5 was truncated.
+  const auto config = nlohmann::json::parse(read_file(corpus + "translator_config/found-float-size"));
+  REQUIRE_THROWS_WITH(gg::models::TranslatorConfig::from_json(config, "config.json"),
+                      Catch::Contains("config.json: '") && Catch::Contains("must be an integer"));
+}
+
