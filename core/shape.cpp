@@ -23,10 +23,8 @@ Strides contiguous_strides(const Shape& shape) {
   int64_t s = 1;
   for (size_t i = shape.size(); i-- > 0;) {
     strides[i] = s;
-    // Checked even when a later dim is 0 and numel() is 0: [0, 2^62, 4] has no elements but
-    // strides of 2^64.
-    GG_CHECK(!__builtin_mul_overflow(s, std::max<int64_t>(shape[i], 1), &s),
-             "shape {} has strides larger than a 64-bit count holds", shape);
+    // Checked although numel() may be 0: [0, 2^62, 4] has no elements, but a stride of 2^64.
+    GG_CHECK(!__builtin_mul_overflow(s, shape[i], &s), "shape {} has strides larger than a 64-bit count holds", shape);
   }
   return strides;
 }
