@@ -6,6 +6,7 @@
 
 #include "core/file_io.h"
 #include "data/bleu.h"
+#include "models/checkpoint.h"
 #include "data/utf8.h"
 #include "models/plot.h"
 
@@ -143,6 +144,43 @@ Scores score(gg::models::Translator& t, const std::vector<SentencePair>& pairs, 
   s.bleu = gg::data::corpus_bleu(s.hypotheses, references);
   s.bleu_lowercase = gg::data::corpus_bleu(s.hypotheses, references, {.lowercase = true});
   return s;
+}
+
+void average_checkpoints(const std::string& model_dir, int64_t last, const std::string& out, bool overwrite) {
+  GG_CHECK(std::filesystem::weakly_canonical(out) != std::filesystem::weakly_canonical(model_dir),
+           "average: --out must be another directory than --model");
+  GG_CHECK(overwrite || !std::filesystem::exists(out + "/config.json"),
+           "average: {} already holds a model; replace it with --overwrite", out);
+  auto t = gg::models::Translator::load(model_dir);  // the configuration, tokenizers and vocabularies
+  const auto checkpoints = gg::models::list_checkpoints(model_dir);
+  GG_CHECK(static_cast<int64_t>(checkpoints.size()) >= last,
+           "average: --last {} but {} has {} checkpoint(s); train with --keep-checkpoints {} (or 0, all) to keep more",
+           last, model_dir, checkpoints.size(), last);
+  // The mean of each weight, summed in float64 so that the order of the checkpoints does not matter.
+  gg::NamedTensors mean;
+  std::vector<int64_t> steps;
+  for (auto dir = checkpoints.end() - last; dir != checkpoints.end(); ++dir) {
+    const gg::models::Checkpoint c = gg::models::load_checkpoint(*dir);
+    steps.push_back(c.step);
+    if (mean.empty())
+      for (const auto& [name, w] : c.model) mean.emplace_back(name, gg::zeros(w.shape(), {.dtype = gg::DType::Float64}));
+    GG_CHECK(c.model.size() == mean.size(), "average: {} holds other weights than the checkpoints after it", *dir);
+    for (size_t i = 0; i < mean.size(); ++i) {
+      GG_CHECK(c.model[i].first == mean[i].first && c.model[i].second.shape() == mean[i].second.shape(),
+               "average: {} holds other weights than the checkpoints after it ('{}')", *dir, c.model[i].first);
+      mean[i].second = mean[i].second + c.model[i].second.to(gg::DType::Float64);
+    }
+  }
+  for (auto& [name, w] : mean) w = (w / static_cast<double>(last)).to(gg::DType::Float32);
+  t.model->load_state_dict(mean);
+  std::filesystem::create_directories(out);
+  gg::DirectoryLock lock(out);
+  remove_model_files(out);
+  t.save(out);
+  if (std::filesystem::exists(model_dir + "/split.txt"))  // eval's held-out test split
+    gg::write_file_atomic(out + "/split.txt", gg::read_file(model_dir + "/split.txt"));
+  fmt::print("averaged the weights of {} checkpoints (steps {} to {}) of {} into {}\n", last, steps.front(),
+             steps.back(), model_dir, out);
 }
 
 void remove_model_files(const std::string& dir) {

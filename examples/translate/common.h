@@ -62,6 +62,10 @@ CLI::Validator above(double min);
 // What `translate train` writes into a model directory: --overwrite removes these, and only these.
 void remove_model_files(const std::string& dir);
 
+// translate average, and train --average-last: the mean of the weights of the last `last`
+// checkpoints of model_dir, written as the model directory `out`.
+void average_checkpoints(const std::string& model_dir, int64_t last, const std::string& out, bool overwrite);
+
 // A translation's attention as a [target tokens + <eos>, source tokens] tensor, and the row labels.
 gg::Tensor attention_matrix(const gg::models::Translation& t);
 std::vector<std::string> with_eos(std::vector<std::string> tokens);

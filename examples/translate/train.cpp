@@ -214,7 +214,8 @@ void refuse_contradictions(CLI::App* cmd, const gg::models::Translator& saved, c
 
   const auto checkpoints = gg::models::list_checkpoints(t.out_dir);
   GG_CHECK(!checkpoints.empty(),
-           "--resume: {} has no checkpoint (the run stopped before its first save); start again with --overwrite",
+           "--resume: {} has no checkpoint (the run stopped before its first save, or an older glassgrad wrote it); "
+           "start again with --overwrite",
            t.out_dir);
   json recorded;
   try {
@@ -258,6 +259,7 @@ void add_train(CLI::App& app) {
   static gg::models::TrainOptions t;
   static int64_t max_len = 50;
   static bool overwrite = false, allow_changed_data = false;
+  static int64_t average_last = 0;
   cmd->add_option("--data", d.tsv, "a TSV file of sentence pairs")->check(CLI::ExistingFile);
   cmd->add_option("--src-col", d.src_col, "1-based source column of --data (Tatoeba Spanish->English: 2)")->check(at_least(1))->capture_default_str();
   cmd->add_option("--tgt-col", d.tgt_col, "1-based target column of --data (Tatoeba Spanish->English: 1)")->check(at_least(1))->capture_default_str();
@@ -273,10 +275,13 @@ void add_train(CLI::App& app) {
   cmd->add_option("--out", t.out_dir, "the model directory")->required();
   cmd->add_flag("--overwrite", overwrite, "replace the model already in --out (without it, training into a model directory needs --resume)");
   cmd->add_flag("--allow-changed-data", allow_changed_data, "--resume even if the data files changed since the run began");
+  cmd->add_option("--average-last", average_last, "at the end, write the mean of the last K checkpoints to OUT-average")
+      ->check(at_least(0))->capture_default_str();
   add_model_flags(cmd, m);
   add_train_flags(cmd, t);
   cmd->callback([cmd] {
     parse_save_every(save_every_flag, t);
+    if (average_last > 0 && t.keep_checkpoints > 0) t.keep_checkpoints = std::max(t.keep_checkpoints, average_last);
     GG_CHECK(!(t.resume && overwrite), "--resume continues the model in {} and --overwrite replaces it: give one", t.out_dir);
     remove_temporaries(t.out_dir);
     const bool holds_model = std::filesystem::exists(t.out_dir + "/config.json") || std::filesystem::exists(t.out_dir + "/checkpoints");
@@ -317,6 +322,10 @@ void add_train(CLI::App& app) {
     if (result.signal) {
       fmt::print("checkpoint saved in {}; to continue:\n  translate train --out {} --resume\n", result.checkpoint, t.out_dir);
       throw ExitStatus{128 + result.signal};
+    }
+    if (average_last > 0) {
+      const int64_t kept = static_cast<int64_t>(gg::models::list_checkpoints(t.out_dir).size());
+      average_checkpoints(t.out_dir, std::min(average_last, kept), t.out_dir + "-average", true);
     }
   });
 }

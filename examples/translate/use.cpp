@@ -3,13 +3,11 @@
 
 #include <unistd.h>
 
-#include <filesystem>
 #include <iostream>
 
 #include "commands.h"
 #include "core/file_io.h"
 #include "common.h"
-#include "models/checkpoint.h"
 #include "models/heatmap.h"
 #include "models/trainer.h"
 
@@ -183,42 +181,7 @@ void add_average(CLI::App& app) {
   cmd->add_option("--last", last, "average this many of its newest checkpoints")->check(at_least(1))->capture_default_str();
   cmd->add_option("--out", out, "the new model directory")->required();
   cmd->add_flag("--overwrite", overwrite, "replace the model already in --out");
-  cmd->callback([] {
-    GG_CHECK(std::filesystem::weakly_canonical(out) != std::filesystem::weakly_canonical(model_dir),
-             "average: --out must be another directory than --model");
-    GG_CHECK(overwrite || !std::filesystem::exists(out + "/config.json"),
-             "average: {} already holds a model; replace it with --overwrite", out);
-    auto t = gg::models::Translator::load(model_dir);  // the configuration, tokenizers and vocabularies
-    const auto checkpoints = gg::models::list_checkpoints(model_dir);
-    GG_CHECK(static_cast<int64_t>(checkpoints.size()) >= last,
-             "average: --last {} but {} has {} checkpoint(s); train with --keep-checkpoints {} (or 0, all) to keep more",
-             last, model_dir, checkpoints.size(), last);
-    // The mean of each weight, summed in float64 so that the order of the checkpoints does not matter.
-    gg::NamedTensors mean;
-    std::vector<int64_t> steps;
-    for (auto dir = checkpoints.end() - last; dir != checkpoints.end(); ++dir) {
-      const gg::models::Checkpoint c = gg::models::load_checkpoint(*dir);
-      steps.push_back(c.step);
-      if (mean.empty())
-        for (const auto& [name, w] : c.model) mean.emplace_back(name, gg::zeros(w.shape(), {.dtype = gg::DType::Float64}));
-      GG_CHECK(c.model.size() == mean.size(), "average: {} holds other weights than the checkpoints after it", *dir);
-      for (size_t i = 0; i < mean.size(); ++i) {
-        GG_CHECK(c.model[i].first == mean[i].first && c.model[i].second.shape() == mean[i].second.shape(),
-                 "average: {} holds other weights than the checkpoints after it ('{}')", *dir, c.model[i].first);
-        mean[i].second = mean[i].second + c.model[i].second.to(gg::DType::Float64);
-      }
-    }
-    for (auto& [name, w] : mean) w = (w / static_cast<double>(last)).to(gg::DType::Float32);
-    t.model->load_state_dict(mean);
-    std::filesystem::create_directories(out);
-    gg::DirectoryLock lock(out);
-    remove_model_files(out);
-    t.save(out);
-    if (std::filesystem::exists(model_dir + "/split.txt"))  // eval's held-out test split
-      gg::write_file_atomic(out + "/split.txt", gg::read_file(model_dir + "/split.txt"));
-    fmt::print("averaged the weights of {} checkpoints (steps {} to {}) of {} into {}\n", last, steps.front(),
-               steps.back(), model_dir, out);
-  });
+  cmd->callback([] { average_checkpoints(model_dir, last, out, overwrite); });
 }
 
 }  // namespace translate_cli

@@ -129,6 +129,13 @@ TEST_CASE("translate average: the mean of the last checkpoints' weights, as a mo
   INFO(r.err);
   CHECK(r.status == 0);
   CHECK(translate({"average", "--model", model, "--last", "2", "--out", averaged}).status == 1);  // no --overwrite
+  // The same at the end of training: train --average-last 2 writes OUT-average.
+  const std::string again = (dir / "again").string();
+  r = translate({"train", "--data", data, "--out", again, "--split-mod", "10", "--epochs", "3", "--embed", "8",
+                 "--hidden", "16", "--valid-bleu", "0", "--keep-checkpoints", "0", "--average-last", "2"});
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  CHECK(cli::slurp(again + "-average/model.safetensors") == cli::slurp(averaged + "/model.safetensors"));
   fs::remove_all(dir);
 }
 
