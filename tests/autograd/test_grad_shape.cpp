@@ -144,7 +144,7 @@ TEST_CASE("gradcheck: chunk [4,6] into 3 along dim 1", "[gradcheck][autograd]") 
                    {leaf({4, 6})});
 }
 
-TEST_CASE("views share storage with their input; cat, clone and contiguous copy", "[autograd][shape]") {
+TEST_CASE("views share storage with their input, cat, clone and contiguous copy", "[autograd][shape]") {
   const Tensor x = leaf({2, 3, 4});
   CHECK(x.reshape({6, 4}).shares_storage_with(x));
   CHECK(x.transpose(0, 1).shares_storage_with(x));
@@ -156,7 +156,7 @@ TEST_CASE("views share storage with their input; cat, clone and contiguous copy"
   CHECK_FALSE(gg::cat({x, x}, 0).shares_storage_with(x));
 }
 
-TEST_CASE("shape ops on a 0-d tensor: transpose(0, -1) is the identity; select, split, chunk throw",
+TEST_CASE("shape ops on a 0-d tensor: transpose(0, -1) is the identity, select, split, chunk throw",
           "[autograd][shape]") {
   const Tensor x = gg_test::leaf({});
   CHECK(x.transpose(0, -1).shape() == gg::Shape{});

@@ -74,7 +74,7 @@ TEST_CASE("translate train: a model directory is replaced only with --overwrite,
   fs::remove_all(dir);
 }
 
-TEST_CASE("translate train: a model directory in use by another run is refused; a killed run leaves it unlocked",
+TEST_CASE("translate train: a model directory in use by another run is refused, and a killed run leaves it unlocked",
           "[reliability]") {
   // Two trainers in one directory removed each other's checkpoints in progress (seen by hand: a
   // published checkpoint without its weights).

@@ -71,7 +71,7 @@ TEST_CASE("translate translate: batches of any size give what one line at a time
   fs::remove_all(dir);
 }
 
-TEST_CASE("translate eval --output writes the hypotheses in test order; batching does not change the scores") {
+TEST_CASE("translate eval --output writes the hypotheses in test order, batching does not change the scores") {
   const fs::path dir = cli::scratch("eval-output");
   const std::string data = cli::write_dates_tsv(dir, 300), model = (dir / "model").string();
   REQUIRE(translate({"train", "--data", data, "--out", model, "--split-mod", "10", "--epochs", "2", "--embed", "16",

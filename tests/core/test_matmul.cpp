@@ -202,7 +202,7 @@ TEST_CASE("int64 matmul takes the exact naive path", "[core][matmul]") {
                       Catch::Contains("bool"));
 }
 
-TEST_CASE("matmul with K = 0 gives zeros; M or N = 0 gives an empty result", "[core][matmul]") {
+TEST_CASE("matmul with K = 0 gives zeros, M or N = 0 gives an empty result", "[core][matmul]") {
   for (DType dt : {DType::Float32, DType::Float64, DType::Int64}) {
     INFO(gg::dtype_name(dt));
     auto a = gg::ones({3, 0}, {.dtype = dt});

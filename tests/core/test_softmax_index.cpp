@@ -203,7 +203,7 @@ TEST_CASE("cat joins along any dim, reading views through their strides", "[core
   REQUIRE_THROWS_AS(gg::cat({}, 0), gg::Error);
 }
 
-TEST_CASE("stack adds a dim; split and chunk cut views", "[core][join]") {
+TEST_CASE("stack adds a dim, split and chunk cut views", "[core][join]") {
   auto a = gg::testing::iota({2, 3});
   auto b = gg::testing::iota({2, 3}, DType::Float64, 1, 10);
   auto s0 = gg::stack({a, b}, 0);

@@ -113,7 +113,7 @@ TEST_CASE("transpose, permute and t swap strides without copying", "[core][views
   CHECK(at(m, {1, 3}) == 8);
 }
 
-TEST_CASE("narrow and select move the offset; negative indices count from the end", "[core][views]") {
+TEST_CASE("narrow and select move the offset, negative indices count from the end", "[core][views]") {
   auto x = iota({3, 4, 5});
   auto n = x.narrow(1, 1, 2);
   CHECK(n.shape() == Shape{3, 2, 5});

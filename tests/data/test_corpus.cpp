@@ -31,7 +31,7 @@ std::vector<SentencePair> numbered(int64_t n) {
 
 }  // namespace
 
-TEST_CASE("read_tsv: columns are 1-based; a bad line is an error naming file and line", "[data]") {
+TEST_CASE("read_tsv: columns are 1-based, a bad line is an error naming file and line", "[data]") {
   data_test::TempDir dir("tsv_errors");
   auto path = data_test::write_file(dir.file("spa.txt"), kTsv);
   CHECK_THROWS_WITH(read_tsv(path, 2, 1), Contains("spa.txt:2: no column 2 (the line has 1 column)"));
@@ -75,7 +75,7 @@ TEST_CASE("read_tsv: trimming is optional", "[data]") {
   CHECK(read_tsv(path, 1, 2, {.trim = false}).pairs[0].src == " uno ");
 }
 
-TEST_CASE("read_parallel: line-aligned files; different lengths name file and line", "[data]") {
+TEST_CASE("read_parallel: line-aligned files, different lengths name file and line", "[data]") {
   data_test::TempDir dir("parallel");
   auto de = data_test::write_file(dir.file("train.de"), "Guten Morgen.\nDanke.\n\nTschüss.\nNoch eine.\n");
   auto en = data_test::write_file(dir.file("train.en"), "Good morning.\nThanks.\nEmpty source.\nBye.\n");
@@ -132,7 +132,7 @@ TEST_CASE("split_random: seeded, disjoint, sized by fractions", "[data]") {
   CHECK_THROWS_WITH(split_random(pairs, {.valid_fraction = 0.6, .test_fraction = 0.6}), Contains("sum to at most 1"));
 }
 
-TEST_CASE("Split: save, load and apply; load errors name file and line", "[data]") {
+TEST_CASE("Split: save, load and apply, load errors name file and line", "[data]") {
   data_test::TempDir dir("split_io");
   auto pairs = numbered(200);
   auto split = split_by_index_mod(pairs);

@@ -65,7 +65,7 @@ std::string parse_date(std::string s) {
 
 }  // namespace
 
-TEST_CASE("toy copy, reverse, sort: right targets, lengths and alphabet; seeded", "[data]") {
+TEST_CASE("toy copy, reverse, sort: right targets, lengths and alphabet, seeded", "[data]") {
   auto copy = toy_copy(200, 1);
   auto reverse = toy_reverse(200, 1);
   auto sorted = toy_sort(200, 1);

@@ -181,7 +181,7 @@ TEST_CASE("gradcheck: concat attention with padding and a fully masked row", "[g
   check_attention_module(m, 3, 4, 2);
 }
 
-TEST_CASE("gradcheck: Luong attentional state tanh(W_c [context; s])", "[gradcheck][nn][attention]") {
+TEST_CASE("gradcheck: Luong attentional state tanh(W_c [context, s])", "[gradcheck][nn][attention]") {
   gg::manual_seed(15);
   gg::nn::LuongAttentionalState m(3, 4, 5, DType::Float64);
   Tensor c = randn64({2, 3}).requires_grad_(), s = randn64({2, 4}).requires_grad_();

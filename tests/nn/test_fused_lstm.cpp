@@ -96,7 +96,7 @@ TEST_CASE("fused LSTM cell agrees with the composed ops over two steps", "[nn][r
   }
 }
 
-TEST_CASE("the fused LSTM records one node per layer and direction; the composed one a node per op", "[nn][rnn]") {
+TEST_CASE("the fused LSTM records one node per layer and direction, the composed one a node per op", "[nn][rnn]") {
   nn::LSTM fused(3, 2, {.bidirectional = true}), composed(3, 2, {.bidirectional = true, .fused = false});
   const Tensor x = gg::uniform({4, 1, 3}, -1, 1, {.requires_grad = true});
   const std::string g_fused = gg::graph_string(fused.forward(x).output), g_composed = gg::graph_string(composed.forward(x).output);

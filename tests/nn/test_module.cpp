@@ -80,7 +80,7 @@ TEST_CASE("Module: children and named_children", "[nn][module]") {
   CHECK(e.children()[1] == e.rnn);
 }
 
-TEST_CASE("Module: train() and eval() propagate; Dropout is the identity in eval", "[nn][module]") {
+TEST_CASE("Module: train() and eval() propagate, Dropout is the identity in eval", "[nn][module]") {
   auto m = std::make_shared<nn::Sequential>();
   m->push_back(std::make_shared<nn::Linear>(4, 4));
   auto inner = m->push_back(std::make_shared<nn::Sequential>());

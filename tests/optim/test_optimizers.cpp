@@ -203,7 +203,7 @@ TEST_CASE("Adagrad: s += g^2, p -= lr / (1 + (t - 1) decay) g / (sqrt(s) + eps)"
   check_two_steps(opt, p, q1, q);
 }
 
-TEST_CASE("optimizers: parameter groups keep their own learning rates; set_lr sets them all", "[optim]") {
+TEST_CASE("optimizers: parameter groups keep their own learning rates, set_lr sets them all", "[optim]") {
   Tensor a = param(kP0), b = param(kP0);
   optim::SGD opt(std::vector<optim::ParamGroup>{{{a}, 0.1}, {{b}, 0.01}});
   set_grad(a, kG1);
