@@ -60,7 +60,7 @@ fi
 max_len() {
   case "$1" in
     safetensors | translator_config) echo 4096 ;;
-    utf8 | tokenizer) echo 1024 ;;
+    utf8 | tokenizer | sentencepiece) echo 1024 ;;
     *) echo 2048 ;;
   esac
 }
