@@ -23,6 +23,12 @@ std::vector<std::string> train_args(const std::string& data, const std::string& 
           "--embed", "8", "--hidden", "16", "--valid-bleu", "0"};
 }
 
+std::string words(int n) {  // a line of n tokens
+  std::string line;
+  for (int i = 0; i < n; ++i) line += "x ";
+  return line;
+}
+
 std::vector<std::string> operator+(std::vector<std::string> a, const std::vector<std::string>& b) {
   a.insert(a.end(), b.begin(), b.end());
   return a;
@@ -145,13 +151,6 @@ TEST_CASE("translate eval and --resume refuse data that changed since training",
   fs::remove_all(dir);
 }
 
-namespace {
-std::string words(int n) {  // a line of n tokens
-  std::string line;
-  for (int i = 0; i < n; ++i) line += "x ";
-  return line;
-}
-}  // namespace
 
 TEST_CASE("translate translate: a bad line is reported by number, a blank line stays blank, the rest goes on",
           "[reliability]") {
