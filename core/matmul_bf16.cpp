@@ -128,6 +128,9 @@ std::shared_ptr<const Converted> converted(const Bf16Operand& x) {
 #if GG_GEMM_ONEDNN
 // oneDNN's matmul primitive for one shape, made once and kept: making one takes longer than
 // most products. A primitive is made for the threads it will run on, so they are in the key.
+// Its scratchpad is ours (scratchpad_mode::user, a buffer per thread): oneDNN's own is shared
+// by all primitives and may be used only by the thread that made the primitive, while ours run
+// on whichever thread multiplies (two at once inside a parallel batch of products).
 using dnnl::memory;
 struct PrimitiveKey {
   int64_t M, N, K;
@@ -150,15 +153,21 @@ memory::desc operand_desc(int64_t rows, int64_t cols, bool trans, memory::data_t
   return memory::desc({rows, cols}, type, trans ? memory::dims{1, rows} : memory::dims{cols, 1});
 }
 
-dnnl::matmul primitive(const PrimitiveKey& key) {
+struct Primitive {
+  dnnl::matmul matmul;
+  memory::desc scratchpad;
+};
+
+Primitive primitive(const PrimitiveKey& key) {
   static std::mutex mutex;
-  static auto* primitives = new std::map<PrimitiveKey, dnnl::matmul>;  // never destroyed, like the cache
+  static auto* primitives = new std::map<PrimitiveKey, Primitive>;  // never destroyed, like the cache
   std::lock_guard lock(mutex);
   auto it = primitives->find(key);
   if (it != primitives->end()) return it->second;
   if (primitives->size() >= kMaxPrimitives) primitives->clear();
   const auto [M, N, K, ta, tb, ldc, beta, threads, nested] = key;
   dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
   if (beta != 0) {
     dnnl::post_ops ops;
     ops.append_sum(beta);
@@ -167,7 +176,8 @@ dnnl::matmul primitive(const PrimitiveKey& key) {
   const dnnl::matmul::desc desc(operand_desc(M, K, ta, memory::data_type::bf16),
                                 operand_desc(K, N, tb, memory::data_type::bf16),
                                 memory::desc({M, N}, memory::data_type::f32, memory::dims{ldc, 1}));
-  return primitives->emplace(key, dnnl::matmul(dnnl::matmul::primitive_desc(desc, attr, cpu_engine()))).first->second;
+  const dnnl::matmul::primitive_desc pd(desc, attr, cpu_engine());
+  return primitives->emplace(key, Primitive{dnnl::matmul(pd), pd.scratchpad_desc()}).first->second;
 }
 #endif
 
@@ -198,14 +208,16 @@ void gemm_bf16(const Bf16Operand& a, const Bf16Operand& b, int64_t M, int64_t N,
 #if GG_GEMM_ONEDNN
   if (native_bf16()) {
     try {
-      const dnnl::matmul p =
-          primitive({M, N, K, a.trans, b.trans, ldc, beta, omp_get_max_threads(), omp_in_parallel() != 0});
+      const Primitive p = primitive({M, N, K, a.trans, b.trans, ldc, beta, omp_get_max_threads(), omp_in_parallel() != 0});
+      thread_local std::vector<std::byte> scratch;
+      scratch.resize(std::max(scratch.size(), p.scratchpad.get_size()));
       const auto bf16 = memory::data_type::bf16;
       const memory am(operand_desc(M, K, a.trans, bf16), cpu_engine(), ca->data());
       const memory bm(operand_desc(K, N, b.trans, bf16), cpu_engine(), cb->data());
       const memory cm(memory::desc({M, N}, memory::data_type::f32, memory::dims{ldc, 1}), cpu_engine(), c);
       thread_local dnnl::stream stream(cpu_engine());
-      p.execute(stream, {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}});
+      const memory sm(p.scratchpad, cpu_engine(), scratch.data());
+      p.matmul.execute(stream, {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}, {DNNL_ARG_SCRATCHPAD, sm}});
       stream.wait();
     } catch (const dnnl::error& e) {
       fail("matmul (bf16): oneDNN failed on a [{}, {}] x [{}, {}] product: {}", M, K, K, N, e.what());

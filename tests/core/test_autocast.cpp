@@ -171,3 +171,25 @@ TEST_CASE("under autocast a weight is converted once per version, not once per u
   gg::kernel::clear_bf16_cache();
   CHECK(gg::kernel::bf16_cache_stats().kept == 0);
 }
+
+TEST_CASE("bf16 products on several threads at once give the bits of one thread", "[core][autocast]") {
+  // oneDNN's own scratchpad belongs to the thread that made a primitive; ours run on whichever
+  // thread multiplies (a batch of products is split over the threads), so they bring their own.
+  gg::manual_seed(4);
+  std::vector<std::pair<Tensor, Tensor>> batches;  // [8, M, K] x [8, K, N], thin and long products
+  for (auto [M, K, N] : {std::array<int64_t, 3>{8, 2048, 16}, {30, 24, 96}, {64, 256, 512}, {7, 16, 24}})
+    batches.emplace_back(gg::randn({8, M, K}), gg::randn({8, K, N}));
+  auto products = [&] {
+    std::vector<std::vector<float>> out;
+    gg::autocast bf16;
+    for (const auto& [a, b] : batches) out.push_back(gg::kernel::matmul(a, b).to_vector<float>());
+    return out;
+  };
+  gg::set_num_threads(1);
+  const auto alone = products();
+  gg::set_num_threads(2);
+  int wrong = 0;
+  for (int i = 0; i < 30; ++i) wrong += products() != alone;
+  gg::set_num_threads(1);
+  CHECK(wrong == 0);
+}
