@@ -50,6 +50,9 @@
 #include "optim/optimizers.h"
 #include "optim/schedule.h"
 
+#include "dist/comm.h"
+#include "dist/data_parallel.h"
+
 #include "data/batch.h"
 #include "data/bleu.h"
 #include "data/chrf.h"

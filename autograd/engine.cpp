@@ -7,6 +7,7 @@
 #include <map>
 #include <tuple>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "autograd/node.h"
 #include "core/kernels.h"
@@ -80,38 +81,51 @@ void flush_deferred(const std::vector<DeferredGrad>& uses) {
   if (uses[0].bias) accumulate_leaf_fresh(*uses[0].bias, kernel::sum(dy, {0}, false));
 }
 
-// The deferred weight gradients of one backward pass, grouped by (weight, bias, kind,
-// precision). A group is computed as soon as the last edge into its weight has been processed,
-// so that a weight used once (an output layer) frees its dy as early as if nothing had been
-// deferred.
-class DeferredGrads {
+// The leaves of one backward pass: how many edges into each are left, and the deferred weight
+// gradients (grouped by weight, bias, kind and precision). A group is computed as soon as the
+// last edge into its weight has been processed, so that a weight used once (an output layer)
+// frees its dy as early as if nothing had been deferred. A leaf's gradient is then final, and
+// its grad_ready hook runs: once no edge into it is left and no deferred group still owes it a
+// bias gradient.
+class Leaves {
  public:
-  void count_use(const AutogradMeta* leaf) { ++uses_left_[leaf]; }
+  void count_use(AutogradMeta* leaf) { ++uses_left_[leaf]; }
   void add(DeferredGrad&& d) {
     auto& group = groups_[{d.weight.get(), d.bias.get(), d.kind, d.precision}];
     group.push_back(std::move(d));
   }
-  void edge_done(const AutogradMeta* leaf) {
+  void edge_done(AutogradMeta* leaf) {
     if (--uses_left_[leaf] > 0) return;
     for (auto it = groups_.begin(); it != groups_.end();) {
-      if (std::get<0>(it->first) == leaf) {
-        flush_deferred(it->second);
-        it = groups_.erase(it);
-      } else {
+      if (std::get<0>(it->first) != leaf) {
         ++it;
+        continue;
       }
+      AutogradMeta* bias = std::get<1>(it->first);
+      flush_deferred(it->second);
+      it = groups_.erase(it);
+      if (bias && uses_left_[bias] == 0) finished(bias);
     }
+    finished(leaf);
   }
   void flush_all() {
     for (auto& [key, group] : groups_) flush_deferred(group);
     groups_.clear();
+    for (auto& [leaf, left] : uses_left_) finished(leaf);
   }
 
  private:
-  std::unordered_map<const AutogradMeta*, int> uses_left_;
+  void finished(AutogradMeta* leaf) {
+    for (const auto& [key, group] : groups_)
+      if (std::get<1>(key) == leaf) return;  // a bias whose weight's group is still to come
+    if (leaf->grad_ready && done_.insert(leaf).second) leaf->grad_ready();
+  }
+
+  std::unordered_map<AutogradMeta*, int> uses_left_;
+  std::unordered_set<AutogradMeta*> done_;  // whose hook ran
   // (weight, bias, kind, precision): a tied embedding is both an embedding and an output layer,
   // and uses inside and outside gg::autocast are summed in their own precisions.
-  using Key = std::tuple<const AutogradMeta*, const AutogradMeta*, DeferredGrad::Kind, Precision>;
+  using Key = std::tuple<AutogradMeta*, AutogradMeta*, DeferredGrad::Kind, Precision>;
   std::map<Key, std::vector<DeferredGrad>> groups_;
 };
 
@@ -123,18 +137,19 @@ void run_backward(const Tensor& root, const Tensor& grad, bool retain_graph) {
   const std::shared_ptr<Node>& root_fn = root.autograd_meta->grad_fn;
   if (!root_fn) {  // backward on a leaf: its gradient is `grad`
     accumulate_leaf(*root.autograd_meta, grad);
+    if (root.autograd_meta->grad_ready) root.autograd_meta->grad_ready();
     return;
   }
   // Count, for every node, how many edges from other nodes in the graph lead to it.
   std::unordered_map<Node*, int> consumers;
-  DeferredGrads deferred;  // and, for every leaf, how many edges lead to it
+  Leaves leaves;  // and, for every leaf, how many edges lead to it
   std::vector<Node*> stack{root_fn.get()};
   consumers[root_fn.get()] = 0;
   while (!stack.empty()) {
     Node* node = stack.back();
     stack.pop_back();
     for (const Edge& e : node->inputs) {
-      if (e.leaf) deferred.count_use(e.leaf.get());
+      if (e.leaf) leaves.count_use(e.leaf.get());
       if (!e.fn) continue;
       auto [it, first_visit] = consumers.try_emplace(e.fn.get(), 0);
       ++it->second;
@@ -164,7 +179,7 @@ void run_backward(const Tensor& root, const Tensor& grad, bool retain_graph) {
       }
       GG_CHECK(grads.size() == node->inputs.size(), "backward: {} returned {} gradients for {} inputs", node->name(),
                grads.size(), node->inputs.size());
-      for (DeferredGrad& d : node->deferred) deferred.add(std::move(d));
+      for (DeferredGrad& d : node->deferred) leaves.add(std::move(d));
       node->deferred.clear();
     }
     for (size_t i = 0; i < node->inputs.size(); ++i) {
@@ -176,7 +191,7 @@ void run_backward(const Tensor& root, const Tensor& grad, bool retain_graph) {
         if (slice.dim < 0) accumulate_leaf(*e.leaf, gi);
         else add_slice(e.leaf->grad, gi, slice, e.shape, /*in_place=*/true);  // .grad() accumulates in place
       }
-      if (e.leaf) deferred.edge_done(e.leaf.get());
+      if (e.leaf) leaves.edge_done(e.leaf.get());
       if (!e.fn) continue;
       if (gi.defined()) {
         Tensor& slot = pending[e.fn.get()];
@@ -189,7 +204,7 @@ void run_backward(const Tensor& root, const Tensor& grad, bool retain_graph) {
     }
     if (!retain_graph) node->release();
   }
-  deferred.flush_all();  // none left when every node ran; kept so that no gradient can be lost
+  leaves.flush_all();  // no group is left when every node ran; kept so that no gradient can be lost
 }
 
 // ---- Tensor's autograd members ----------------------------------------------------------------
@@ -215,6 +230,12 @@ Tensor Tensor::grad() const { return autograd_meta ? autograd_meta->grad : Tenso
 
 void Tensor::zero_grad() {
   if (autograd_meta) autograd_meta->grad = Tensor();
+}
+
+void Tensor::set_grad_ready_hook(std::function<void()> hook) {
+  GG_CHECK(requires_grad() && is_leaf(), "set_grad_ready_hook: only a leaf that requires grad has a gradient to wait "
+           "for; this tensor of shape {} is {}", shape_, requires_grad() ? "not a leaf" : "not requiring grad");
+  autograd_meta->grad_ready = std::move(hook);
 }
 
 std::shared_ptr<Node> Tensor::grad_fn() const { return autograd_meta ? autograd_meta->grad_fn : nullptr; }

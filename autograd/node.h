@@ -18,6 +18,7 @@
 //     return y;
 //   }
 // backward() runs with grad mode off, so it may use the same gg:: ops as forward code.
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -33,6 +34,10 @@ struct AutogradMeta {
   bool requires_grad = false;
   Tensor grad;
   std::shared_ptr<Node> grad_fn;
+  // A leaf's hook, run by backward once `grad` is final for the pass: no edge into the leaf
+  // is left to process and its deferred products are summed. Data-parallel training starts
+  // sending a gradient from here, while backward goes on (dist/data_parallel.h).
+  std::function<void()> grad_ready;
 };
 
 // Where the gradient for one input of a node goes.

@@ -64,6 +64,17 @@ inline Batch make_batch(int64_t V, int64_t B, int64_t L, uint64_t index) {
   return {from_vector(src, {B, L}), from_vector(src_len), from_vector(tin, {B, L}), from_vector(tout, {B, L}), tokens};
 }
 
+// Rank `rank`'s rows of a batch in data-parallel training over `world` ranks: rows rank,
+// rank + world, ... (as data::shard takes them), padding kept.
+inline Batch shard(const Batch& batch, int64_t rank, int64_t world) {
+  if (world == 1) return batch;
+  const Tensor rows = arange(static_cast<double>(rank), static_cast<double>(batch.src.size(0)), static_cast<double>(world));
+  Batch mine{index_select(batch.src, 0, rows), index_select(batch.src_lengths, 0, rows),
+             index_select(batch.tgt_in, 0, rows), index_select(batch.tgt_out, 0, rows), 0};
+  for (int64_t id : mine.tgt_out.to_vector<int64_t>()) mine.target_tokens += id != 0;
+  return mine;
+}
+
 inline std::shared_ptr<models::Seq2Seq> make_model(const std::string& model, const WorkloadSize& w) {
   if (model == "lstm-attn")
     return std::make_shared<models::RNNSeq2Seq>(

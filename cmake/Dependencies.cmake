@@ -38,6 +38,27 @@ elseif(NOT GG_GEMM STREQUAL "openblas")
   message(FATAL_ERROR "glassgrad: GG_GEMM is '${GG_GEMM}'; expected onednn or openblas")
 endif()
 
+# Open MPI (dist/: data-parallel training over several processes and machines), optional:
+# GG_MPI is on when it is found. Asked for with -DGG_MPI=ON, a missing MPI stops configuration.
+# MPI's C interface, called from C++ (the deprecated C++ bindings are skipped).
+set(MPI_CXX_SKIP_MPICXX ON)
+find_package(MPI QUIET COMPONENTS CXX)
+if(NOT DEFINED GG_MPI)
+  if(MPI_CXX_FOUND)
+    set(GG_MPI ON CACHE BOOL "Data-parallel training over MPI (libopenmpi-dev)")
+  else()
+    set(GG_MPI OFF CACHE BOOL "Data-parallel training over MPI (libopenmpi-dev)")
+  endif()
+elseif(GG_MPI AND NOT MPI_CXX_FOUND)
+  gg_missing("MPI (for GG_MPI; -DGG_MPI=OFF builds without it)" "libopenmpi-dev openmpi-bin")
+endif()
+if(GG_MPI)
+  find_program(GG_MPIEXEC NAMES mpirun mpiexec)
+  if(NOT GG_MPIEXEC)
+    gg_missing("mpirun (to run the data-parallel tests)" "openmpi-bin")
+  endif()
+endif()
+
 find_package(OpenMP QUIET COMPONENTS CXX)
 if(NOT OpenMP_CXX_FOUND)
   gg_missing("OpenMP" "libgomp1 (comes with g++) or libomp-dev")

@@ -9,6 +9,7 @@
 // gradients. The members under "autograd" are declared here so that `x.grad()` and
 // `loss.backward()` read naturally, but they are defined in autograd/, and core/ only
 // carries the opaque AutogradMeta pointer.
+#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <ostream>
@@ -99,6 +100,9 @@ class Tensor {
   bool is_leaf() const;                          // true unless produced by a recorded op
   Tensor grad() const;                           // accumulated gradient of a leaf; undefined before backward
   void zero_grad();                              // drops the accumulated gradient
+  // A leaf's hook, called by every backward that reaches it once its .grad() is final for that
+  // pass (an empty function removes it). Data-parallel training sends gradients from it.
+  void set_grad_ready_hook(std::function<void()> hook);
   std::shared_ptr<Node> grad_fn() const;
   // Backpropagates from this tensor into the .grad() of every leaf it depends on. A
   // non-scalar needs `gradient` of its shape (undefined = ones for a scalar). The graph's

@@ -66,6 +66,24 @@ Batch collate(const std::vector<EncodedPair>& pairs) {
   return collate(pairs, rows);
 }
 
+Batch shard(const Batch& batch, int64_t rank, int64_t world) {
+  GG_CHECK(world >= 1 && rank >= 0 && rank < world, "shard: rank {} of a world of {}", rank, world);
+  if (world == 1) return batch;
+  // The rows back as pairs, then collated again: the same layout collate gives any batch.
+  const auto src = batch.src.to_vector<int64_t>(), tgt_out = batch.tgt_out.to_vector<int64_t>();
+  const auto src_len = batch.src_lengths.to_vector<int64_t>(), tgt_len = batch.tgt_lengths.to_vector<int64_t>();
+  const int64_t S = batch.src.size(1), T = batch.tgt_out.size(1);
+  std::vector<EncodedPair> rows;
+  for (int64_t b = rank; b < batch.size(); b += world) {
+    EncodedPair p;
+    p.src.assign(src.begin() + b * S, src.begin() + b * S + src_len[b]);
+    p.tgt.assign(tgt_out.begin() + b * T, tgt_out.begin() + b * T + tgt_len[b] - 1);  // without <eos>
+    p.index = batch.indices[static_cast<size_t>(b)];
+    rows.push_back(std::move(p));
+  }
+  return rows.empty() ? Batch{} : collate(rows);
+}
+
 std::vector<Batch> make_batches(const std::vector<EncodedPair>& pairs, const BatchOptions& options, int64_t epoch) {
   GG_CHECK(options.batch_size >= 1, "make_batches: batch_size must be at least 1, got {}", options.batch_size);
   GG_CHECK(options.max_tokens >= 0, "make_batches: max_tokens must be >= 0 (0: no cap), got {}", options.max_tokens);

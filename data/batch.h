@@ -59,6 +59,13 @@ std::vector<Batch> make_batches(const std::vector<EncodedPair>& pairs, const Bat
 Batch collate(const std::vector<EncodedPair>& pairs, const std::vector<size_t>& rows);
 Batch collate(const std::vector<EncodedPair>& pairs);  // all pairs
 
+// Rank `rank`'s share of a batch for data-parallel training over `world` ranks: rows rank,
+// rank + world, rank + 2 world, ... (a bucketed batch is sorted by length, so every rank gets
+// long and short sentences alike), padding trimmed to the share's own longest row. A batch of
+// B rows gives ranks B / world or B / world + 1 rows; a rank past the last row gets an empty
+// batch (size() 0, no tensors).
+Batch shard(const Batch& batch, int64_t rank, int64_t world);
+
 struct EncodePairsOptions {
   bool src_bos = false;  // <bos> before each source
   bool src_eos = false;  // <eos> after each source

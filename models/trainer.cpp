@@ -156,18 +156,29 @@ void write_loss_curve(const std::string& path, const TrainResult& result) {
 
 }  // namespace
 
-double evaluate_loss(Seq2Seq& model, const std::vector<data::EncodedPair>& pairs, int64_t batch_size) {
-  if (pairs.empty()) return 0;
+namespace {
+// The summed loss and the target tokens of every world-th batch of `pairs`, from the rank-th.
+std::pair<double, int64_t> loss_sum(Seq2Seq& model, const std::vector<data::EncodedPair>& pairs, int64_t batch_size,
+                                    int64_t rank = 0, int64_t world = 1) {
+  if (pairs.empty()) return {0.0, 0};
   NoGradGuard no_grad;
   model.eval();
   double total = 0;
   int64_t tokens = 0;
-  for (const auto& batch : data::make_batches(pairs, {.batch_size = batch_size, .shuffle = false})) {
+  const auto batches = data::make_batches(pairs, {.batch_size = batch_size, .shuffle = false});
+  for (size_t i = static_cast<size_t>(rank); i < batches.size(); i += static_cast<size_t>(world)) {
+    const data::Batch& batch = batches[i];
     Tensor loss = model.loss(batch.src, batch.src_lengths, batch.tgt_in, batch.tgt_out,
                              {.ignore_index = 0, .reduction = Reduction::Sum});
     total += loss.item();
     tokens += batch.tgt_tokens;
   }
+  return {total, tokens};
+}
+}  // namespace
+
+double evaluate_loss(Seq2Seq& model, const std::vector<data::EncodedPair>& pairs, int64_t batch_size) {
+  const auto [total, tokens] = loss_sum(model, pairs, batch_size);
   return total / static_cast<double>(std::max<int64_t>(tokens, 1));
 }
 
@@ -187,12 +198,18 @@ TrainResult train(Translator& translator, const std::vector<data::EncodedPair>& 
   GG_CHECK(o.batch_size >= 1, "train: --batch-size must be at least 1, got {}", o.batch_size);
   GG_CHECK(o.log_every >= 1, "train: log_every must be at least 1, got {}", o.log_every);
   Seq2Seq& model = *translator.model;
+  // Under mpirun only rank 0 writes, and every decision to stop is taken by all ranks together.
+  const bool writer = dist::rank() == 0, quiet = o.quiet || !writer;
   GG_CHECK(o.teacher_forcing > 0 && o.teacher_forcing <= 1, "train: teacher forcing must be in (0, 1], got {}",
            o.teacher_forcing);
   model.teacher_forcing = o.teacher_forcing;
   optim::Adam optimizer(model.parameters(), {.lr = o.lr});
   std::unique_ptr<optim::LRScheduler> schedule;
   if (o.warmup_steps > 0) schedule = std::make_unique<optim::WarmupInverseSqrtLR>(optimizer, o.warmup_steps);
+
+  // Data-parallel under mpirun (even with one rank, so that -np 1 computes what -np N does).
+  std::unique_ptr<dist::DataParallel> ddp;
+  if (dist::initialized()) ddp = std::make_unique<dist::DataParallel>(model.parameters(), dist::DataParallelOptions{.mode = o.reduce});
 
   // Where training stands; a checkpoint saves exactly this (and the model, optimizer and RNG).
   TrainResult result;
@@ -234,21 +251,27 @@ TrainResult train(Translator& translator, const std::vector<data::EncodedPair>& 
     best = state.at("best_valid_loss"), bad_epochs = state.at("bad_epochs");
     epoch_loss = state.at("epoch_loss_sum"), epoch_tokens = state.at("epoch_tokens");
     seconds_before = state.at("seconds"), metrics_bytes = state.at("metrics_bytes");
-    if (!o.quiet) fmt::print("resuming from {} (epoch {}, step {})\n", saved.back(), epoch + 1, step);
-  } else {
+    if (!quiet) fmt::print("resuming from {} (epoch {}, step {})\n", saved.back(), epoch + 1, step);
+  } else if (writer) {
     GG_CHECK(list_checkpoints(o.out_dir).empty(),
              "train: {} holds the checkpoints of another run; resume it, or remove {}/checkpoints", o.out_dir, o.out_dir);
     translator.save(o.out_dir);
   }
-  MetricsLog log(o.out_dir + "/metrics.jsonl", metrics_bytes);
+  std::unique_ptr<MetricsLog> log;
+  if (writer) log = std::make_unique<MetricsLog>(o.out_dir + "/metrics.jsonl", metrics_bytes);
   if (o.resume) read_metrics(o.out_dir + "/metrics.jsonl", result);
+  const std::string ranks = ddp ? fmt::format(" on {} ranks", dist::world_size()) : "";
+  if (ddp && !quiet)
+    fmt::print("data-parallel: {} ranks, {} reduction, {} buckets of gradients ({:.1f} MiB)\n", dist::world_size(),
+               dist::mode_name(o.reduce), ddp->bucket_count(), static_cast<double>(ddp->gradient_bytes()) / (1 << 20));
   StopOnSignal stop(o.handle_signals);
-  const bool tty = !o.quiet && ::isatty(STDOUT_FILENO);
+  const bool tty = !quiet && ::isatty(STDOUT_FILENO);
   const auto start = Clock::now();
   auto last_print = start, last_save = start;
   auto elapsed = [&] { return seconds_before + seconds_since(start); };
 
   auto save = [&] {
+    if (!writer) return;
     NamedTensors opt = optimizer.state_dict();
     if (schedule)
       for (auto& [k, v] : schedule->state_dict()) opt.emplace_back("schedule." + k, v);
@@ -256,7 +279,7 @@ TrainResult train(Translator& translator, const std::vector<data::EncodedPair>& 
     rng << global_generator().engine();
     json state = {{"best_valid_loss", std::isfinite(best) ? best : 1e300}, {"bad_epochs", bad_epochs},
                   {"epoch_loss_sum", epoch_loss}, {"epoch_tokens", epoch_tokens}, {"seconds", elapsed()},
-                  {"metrics_bytes", log.sync()}, {"rng", rng.str()}, {"options", resume_options(o)}};
+                  {"metrics_bytes", log->sync()}, {"rng", rng.str()}, {"options", resume_options(o)}};
     result.checkpoint = save_checkpoint(
         o.out_dir, {.step = step, .epoch = epoch, .batch_in_epoch = batch_in_epoch, .model = model.state_dict(),
                     .optimizer = opt, .trainer = state}, o.keep_checkpoints);
@@ -265,7 +288,8 @@ TrainResult train(Translator& translator, const std::vector<data::EncodedPair>& 
   if (!o.resume) save();  // from here on, --resume always has a checkpoint to start from
 
   bool out_of_time = false;
-  while (epoch < o.epochs && !stop.signal()) {
+  int stop_signal = 0;  // the signal that stops training, on any rank
+  while (epoch < o.epochs && !stop_signal) {
     model.train();
     const auto batches = data::make_batches(train_pairs, {.batch_size = o.batch_size, .seed = o.seed}, epoch);
     int64_t window_tokens = 0, run_tokens = 0;
@@ -274,26 +298,50 @@ TrainResult train(Translator& translator, const std::vector<data::EncodedPair>& 
     const double done_before = static_cast<double>(batch_in_epoch) / static_cast<double>(batches.size());
     while (batch_in_epoch < static_cast<int64_t>(batches.size())) {
       const auto& batch = batches[static_cast<size_t>(batch_in_epoch)];
-      Tensor loss;
-      {
-        autocast precision(o.precision);  // backward's products run in the precision forward's did
-        loss = model.loss(batch.src, batch.src_lengths, batch.tgt_in, batch.tgt_out,
-                          {.ignore_index = 0, .label_smoothing = o.label_smoothing});
+      double l = 0;  // the mean loss per target token of the whole batch
+      if (!ddp) {
+        Tensor loss;
+        {
+          autocast precision(o.precision);  // backward's products run in the precision forward's did
+          loss = model.loss(batch.src, batch.src_lengths, batch.tgt_in, batch.tgt_out,
+                            {.ignore_index = 0, .label_smoothing = o.label_smoothing});
+        }
+        optimizer.zero_grad();
+        loss.backward();
+        l = loss.item();
+      } else {  // this rank's share, its loss summed; DataParallel sums over ranks and divides
+        const data::Batch mine = data::shard(batch, dist::rank(), dist::world_size());
+        global_generator().seed(dist::step_seed(o.seed, step, dist::rank()));
+        optimizer.zero_grad();
+        ddp->begin_step();
+        double loss_sum = 0;
+        if (mine.size() > 0) {
+          Tensor loss;
+          {
+            autocast precision(o.precision);
+            loss = model.loss(mine.src, mine.src_lengths, mine.tgt_in, mine.tgt_out,
+                              {.ignore_index = 0, .label_smoothing = o.label_smoothing, .reduction = Reduction::Sum});
+          }
+          loss.backward();
+          loss_sum = loss.item();
+        }
+        const int64_t tokens = ddp->finish(mine.tgt_tokens);
+        GG_CHECK(tokens == batch.tgt_tokens,
+                 "data-parallel training: the ranks' shares hold {} target tokens, the batch {}: the ranks read "
+                 "different data", tokens, batch.tgt_tokens);
+        l = dist::sum(loss_sum) / static_cast<double>(tokens);
       }
-      optimizer.zero_grad();
-      loss.backward();
       const double norm = o.clip > 0 ? optim::clip_grad_norm_(model.parameters(), o.clip) : 0.0;
       optimizer.step();
       if (schedule) schedule->step();
       ++step, ++batch_in_epoch;
-      const double l = loss.item();
       epoch_loss += l * static_cast<double>(batch.tgt_tokens);
       epoch_tokens += batch.tgt_tokens;
       window_tokens += batch.tgt_tokens;
       run_tokens += batch.tgt_tokens;
       if (step % o.log_every == 0) {
         const double tok_s = static_cast<double>(window_tokens) / std::max(1e-9, seconds_since(window_start));
-        log.write({{"step", step}, {"epoch", epoch + 1}, {"loss", l}, {"lr", optimizer.lr()}, {"grad_norm", norm},
+        if (log) log->write({{"step", step}, {"epoch", epoch + 1}, {"loss", l}, {"lr", optimizer.lr()}, {"grad_norm", norm},
                    {"tok_per_s", tok_s}, {"seconds", elapsed()}});
         result.step_losses.emplace_back(step, l);
         window_tokens = 0;
@@ -306,19 +354,24 @@ TrainResult train(Translator& translator, const std::vector<data::EncodedPair>& 
         // Of this epoch, from this run's pace.
         double eta = (1 - done) * seconds_since(epoch_start) / std::max(1e-9, done - done_before);
         if (o.time_budget_minutes > 0) eta = std::min(eta, o.time_budget_minutes * 60 - seconds_since(start));
-        std::fprintf(stdout, "\repoch %lld/%lld [%s%s] %3.0f%%  loss %.3f  %.0f tok/s  ETA %s   ", (long long)epoch + 1,
+        std::fprintf(stdout, "\repoch %lld/%lld [%s%s] %3.0f%%  loss %.3f  %.0f tok/s%s  ETA %s   ", (long long)epoch + 1,
                      (long long)o.epochs, std::string(filled, '#').c_str(), std::string(width - filled, '.').c_str(),
-                     100 * done, l, rate, clock_string(eta).c_str());
+                     100 * done, l, rate, ranks.c_str(), clock_string(eta).c_str());
         std::fflush(stdout);
         last_print = Clock::now();
-      } else if (!tty && !o.quiet && seconds_since(last_print) > 10) {
-        fmt::print("epoch {} step {} ({:.0f}%)  loss {:.3f}  {:.0f} tok/s  {} elapsed\n", epoch + 1, step, 100 * done, l,
-                   rate, clock_string(elapsed()));
+      } else if (!tty && !quiet && seconds_since(last_print) > 10) {
+        fmt::print("epoch {} step {} ({:.0f}%)  loss {:.3f}  {:.0f} tok/s{}  {} elapsed\n", epoch + 1, step, 100 * done, l,
+                   rate, ranks, clock_string(elapsed()));
         std::fflush(stdout);
         last_print = Clock::now();
       }
       out_of_time = o.time_budget_minutes > 0 && seconds_since(start) > o.time_budget_minutes * 60;
-      if (out_of_time || stop.signal()) {
+      stop_signal = stop.signal();
+      if (ddp) {  // one rank's clock or signal stops them all, at the same step
+        out_of_time = dist::max(int64_t{out_of_time}) != 0;
+        stop_signal = static_cast<int>(dist::max(int64_t{stop_signal}));
+      }
+      if (out_of_time || stop_signal) {
         save();
         break;
       }
@@ -328,15 +381,18 @@ TrainResult train(Translator& translator, const std::vector<data::EncodedPair>& 
       if (due && !end_of_epoch) save();
     }
     if (tty) std::fprintf(stdout, "\n");
-    if (stop.signal()) break;  // saved above; validation would keep the user waiting
+    if (stop_signal) break;  // saved above; validation would keep the user waiting
     // Validation.
     EpochRecord rec;
     rec.epoch = epoch + 1;
     rec.step = step;
     rec.train_loss = epoch_loss / static_cast<double>(std::max<int64_t>(epoch_tokens, 1));
-    rec.valid_loss = evaluate_loss(model, valid);
+    {  // under mpirun each rank takes its share of the batches; the sums are added in rank order (same bits everywhere)
+      const auto [total, tokens] = loss_sum(model, valid, 64, dist::rank(), dist::world_size());
+      rec.valid_loss = dist::sum(total) / static_cast<double>(std::max<int64_t>(dist::sum(tokens), 1));
+    }
     rec.valid_ppl = std::exp(rec.valid_loss);
-    if (o.valid_bleu_sentences > 0 && !valid_text.empty()) {
+    if (writer && o.valid_bleu_sentences > 0 && !valid_text.empty()) {  // only rank 0 reports it
       std::vector<std::string> sources, references;
       for (size_t i = 0; i < valid_text.size() && static_cast<int64_t>(i) < o.valid_bleu_sentences; ++i) {
         sources.push_back(valid_text[i].src);
@@ -351,20 +407,20 @@ TrainResult train(Translator& translator, const std::vector<data::EncodedPair>& 
     json j = {{"epoch", rec.epoch}, {"step", step}, {"train_loss", rec.train_loss}, {"valid_loss", rec.valid_loss},
               {"valid_ppl", rec.valid_ppl}, {"seconds", rec.seconds}};
     if (rec.valid_bleu >= 0) j["valid_bleu"] = rec.valid_bleu;
-    log.write(j);
+    if (log) log->write(j);
     const bool improved = rec.valid_loss < best || valid.empty();
     if (improved) {
       best = rec.valid_loss;
       bad_epochs = 0;
-      translator.save(o.out_dir);  // the best model so far
+      if (writer) translator.save(o.out_dir);  // the best model so far
     } else {
       ++bad_epochs;
     }
-    if (!o.quiet)
+    if (!quiet)
       fmt::print("epoch {:>3}  train loss {:.4f}  valid loss {:.4f}  ppl {:.2f}{}  {}{}\n", rec.epoch, rec.train_loss,
                  rec.valid_loss, rec.valid_ppl, rec.valid_bleu >= 0 ? fmt::format("  BLEU {:.2f}", rec.valid_bleu) : "",
                  clock_string(rec.seconds), improved ? "  (best, saved)" : "");
-    write_loss_curve(o.out_dir + "/loss.png", result);
+    if (writer) write_loss_curve(o.out_dir + "/loss.png", result);
     if (out_of_time) break;  // the checkpoint saved mid-epoch continues this epoch
     ++epoch, batch_in_epoch = 0, epoch_loss = 0, epoch_tokens = 0;  // where a resume from this checkpoint starts
     save();
@@ -373,7 +429,7 @@ TrainResult train(Translator& translator, const std::vector<data::EncodedPair>& 
       break;
     }
   }
-  result.signal = stop.signal();
+  result.signal = stop_signal;
   if (result.signal) result.stop_reason = fmt::format("interrupted ({})", result.signal == SIGINT ? "SIGINT" : "SIGTERM");
   if (result.stop_reason.empty()) result.stop_reason = out_of_time ? "time budget" : "epochs";
   result.steps = step;

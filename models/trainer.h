@@ -14,6 +14,12 @@
 // process at once). A resumed run continues from the newest checkpoint and computes exactly
 // what the uninterrupted run would have: same batches, same random numbers, same updates, and
 // metrics.jsonl cut back to the checkpoint so that it holds no step twice.
+//
+// Under mpirun, every rank runs train() on the same data: each takes its share of every batch
+// (data::shard), the ranks sum their gradients (dist::DataParallel) and take the same step, and
+// only rank 0 writes (model directory, checkpoints, metrics, progress). A run may be resumed
+// with another number of ranks: the batches depend on the seed and the epoch only, and each
+// rank's random numbers on (seed, step, rank).
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -21,6 +27,7 @@
 #include "core/autocast.h"
 #include "data/batch.h"
 #include "data/corpus.h"
+#include "dist/data_parallel.h"
 #include "models/translator.h"
 
 namespace gg::models {
@@ -46,6 +53,9 @@ struct TrainOptions {
   bool handle_signals = true;     // SIGINT / SIGTERM: save and stop after the current step
   bool resume = false;            // continue from out_dir's newest checkpoint
   bool quiet = false;
+  // Under mpirun (dist::initialized()): every rank trains on its share of each batch and the
+  // gradients are summed over the ranks this way (dist/data_parallel.h).
+  dist::ReduceMode reduce = dist::ReduceMode::Exact;
 };
 
 // The options a resumed run must share with the run it continues (they decide the batches, the

@@ -4,7 +4,7 @@ set -euo pipefail
 
 GG_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # Debian 12 packages glassgrad builds with (see README, "Dependencies").
-GG_PACKAGES=(g++ cmake make libopenblas-openmp-dev libdnnl-dev libfmt-dev catch2 nlohmann-json3-dev libcli11-dev pkg-config libsentencepiece-dev libstb-dev libssl-dev)
+GG_PACKAGES=(g++ cmake make libopenblas-openmp-dev libdnnl-dev libfmt-dev catch2 nlohmann-json3-dev libcli11-dev pkg-config libsentencepiece-dev libstb-dev libssl-dev libopenmpi-dev openmpi-bin)
 
 # Debian 12 packages scripts/fuzz.sh needs on top: clang, libFuzzer, clang's OpenMP runtime.
 GG_FUZZ_PACKAGES=(clang-14 libclang-rt-14-dev libomp-14-dev)

@@ -12,6 +12,7 @@
 #include "core/random.h"
 #include "data/sentencepiece.h"
 #include "data/utf8.h"
+#include "dist/comm.h"
 #include "data/toy.h"
 #include "models/checkpoint.h"
 #include "models/heatmap.h"
@@ -112,6 +113,7 @@ gg::models::Translator build_translator(const ModelFlags& m, const std::vector<g
   }
 }
 
+std::string reduce_flag = "exact";  // --reduce; parsed into TrainOptions::reduce
 std::string precision_flag = "fp32";  // --precision; resolve_precision sets TrainOptions::precision from it
 std::string save_every_flag = "10m";  // --save-every; parse_save_every sets TrainOptions from it
 
@@ -149,6 +151,9 @@ void add_train_flags(CLI::App* cmd, gg::models::TrainOptions& t) {
       ->check(at_least(0))->capture_default_str();
   cmd->add_option("--precision", precision_flag, "matrix products in fp32, or bf16 (mixed precision, gg::autocast)")
       ->check(CLI::IsMember({"fp32", "bf16"}))
+      ->capture_default_str();
+  cmd->add_option("--reduce", reduce_flag, "under mpirun: gradients summed in rank order (exact: the bits of one process) or by MPI_Allreduce (fast)")
+      ->check(CLI::IsMember({"exact", "fast"}))
       ->capture_default_str();
 }
 
@@ -281,19 +286,23 @@ void add_train(CLI::App& app) {
   add_train_flags(cmd, t);
   cmd->callback([cmd] {
     parse_save_every(save_every_flag, t);
+    t.reduce = gg::dist::parse_mode(reduce_flag);
+    // Under mpirun every rank runs this and reads the data; only rank 0 changes the model directory.
+    const bool writer = gg::dist::rank() == 0;
     if (average_last > 0 && t.keep_checkpoints > 0) t.keep_checkpoints = std::max(t.keep_checkpoints, average_last);
     GG_CHECK(!(t.resume && overwrite), "--resume continues the model in {} and --overwrite replaces it: give one", t.out_dir);
-    remove_temporaries(t.out_dir);
+    if (writer) remove_temporaries(t.out_dir);
     const bool holds_model = std::filesystem::exists(t.out_dir + "/config.json") || std::filesystem::exists(t.out_dir + "/checkpoints");
     GG_CHECK(t.resume || overwrite || !holds_model,
              "{} already holds a model: continue its training with --resume, or replace it with --overwrite", t.out_dir);
     GG_CHECK(!t.resume || holds_model, "--resume: {} holds no model to continue", t.out_dir);
+    gg::dist::barrier();  // every rank has looked at the directory before rank 0 writes to it
     resolve_precision(t);
     std::unique_ptr<gg::models::Translator> translator;
     gg::data::SplitPairs pairs;
     std::unique_ptr<gg::DirectoryLock> lock;  // from the first change to the model directory to the end
     if (t.resume) {
-      lock = std::make_unique<gg::DirectoryLock>(t.out_dir);
+      if (writer) lock = std::make_unique<gg::DirectoryLock>(t.out_dir);
       translator = std::make_unique<gg::models::Translator>(gg::models::Translator::load(t.out_dir));
       refuse_contradictions(cmd, *translator, d, m, max_len, t);
       pairs = saved_pairs(*translator, t.out_dir, allow_changed_data);
@@ -307,10 +316,12 @@ void add_train(CLI::App& app) {
       translator = std::make_unique<gg::models::Translator>(build_translator(m, splits.pairs.train, splits.description));
       pairs = std::move(splits.pairs);
       // Everything that can fail early has run: only now does the model directory change.
-      std::filesystem::create_directories(t.out_dir);
-      lock = std::make_unique<gg::DirectoryLock>(t.out_dir);
-      if (overwrite) remove_model_files(t.out_dir);
-      if (splits.has_split) gg::data::save_split(splits.split, t.out_dir + "/split.txt");
+      if (writer) {
+        std::filesystem::create_directories(t.out_dir);
+        lock = std::make_unique<gg::DirectoryLock>(t.out_dir);
+        if (overwrite) remove_model_files(t.out_dir);
+        if (splits.has_split) gg::data::save_split(splits.split, t.out_dir + "/split.txt");
+      }
     }
     auto train = encode(*translator, pairs.train, max_len), valid = encode(*translator, pairs.valid, max_len);
     GG_CHECK(!train.empty(), "train: no training pairs are left after dropping those longer than --max-len {}", max_len);
@@ -323,7 +334,7 @@ void add_train(CLI::App& app) {
       fmt::print("checkpoint saved in {}; to continue:\n  translate train --out {} --resume\n", result.checkpoint, t.out_dir);
       throw ExitStatus{128 + result.signal};
     }
-    if (average_last > 0) {
+    if (average_last > 0 && writer) {
       const int64_t kept = static_cast<int64_t>(gg::models::list_checkpoints(t.out_dir).size());
       average_checkpoints(t.out_dir, std::min(average_last, kept), t.out_dir + "-average", true);
     }

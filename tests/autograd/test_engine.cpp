@@ -232,3 +232,37 @@ TEST_CASE("a node returning too many gradients is reported", "[autograd][engine]
   REQUIRE_THROWS_WITH(loss.backward(),
                       Contains("BadGradientBackward") && Contains("returned 2 gradients for 1 inputs"));
 }
+
+TEST_CASE("grad_ready hooks run once per backward, when the leaf's gradient is final", "[autograd][engine]") {
+  // Weights used at several steps (their products deferred and summed by the engine), a bias
+  // summed with them, an embedding, a leaf reached along two paths, and one reached by none.
+  gg::manual_seed(1);
+  Tensor w = gg::randn({4, 3}, {.requires_grad = true}), b = gg::randn({4}, {.requires_grad = true});
+  Tensor table = gg::randn({6, 3}, {.requires_grad = true}), scale = gg::randn({4}, {.requires_grad = true});
+  Tensor unused = gg::randn({2}, {.requires_grad = true});
+  std::vector<Tensor> leaves = {w, b, table, scale, unused};
+  std::vector<Tensor> seen(leaves.size());
+  std::vector<int> calls(leaves.size(), 0);
+  for (size_t i = 0; i < leaves.size(); ++i)
+    leaves[i].set_grad_ready_hook([&, i] {
+      ++calls[i];
+      seen[i] = leaves[i].grad().clone();  // what the gradient is when the hook runs
+    });
+  for (int pass = 1; pass <= 2; ++pass) {
+    Tensor h = gg::embedding(table, gg::from_vector(std::vector<int64_t>{1, 4, 1}, {3}));  // [3, 3]
+    Tensor y = gg::zeros({4});
+    for (int t = 0; t < 3; ++t) y = y + gg::tanh(gg::linear(h.select(0, t).unsqueeze(0), w, b)).squeeze(0) * scale;
+    gg::sum(y * scale).backward();
+    for (size_t i = 0; i < 4; ++i) {
+      INFO("leaf " << i << ", backward " << pass);
+      CHECK(calls[i] == pass);
+      CHECK(values(seen[i].to(gg::DType::Float64)) == values(leaves[i].grad().to(gg::DType::Float64)));
+    }
+    CHECK(calls[4] == 0);  // no edge leads to it
+  }
+  REQUIRE_THROWS_WITH((w * 2).set_grad_ready_hook([] {}), Contains("only a leaf"));
+  w.set_grad_ready_hook({});
+  gg::sum(gg::linear(gg::ones({1, 3}), w, b)).backward();
+  CHECK(calls[0] == 2);  // removed
+  CHECK(calls[1] == 3);
+}

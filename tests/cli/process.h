@@ -53,17 +53,25 @@ inline std::string write_dates_tsv(const std::filesystem::path& dir, int64_t cou
   return path;
 }
 
-inline RunResult run(const std::string& program, const std::vector<std::string>& args, const RunOptions& o = {}) {
-  const auto scratch = std::filesystem::temp_directory_path() / ("gg-run-" + std::to_string(::getpid()));
+// A child started by spawn(), and where its output goes; wait() collects it.
+struct Spawned {
+  pid_t pid = -1;
+  std::string out_path, err_path;
+};
+
+inline Spawned spawn(const std::string& program, const std::vector<std::string>& args, const RunOptions& o = {}) {
+  static int count = 0;
+  const auto scratch = std::filesystem::temp_directory_path() / ("gg-run-" + std::to_string(::getpid())) /
+                       std::to_string(count++);
   std::filesystem::create_directories(scratch);
-  const std::string in_path = (scratch / "in").string(), out_path = (scratch / "out").string(),
-                    err_path = (scratch / "err").string();
+  const std::string in_path = (scratch / "in").string();
+  Spawned child{.out_path = (scratch / "out").string(), .err_path = (scratch / "err").string()};
   std::ofstream(in_path, std::ios::binary) << o.input;
-  const pid_t pid = ::fork();
-  if (pid == 0) {
+  child.pid = ::fork();
+  if (child.pid == 0) {
     ::dup2(::open(in_path.c_str(), O_RDONLY), STDIN_FILENO);
-    ::dup2(::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644), STDOUT_FILENO);
-    ::dup2(::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644), STDERR_FILENO);
+    ::dup2(::open(child.out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644), STDOUT_FILENO);
+    ::dup2(::open(child.err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644), STDERR_FILENO);
     for (const auto& [k, v] : o.env) ::setenv(k.c_str(), v.c_str(), 1);
     std::vector<char*> argv{const_cast<char*>(program.c_str())};
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
@@ -71,17 +79,26 @@ inline RunResult run(const std::string& program, const std::vector<std::string>&
     ::execv(program.c_str(), argv.data());
     ::_exit(127);
   }
-  if (o.signal_after_seconds >= 0) {
-    std::this_thread::sleep_for(std::chrono::duration<double>(o.signal_after_seconds));
-    ::kill(pid, o.signal);  // harmless if it has already exited: it stays a zombie until waited for
-  }
+  return child;
+}
+
+inline RunResult wait(const Spawned& child) {
   int wstatus = 0;
-  ::waitpid(pid, &wstatus, 0);
+  ::waitpid(child.pid, &wstatus, 0);
   RunResult r;
   r.status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
-  r.out = slurp(out_path);
-  r.err = slurp(err_path);
+  r.out = slurp(child.out_path);
+  r.err = slurp(child.err_path);
   return r;
+}
+
+inline RunResult run(const std::string& program, const std::vector<std::string>& args, const RunOptions& o = {}) {
+  const Spawned child = spawn(program, args, o);
+  if (o.signal_after_seconds >= 0) {
+    std::this_thread::sleep_for(std::chrono::duration<double>(o.signal_after_seconds));
+    ::kill(child.pid, o.signal);  // harmless if it has already exited: it stays a zombie until waited for
+  }
+  return wait(child);
 }
 
 #ifdef GG_TRANSLATE_BIN

@@ -1,0 +1,221 @@
+#include "dist/data_parallel.h"
+
+#include <chrono>
+#include <cstring>
+
+#include "autograd/node.h"
+#include "core/error.h"
+#include "core/kernels.h"
+#include "core/profiler.h"
+
+namespace gg::dist {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+uint64_t splitmix(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+// Every rank must hold the same parameters: the same count and shapes, in the same order.
+void check_same_parameters(const std::vector<Tensor>& params) {
+  uint64_t fingerprint = splitmix(params.size());
+  for (const Tensor& p : params)
+    for (int64_t d : p.shape()) fingerprint = splitmix(fingerprint ^ static_cast<uint64_t>(d));
+  const auto all = all_gather(static_cast<int64_t>(fingerprint));
+  for (size_t r = 1; r < all.size(); ++r)
+    GG_CHECK(all[r] == all[0],
+             "data-parallel training: rank {} has other parameters than rank 0 (their count or shapes differ); every "
+             "rank must build the same model from the same options and data",
+             r);
+}
+
+}  // namespace
+
+const char* mode_name(ReduceMode m) { return m == ReduceMode::Exact ? "exact" : "fast"; }
+
+ReduceMode parse_mode(const std::string& name) {
+  if (name == "exact") return ReduceMode::Exact;
+  if (name == "fast") return ReduceMode::Fast;
+  fail("gradient reduction: expected exact or fast, got '{}'", name);
+}
+
+struct DataParallel::Bucket {
+  enum class State { Waiting, Ready, Scattering, Gathering, Summing, Done };
+  std::vector<size_t> params;    // indices into params_, in the order their gradients are laid out
+  std::vector<int64_t> offsets;  // of each of them in `flat`
+  std::vector<float> flat;       // the gradients, then their sum over the ranks
+  std::vector<int64_t> parts;    // Exact: how many of flat's floats each rank owns, in rank order
+  std::vector<float> copies;     // Exact: every rank's copy of this rank's part, in rank order
+  size_t waiting = 0;            // gradients of this step not yet final
+  State state = State::Waiting;
+  Request request;
+};
+
+DataParallel::DataParallel(std::vector<Tensor> parameters, DataParallelOptions options)
+    : params_(std::move(parameters)), options_(options) {
+  GG_CHECK(options_.bucket_bytes >= 1, "DataParallel: bucket_bytes must be at least 1, got {}", options_.bucket_bytes);
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const Tensor& p = params_[i];
+    GG_CHECK(p.requires_grad() && p.is_leaf() && p.dtype() == DType::Float32 && p.is_contiguous(),
+             "DataParallel: parameter {} (shape {}, {}) is not a contiguous float32 leaf that requires grad", i,
+             p.shape(), dtype_name(p.dtype()));
+  }
+  check_same_parameters(params_);
+  for (const Tensor& p : params_)
+    broadcast({static_cast<std::byte*>(p.raw_data()), static_cast<size_t>(p.numel()) * sizeof(float)});
+
+  // Buckets in reverse parameter order: backward finishes the last layers first.
+  bucket_of_.resize(params_.size());
+  for (size_t k = params_.size(); k-- > 0;) {
+    if (buckets_.empty() || static_cast<int64_t>(buckets_.back().flat.size() * sizeof(float)) >= options_.bucket_bytes)
+      buckets_.emplace_back();
+    Bucket& b = buckets_.back();
+    b.params.push_back(k);
+    b.offsets.push_back(static_cast<int64_t>(b.flat.size()));
+    b.flat.resize(b.flat.size() + static_cast<size_t>(params_[k].numel()));
+    bucket_of_[k] = buckets_.size() - 1;
+  }
+  const int64_t n = world_size();
+  for (Bucket& b : buckets_) {
+    const int64_t size = static_cast<int64_t>(b.flat.size());
+    for (int64_t r = 0; r < n; ++r) b.parts.push_back((r + 1) * size / n - r * size / n);
+    b.copies.resize(static_cast<size_t>(n * b.parts[static_cast<size_t>(rank())]));
+  }
+  for (size_t i = 0; i < params_.size(); ++i)
+    params_[i].set_grad_ready_hook([this, i] {
+      Bucket& b = buckets_[bucket_of_[i]];
+      GG_CHECK(b.waiting > 0 && b.state == Bucket::State::Waiting,
+               "DataParallel: a second backward reached parameter {} in one step; call begin_step() before each "
+               "backward (gradient accumulation over several backwards is not supported)", i);
+      if (--b.waiting == 0) ready(bucket_of_[i]);
+    });
+  begin_step();
+}
+
+DataParallel::~DataParallel() {
+  for (Tensor& p : params_) p.set_grad_ready_hook({});
+}
+
+int64_t DataParallel::bucket_count() const { return static_cast<int64_t>(buckets_.size()); }
+
+int64_t DataParallel::gradient_bytes() const {
+  int64_t bytes = 0;
+  for (const Bucket& b : buckets_) bytes += static_cast<int64_t>(b.flat.size() * sizeof(float));
+  return bytes;
+}
+
+void DataParallel::begin_step() {
+  for (Bucket& b : buckets_) {
+    b.waiting = b.params.size();
+    b.state = Bucket::State::Waiting;
+  }
+  next_start_ = 0;
+  times_ = {};
+}
+
+// Called from a hook: bucket `index` has all its gradients. It and every ready bucket after it
+// start, in order; started ones move on if MPI has finished their current phase.
+void DataParallel::ready(size_t index) {
+  const auto t0 = Clock::now();
+  buckets_[index].state = Bucket::State::Ready;
+  while (next_start_ < buckets_.size() && buckets_[next_start_].state == Bucket::State::Ready)
+    start(buckets_[next_start_++]);
+  for (size_t k = 0; k < next_start_; ++k) {  // second phases, too, start in bucket order
+    advance(buckets_[k], /*block=*/false);
+    if (buckets_[k].state == Bucket::State::Scattering) break;
+  }
+  times_.start_seconds += seconds_since(t0);
+}
+
+void DataParallel::start(Bucket& b) {
+  ProfileScope scope("allreduce start");
+  for (size_t j = 0; j < b.params.size(); ++j) {
+    const Tensor g = params_[b.params[j]].grad();
+    float* out = b.flat.data() + b.offsets[j];
+    const int64_t n = params_[b.params[j]].numel();
+    if (!g.defined()) std::fill(out, out + n, 0.0f);  // no path from this rank's loss to the parameter
+    else std::memcpy(out, g.contiguous().data<float>(), static_cast<size_t>(n) * sizeof(float));
+  }
+  if (options_.mode == ReduceMode::Exact) {
+    b.request = scatter_parts(b.flat, b.copies, b.parts);
+    b.state = Bucket::State::Scattering;
+  } else {
+    b.request = sum_in_place(b.flat);
+    b.state = Bucket::State::Summing;
+  }
+}
+
+namespace {
+bool finished(Request& r, bool block) {
+  if (!block) return r.done();
+  r.wait();
+  return true;
+}
+}  // namespace
+
+// Moves bucket b to its next phase if its current one has finished (block: waits for it).
+void DataParallel::advance(Bucket& b, bool block) {
+  using State = Bucket::State;
+  if (b.state == State::Scattering) {
+    if (!finished(b.request, block)) return;
+    // This rank's part: every rank's copy, added in rank order.
+    const size_t me = static_cast<size_t>(rank()), n = static_cast<size_t>(b.parts[me]);
+    int64_t first = 0;
+    for (size_t r = 0; r < me; ++r) first += b.parts[r];
+    float* sum = b.flat.data() + first;
+    std::copy(b.copies.begin(), b.copies.begin() + static_cast<std::ptrdiff_t>(n), sum);
+    for (size_t r = 1; r < b.parts.size(); ++r) {
+      const float* copy = b.copies.data() + r * n;
+      for (size_t i = 0; i < n; ++i) sum[i] += copy[i];
+    }
+    b.request = gather_parts(b.flat, b.parts);
+    b.state = State::Gathering;
+  } else if ((b.state == State::Gathering || b.state == State::Summing) && finished(b.request, block)) {
+    b.state = State::Done;
+  }
+}
+
+int64_t DataParallel::finish(int64_t tokens) {
+  auto t0 = Clock::now();
+  {
+    ProfileScope scope("allreduce start");
+    for (; next_start_ < buckets_.size(); ++next_start_) start(buckets_[next_start_]);  // gradients no graph reached
+  }
+  times_.start_seconds += seconds_since(t0);
+  t0 = Clock::now();
+  const int64_t total = [&] {
+    ProfileScope scope("allreduce wait");
+    for (Bucket& b : buckets_) advance(b, /*block=*/true);  // all-to-alls (then the sums' all-gathers start)
+    for (Bucket& b : buckets_) advance(b, /*block=*/true);  // all-gathers
+    return sum(tokens);
+  }();
+  times_.wait_seconds = seconds_since(t0);
+  GG_CHECK(total > 0, "data-parallel step: the global batch has no target tokens");
+  for (const Bucket& b : buckets_)
+    for (size_t j = 0; j < b.params.size(); ++j) {
+      const Tensor& p = params_[b.params[j]];
+      AutogradMeta& meta = *p.autograd_meta;
+      const bool reuse = meta.grad.defined() && meta.grad.is_contiguous() && meta.grad.storage().use_count() == 1;
+      if (!reuse) meta.grad = Tensor::empty(p.shape());
+      std::memcpy(meta.grad.data<float>(), b.flat.data() + b.offsets[j], static_cast<size_t>(p.numel()) * sizeof(float));
+    }
+  divide_gradients(params_, total);
+  return total;
+}
+
+void divide_gradients(const std::vector<Tensor>& parameters, int64_t tokens) {
+  GG_CHECK(tokens > 0, "divide_gradients: tokens must be positive, got {}", tokens);
+  for (const Tensor& p : parameters)
+    if (p.grad().defined()) kernel::scale(p.grad(), 1.0 / static_cast<double>(tokens));
+}
+
+uint64_t step_seed(uint64_t seed, int64_t step, int rank) {
+  return splitmix(splitmix(splitmix(seed) ^ static_cast<uint64_t>(step)) ^ static_cast<uint64_t>(rank));
+}
+
+}  // namespace gg::dist
