@@ -77,16 +77,17 @@ int main(int argc, char** argv) try {
                          {.ignore_index = 0, .reduction = ddp ? gg::Reduction::Sum : gg::Reduction::Mean});
     }
     optimizer.zero_grad();
+    int64_t tokens = 0;
     if (ddp) ddp->begin_step();
     loss.backward();
     if (ddp) {
-      ddp->finish(batch.target_tokens);
+      tokens = ddp->finish(batch.target_tokens);
       start_seconds += ddp->last_step().start_seconds;
       wait_seconds += ddp->last_step().wait_seconds;
     }
     gg::optim::clip_grad_norm_(model->parameters(), 1.0);
     optimizer.step();
-    return loss.item();
+    return ddp ? gg::dist::sum(loss.item()) / static_cast<double>(tokens) : loss.item();
   };
   for (int i = 0; i < 2; ++i) train_step(batches[i % batches.size()]);  // warm-up: first allocations, page faults
 
