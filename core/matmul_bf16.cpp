@@ -17,9 +17,16 @@ namespace {
 
 bool native_bf16();  // below: whether oneDNN multiplies bfloat16 on this CPU
 
-// What a converted operand holds: bfloat16 bits for oneDNN where it multiplies bfloat16,
-// otherwise bfloat16 values in float32 for sgemm.
-size_t stored_size() { return native_bf16() ? sizeof(uint16_t) : sizeof(float); }
+// Which library multiplies a product of M x N x K: oneDNN where it multiplies bfloat16 and the
+// product is large enough for its cost per call (the float32 rule of core/matmul.cpp: a
+// [24, 1] x [1, 512] attention product took 21 us there, 4,524 of them per medium LSTM step);
+// otherwise sgemm, on the bfloat16 values in float32: the same values up to the order of the
+// float32 sums.
+constexpr int64_t kOneDnnMinMacs = int64_t{1} << 18;
+bool on_onednn(int64_t M, int64_t N, int64_t K) { return native_bf16() && M * N * K >= kOneDnnMinMacs; }
+
+// What a converted operand holds: bfloat16 bits for oneDNN, bfloat16 values in float32 for sgemm.
+size_t stored_size(bool bits) { return bits ? sizeof(uint16_t) : sizeof(float); }
 
 // A converted operand: a Storage, so that the buffers of every call come from the caching
 // allocator (core/storage.h) instead of a fresh allocation, and its page faults, per product.
@@ -28,9 +35,8 @@ using Converted = Storage;
 constexpr int64_t kCacheBytes = int64_t{128} << 20;  // converted copies kept at most
 constexpr size_t kCacheMaxOperands = 256;            // operands remembered at most
 
-// src [rows, cols] (row stride ld) -> dst [rows, cols], packed, as stored_size() says.
-void convert(const float* src, int64_t rows, int64_t cols, int64_t ld, void* dst) {
-  const bool bits = native_bf16();
+// src [rows, cols] (row stride ld) -> dst [rows, cols], packed, as stored_size(bits) says.
+void convert(const float* src, int64_t rows, int64_t cols, int64_t ld, void* dst, bool bits) {
   parallel_for(rows, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(cols, 1)), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const float* s = src + r * ld;
@@ -48,6 +54,7 @@ struct Entry {
   std::weak_ptr<Storage> storage;
   const float* data = nullptr;
   int64_t rows = 0, cols = 0, ld = 0;
+  bool bits = false;  // the format: stored_size(bits)
   uint64_t version = 0;
   std::shared_ptr<const Converted> converted;  // null until the operand comes back
   uint64_t used = 0;                           // for evicting the least recently used
@@ -88,17 +95,18 @@ Cache& cache() {
 // The operand converted: kept from an earlier call if it is unchanged since; converted and kept
 // if it was met before (at any version: a weight after an optimizer step); otherwise converted
 // for this call only, and remembered. An operand that may not be kept is converted every time.
-std::shared_ptr<const Converted> converted(const Bf16Operand& x) {
+std::shared_ptr<const Converted> converted(const Bf16Operand& x, bool bits) {
   auto fresh = [&] {
-    auto out = std::make_shared<Converted>(static_cast<size_t>(x.rows * x.cols) * stored_size());
-    convert(x.data, x.rows, x.cols, x.ld, out->data());
+    auto out = std::make_shared<Converted>(static_cast<size_t>(x.rows * x.cols) * stored_size(bits));
+    convert(x.data, x.rows, x.cols, x.ld, out->data(), bits);
     return std::shared_ptr<const Converted>(std::move(out));
   };
   if (!x.keep) return fresh();
   const std::shared_ptr<Storage>& storage = x.owner->storage();
   const uint64_t version = storage->version();
   auto same = [&](const Entry& e) {
-    return e.data == x.data && e.rows == x.rows && e.cols == x.cols && e.ld == x.ld && e.storage.lock() == storage;
+    return e.data == x.data && e.rows == x.rows && e.cols == x.cols && e.ld == x.ld && e.bits == bits &&
+           e.storage.lock() == storage;
   };
   Cache& c = cache();
   std::unique_lock lock(c.mutex);
@@ -119,29 +127,33 @@ std::shared_ptr<const Converted> converted(const Bf16Operand& x) {
     c.trim();
     return copy;
   }
-  c.entries.push_back({storage, x.data, x.rows, x.cols, x.ld, version, nullptr, c.clock});
+  c.entries.push_back({storage, x.data, x.rows, x.cols, x.ld, bits, version, nullptr, c.clock});
   c.trim();
   lock.unlock();
   return fresh();
 }
 
 #if GG_GEMM_ONEDNN
-// oneDNN's matmul primitive for one shape, made once and kept: making one takes longer than
-// most products. A primitive is made for the threads it will run on, so they are in the key.
+// oneDNN's matmul primitive, one per layout, made once and kept, with the sizes given at each
+// call (DNNL_RUNTIME_DIM_VAL). Making a primitive takes longer than most products, and the
+// number of tokens in a batch, the M or K of most products, changes from batch to batch: a
+// primitive per shape spent 136 ms of 7 medium Transformer steps making 190 of them, and a
+// long run would meet thousands of shapes. oneDNN's kernel for sizes given late (gemm:jit) is
+// as fast as its per-shape ones on the workloads' products (docs/PERFORMANCE.md), and the same
+// shape always runs the same kernel, whatever ran before: a resumed run computes the bits of
+// the run it continues. A primitive is made for the threads it runs on, so they are in the key.
 // Its scratchpad is ours (scratchpad_mode::user, a buffer per thread): oneDNN's own is shared
 // by all primitives and may be used only by the thread that made the primitive, while ours run
-// on whichever thread multiplies (two at once inside a parallel batch of products).
+// on whichever thread multiplies (two at once in a parallel batch of products).
 using dnnl::memory;
+constexpr int64_t kAny = DNNL_RUNTIME_DIM_VAL;  // a size or stride given at each call
 struct PrimitiveKey {
-  int64_t M, N, K;
   bool ta, tb;
-  int64_t ldc;
   float beta;
   int threads;
   bool nested;
   auto operator<=>(const PrimitiveKey&) const = default;
 };
-constexpr size_t kMaxPrimitives = 1024;  // then all are dropped (sequence lengths vary M batch by batch)
 
 dnnl::engine& cpu_engine() {
   static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
@@ -162,10 +174,8 @@ Primitive primitive(const PrimitiveKey& key) {
   static std::mutex mutex;
   static auto* primitives = new std::map<PrimitiveKey, Primitive>;  // never destroyed, like the cache
   std::lock_guard lock(mutex);
-  auto it = primitives->find(key);
-  if (it != primitives->end()) return it->second;
-  if (primitives->size() >= kMaxPrimitives) primitives->clear();
-  const auto [M, N, K, ta, tb, ldc, beta, threads, nested] = key;
+  if (auto it = primitives->find(key); it != primitives->end()) return it->second;
+  const auto [ta, tb, beta, threads, nested] = key;
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
   if (beta != 0) {
@@ -173,9 +183,9 @@ Primitive primitive(const PrimitiveKey& key) {
     ops.append_sum(beta);
     attr.set_post_ops(ops);
   }
-  const dnnl::matmul::desc desc(operand_desc(M, K, ta, memory::data_type::bf16),
-                                operand_desc(K, N, tb, memory::data_type::bf16),
-                                memory::desc({M, N}, memory::data_type::f32, memory::dims{ldc, 1}));
+  const dnnl::matmul::desc desc(operand_desc(kAny, kAny, ta, memory::data_type::bf16),
+                                operand_desc(kAny, kAny, tb, memory::data_type::bf16),
+                                memory::desc({kAny, kAny}, memory::data_type::f32, memory::dims{kAny, 1}));
   const dnnl::matmul::primitive_desc pd(desc, attr, cpu_engine());
   return primitives->emplace(key, Primitive{dnnl::matmul(pd), pd.scratchpad_desc()}).first->second;
 }
@@ -189,7 +199,7 @@ bool native_bf16() {
 #if GG_GEMM_ONEDNN
   static const bool yes = [] {
     try {
-      primitive({1, 1, 1, false, false, 1, 0.0f, 1, false});
+      primitive({false, false, 0.0f, 1, false});
       return true;
     } catch (const dnnl::error&) {
       return false;
@@ -204,11 +214,12 @@ bool native_bf16() {
 
 void gemm_bf16(const Bf16Operand& a, const Bf16Operand& b, int64_t M, int64_t N, int64_t K, float* c, int64_t ldc,
                float beta) {
-  const auto ca = converted(a), cb = converted(b);
+  const bool onednn = on_onednn(M, N, K);
+  const auto ca = converted(a, onednn), cb = converted(b, onednn);
 #if GG_GEMM_ONEDNN
-  if (native_bf16()) {
+  if (onednn) {
     try {
-      const Primitive p = primitive({M, N, K, a.trans, b.trans, ldc, beta, omp_get_max_threads(), omp_in_parallel() != 0});
+      const Primitive p = primitive({a.trans, b.trans, beta, omp_get_max_threads(), omp_in_parallel() != 0});
       thread_local std::vector<std::byte> scratch;
       scratch.resize(std::max(scratch.size(), p.scratchpad.get_size()));
       const auto bf16 = memory::data_type::bf16;
