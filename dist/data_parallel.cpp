@@ -66,8 +66,7 @@ DataParallel::DataParallel(std::vector<Tensor> parameters, DataParallelOptions o
              p.shape(), dtype_name(p.dtype()));
   }
   check_same_parameters(params_);
-  for (const Tensor& p : params_)
-    broadcast({static_cast<std::byte*>(p.raw_data()), static_cast<size_t>(p.numel()) * sizeof(float)});
+  broadcast_from_rank0(params_);
 
   // Buckets in reverse parameter order: backward finishes the last layers first.
   bucket_of_.resize(params_.size());
@@ -206,6 +205,13 @@ int64_t DataParallel::finish(int64_t tokens) {
     }
   divide_gradients(params_, total);
   return total;
+}
+
+void broadcast_from_rank0(const std::vector<Tensor>& tensors) {
+  for (const Tensor& t : tensors) {
+    GG_CHECK(t.is_contiguous(), "broadcast_from_rank0: a tensor of shape {} is not contiguous", t.shape());
+    broadcast({static_cast<std::byte*>(t.raw_data()), static_cast<size_t>(t.numel()) * dtype_size(t.dtype())});
+  }
 }
 
 void divide_gradients(const std::vector<Tensor>& parameters, int64_t tokens) {

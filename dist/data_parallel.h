@@ -93,6 +93,10 @@ class DataParallel {
   StepTimes times_;
 };
 
+// Rank 0's values of `tensors` (contiguous; the same shapes on every rank) into every rank's:
+// DataParallel does it for the parameters, a trainer for the buffers (a positional table).
+void broadcast_from_rank0(const std::vector<Tensor>& tensors);
+
 // The gradient of a sum of losses over `tokens` targets made that of their mean: every .grad()
 // times 1/tokens. Ends every data-parallel step, and its one-process reference in tests/dist.
 void divide_gradients(const std::vector<Tensor>& parameters, int64_t tokens);

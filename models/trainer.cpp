@@ -209,7 +209,12 @@ TrainResult train(Translator& translator, const std::vector<data::EncodedPair>& 
 
   // Data-parallel under mpirun (even with one rank, so that -np 1 computes what -np N does).
   std::unique_ptr<dist::DataParallel> ddp;
-  if (dist::initialized()) ddp = std::make_unique<dist::DataParallel>(model.parameters(), dist::DataParallelOptions{.mode = o.reduce});
+  if (dist::initialized()) {
+    ddp = std::make_unique<dist::DataParallel>(model.parameters(), dist::DataParallelOptions{.mode = o.reduce});
+    std::vector<Tensor> buffers;
+    for (const auto& [name, b] : model.named_buffers()) buffers.push_back(b);
+    dist::broadcast_from_rank0(buffers);
+  }
 
   // Where training stands; a checkpoint saves exactly this (and the model, optimizer and RNG).
   TrainResult result;
@@ -259,7 +264,7 @@ TrainResult train(Translator& translator, const std::vector<data::EncodedPair>& 
   }
   std::unique_ptr<MetricsLog> log;
   if (writer) log = std::make_unique<MetricsLog>(o.out_dir + "/metrics.jsonl", metrics_bytes);
-  if (o.resume) read_metrics(o.out_dir + "/metrics.jsonl", result);
+  if (o.resume && writer) read_metrics(o.out_dir + "/metrics.jsonl", result);  // as rank 0 has just cut it back
   const std::string ranks = ddp ? fmt::format(" on {} ranks", dist::world_size()) : "";
   if (ddp && !quiet)
     fmt::print("data-parallel: {} ranks, {} reduction, {} buckets of gradients ({:.1f} MiB)\n", dist::world_size(),

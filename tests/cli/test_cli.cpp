@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <nlohmann/json.hpp>
+#include <sys/file.h>
 #include <thread>
 
 #include "core/file_io.h"
@@ -87,17 +88,26 @@ TEST_CASE("translate train: a model directory in use by another run is refused, 
   const fs::path dir = scratch("lock");
   const std::string data = cli::write_dates_tsv(dir, 200), model = (dir / "model").string();
   REQUIRE(translate(train_args(data, model)).status == 0);
-  std::thread busy([&] {  // a long run, killed after 3 s
-    translate({"train", "--out", model, "--resume", "--epochs", "1000"}, {.signal_after_seconds = 3, .signal = SIGKILL});
-  });
-  std::this_thread::sleep_for(std::chrono::seconds(1));
+  // A long run; the test goes on once it holds the directory's lock (flock on DIR/.lock).
+  const cli::Spawned busy = cli::spawn(GG_TRANSLATE_BIN, {"train", "--out", model, "--resume", "--epochs", "1000"},
+                                       {.env = {{"OMP_NUM_THREADS", "1"}}});
+  bool locked = false;
+  for (int i = 0; i < 300 && !locked; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    const int fd = ::open((model + "/.lock").c_str(), O_RDONLY);
+    if (fd < 0) continue;
+    locked = ::flock(fd, LOCK_EX | LOCK_NB) != 0;
+    ::close(fd);  // releases the lock if this test took it
+  }
+  REQUIRE(locked);
   for (const auto& args : {std::vector<std::string>{"train", "--out", model, "--resume", "--epochs", "1000"},
                            train_args(data, model) + std::vector<std::string>{"--overwrite"}}) {
     RunResult r = translate(args);
     CHECK(r.status == 1);
     CHECK(r.err.find("is in use by another process") != std::string::npos);
   }
-  busy.join();
+  ::kill(busy.pid, SIGKILL);
+  CHECK(cli::wait(busy).status == 128 + SIGKILL);
   RunResult r = translate({"train", "--out", model, "--resume", "--epochs", "3"});
   INFO(r.err);
   CHECK(r.status == 0);

@@ -189,3 +189,35 @@ TEST_CASE("encode_pairs: tokenize, look up, optional source <bos>/<eos>", "[data
   auto with_eos = encode_pairs(pairs, tok, src_vocab, tok, tgt_vocab, {.src_eos = true});
   CHECK(with_eos[0].src == Ids{4, 5, 6, 2});
 }
+
+TEST_CASE("shard: each rank's rows, strided, with their own padding, together the whole batch once", "[data]") {
+  const auto pairs = random_pairs(50, 9, 7);
+  std::map<int64_t, const EncodedPair*> by_index;
+  for (const auto& p : pairs) by_index[p.index] = &p;
+  for (const Batch& batch : make_batches(pairs, {.batch_size = 7, .seed = 2})) {
+    for (int64_t world : {1, 2, 3, 8}) {
+      INFO("a batch of " << batch.size() << " over " << world << " ranks");
+      int64_t rows = 0, src_tokens = 0, tgt_tokens = 0;
+      for (int64_t rank = 0; rank < world; ++rank) {
+        const Batch s = shard(batch, rank, world);
+        REQUIRE(s.size() == (batch.size() - rank + world - 1) / world);  // B / world, or one more
+        if (s.size() == 0) {
+          CHECK_FALSE(s.src.defined());
+          continue;
+        }
+        for (int64_t i = 0; i < s.size(); ++i) CHECK(s.indices[i] == batch.indices[rank + i * world]);
+        check_rows(s, by_index);
+        const auto slen = s.src_lengths.to_vector<int64_t>(), tlen = s.tgt_lengths.to_vector<int64_t>();
+        CHECK(s.src.size(1) == *std::max_element(slen.begin(), slen.end()));  // no wider than its longest row
+        CHECK(s.tgt_in.size(1) == *std::max_element(tlen.begin(), tlen.end()));
+        rows += s.size(), src_tokens += s.src_tokens, tgt_tokens += s.tgt_tokens;
+      }
+      CHECK(rows == batch.size());
+      CHECK(src_tokens == batch.src_tokens);
+      CHECK(tgt_tokens == batch.tgt_tokens);
+    }
+  }
+  const Batch one = make_batches(pairs, {.batch_size = 7})[0];
+  CHECK_THROWS_WITH(shard(one, 3, 3), Catch::Contains("rank 3 of a world of 3"));
+  CHECK_THROWS_WITH(shard(one, 0, 0), Catch::Contains("rank 0 of a world of 0"));
+}

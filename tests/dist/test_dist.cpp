@@ -242,20 +242,3 @@ TEST_CASE("dist: a rank whose share of the batch is empty takes part with zero g
   CHECK(same_on_every_rank(g));
   CHECK(std::any_of(g.begin(), g.end(), [](float x) { return x != 0; }));
 }
-
-TEST_CASE("dist: shards of a batch cover it once, strided, with their own padding", "[dist]") {
-  auto t = tiny_translator("rnn", 0.0);
-  const auto batch = gg::data::make_batches(encoded(t), {.batch_size = 7, .seed = 3}, 0)[0];
-  int64_t rows = 0, tokens = 0;
-  for (int64_t r = 0; r < 3; ++r) {
-    const auto s = gg::data::shard(batch, r, 3);
-    rows += s.size();
-    tokens += s.tgt_tokens;
-    for (int64_t i = 0; i < s.size(); ++i) CHECK(s.indices[static_cast<size_t>(i)] == batch.indices[static_cast<size_t>(r + 3 * i)]);
-    const auto lengths = s.src_lengths.to_vector<int64_t>();
-    CHECK(s.src.size(1) == *std::max_element(lengths.begin(), lengths.end()));
-  }
-  CHECK(rows == batch.size());
-  CHECK(tokens == batch.tgt_tokens);
-  CHECK_THROWS_WITH(gg::data::shard(batch, 3, 3), Catch::Contains("rank 3 of a world of 3"));
-}
