@@ -95,8 +95,8 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   for (int64_t d = 0; d + 1 < x.dim(); ++d) rows *= x.size(d);
   const Tensor x2 = kernel::view(kernel::contiguous(x), {rows, in});
   Tensor y = Tensor::empty({x2.size(0), out}, x.dtype());
-  if (bias.defined()) kernel::copy(y, bias);               // every row starts as b
-  kernel::matmul_into(y, x2, weight.transpose(0, 1), bias.defined() ? 1.0 : 0.0);  // += X W^T
+  if (bias.defined()) kernel::matmul_bias_into(y, x2, weight.transpose(0, 1), bias);  // X W^T + b
+  else kernel::matmul_into(y, x2, weight.transpose(0, 1), 0.0);
   y = kernel::view(y, out_shape);
   if (needs_grad(x, weight, bias)) {
     auto node = std::make_shared<LinearBackward>();

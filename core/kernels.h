@@ -58,6 +58,9 @@ Tensor matmul(const Tensor& a, const Tensor& b);
 // c = a [M, K] @ b [K, N] + beta * c, written into c [M, N] (rows contiguous): the in-place
 // GEMM that fused kernels use to add a product to what is already there.
 void matmul_into(const Tensor& c, const Tensor& a, const Tensor& b, double beta);
+// c = a [M, K] @ b [K, N] + bias [N] on every row (a linear layer's forward). Inside gg::autocast
+// the bias is added by the product's kernel; otherwise c starts as the bias and matmul_into adds.
+void matmul_bias_into(const Tensor& c, const Tensor& a, const Tensor& b, const Tensor& bias);
 // The same contract with three plain loops: the reference BLAS is tested against.
 Tensor matmul_naive(const Tensor& a, const Tensor& b);
 // The library float32 products run on: "oneDNN" or "OpenBLAS" (CMake option GG_GEMM).

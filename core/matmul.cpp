@@ -247,6 +247,28 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
   return out;
 }
 
+void matmul_bias_into(const Tensor& c, const Tensor& a, const Tensor& b, const Tensor& bias) {
+  GG_CHECK(bias.dim() == 1 && c.dim() == 2 && bias.size(0) == c.size(1) && bias.dtype() == c.dtype(),
+           "matmul_bias_into: expected a bias [{}] ({}), got {} ({})", c.dim() == 2 ? c.size(1) : -1,
+           dtype_name(c.dtype()), bias.shape(), dtype_name(bias.dtype()));
+  if (!in_bf16(c) || !bias.is_contiguous() || a.size(0) * b.size(0) * b.size(1) == 0) {
+    copy(c, bias);  // every row starts as the bias
+    matmul_into(c, a, b, 1.0);
+    return;
+  }
+  GG_CHECK(a.dim() == 2 && b.dim() == 2 && c.size(0) == a.size(0) && c.size(1) == b.size(1) && a.size(1) == b.size(0) &&
+               a.dtype() == c.dtype() && b.dtype() == c.dtype() && c.stride(1) == 1 && c.stride(0) >= c.size(1),
+           "matmul_bias_into: expected c [M, N] (rows contiguous) = a [M, K] @ b [K, N] + bias, got c {} a {} b {}",
+           c.shape(), a.shape(), b.shape());
+  const int64_t M = c.size(0), N = c.size(1), K = a.size(1);
+  GG_PROFILE("matmul bf16", 2.0 * static_cast<double>(M * N * K));
+  c.storage()->bump_version();
+  const Tensor ac = blas_view(a).ok ? a : contiguous(a), bc = blas_view(b).ok ? b : contiguous(b);
+  const BlasView va = blas_view(ac), vb = blas_view(bc);
+  gemm_bf16(bf16_operand(ac, ac.data<float>(), va, M, K, false), bf16_operand(bc, bc.data<float>(), vb, K, N, true), M,
+            N, K, c.data<float>(), c.stride(0), 0.0f, bias.data<float>());
+}
+
 void matmul_into(const Tensor& c, const Tensor& a_in, const Tensor& b_in, double beta) {
   GG_CHECK(a_in.dim() == 2 && b_in.dim() == 2 && c.dim() == 2 && a_in.size(1) == b_in.size(0) &&
                c.size(0) == a_in.size(0) && c.size(1) == b_in.size(1),

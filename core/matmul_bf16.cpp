@@ -1,6 +1,7 @@
 #include "core/matmul_bf16.h"
 
 #include <mutex>
+#include <unordered_map>
 
 #include "core/autocast.h"
 #include "core/parallel.h"
@@ -149,6 +150,7 @@ using dnnl::memory;
 constexpr int64_t kAny = DNNL_RUNTIME_DIM_VAL;  // a size or stride given at each call
 struct PrimitiveKey {
   bool ta, tb;
+  bool bias;  // a [N] bias added to every row
   float beta;
   int threads;
   bool nested;
@@ -165,6 +167,9 @@ memory::desc operand_desc(int64_t rows, int64_t cols, bool trans, memory::data_t
   return memory::desc({rows, cols}, type, trans ? memory::dims{1, rows} : memory::dims{cols, 1});
 }
 
+// A bias [N], added to every row: a [1, N] matrix.
+memory::desc bias_desc(int64_t N) { return memory::desc({1, N}, memory::data_type::f32, memory::dims{N, 1}); }
+
 struct Primitive {
   dnnl::matmul matmul;
   memory::desc scratchpad;
@@ -175,7 +180,7 @@ Primitive primitive(const PrimitiveKey& key) {
   static auto* primitives = new std::map<PrimitiveKey, Primitive>;  // never destroyed, like the cache
   std::lock_guard lock(mutex);
   if (auto it = primitives->find(key); it != primitives->end()) return it->second;
-  const auto [ta, tb, beta, threads, nested] = key;
+  const auto [ta, tb, bias, beta, threads, nested] = key;
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
   if (beta != 0) {
@@ -183,9 +188,10 @@ Primitive primitive(const PrimitiveKey& key) {
     ops.append_sum(beta);
     attr.set_post_ops(ops);
   }
-  const dnnl::matmul::desc desc(operand_desc(kAny, kAny, ta, memory::data_type::bf16),
-                                operand_desc(kAny, kAny, tb, memory::data_type::bf16),
-                                memory::desc({kAny, kAny}, memory::data_type::f32, memory::dims{kAny, 1}));
+  const auto a = operand_desc(kAny, kAny, ta, memory::data_type::bf16);
+  const auto b = operand_desc(kAny, kAny, tb, memory::data_type::bf16);
+  const memory::desc c({kAny, kAny}, memory::data_type::f32, memory::dims{kAny, 1});
+  const dnnl::matmul::desc desc = bias ? dnnl::matmul::desc(a, b, bias_desc(kAny), c) : dnnl::matmul::desc(a, b, c);
   const dnnl::matmul::primitive_desc pd(desc, attr, cpu_engine());
   return primitives->emplace(key, Primitive{dnnl::matmul(pd), pd.scratchpad_desc()}).first->second;
 }
@@ -199,7 +205,7 @@ bool native_bf16() {
 #if GG_GEMM_ONEDNN
   static const bool yes = [] {
     try {
-      primitive({false, false, 0.0f, 1, false});
+      primitive({false, false, false, 0.0f, 1, false});
       return true;
     } catch (const dnnl::error&) {
       return false;
@@ -213,13 +219,14 @@ bool native_bf16() {
 }  // namespace
 
 void gemm_bf16(const Bf16Operand& a, const Bf16Operand& b, int64_t M, int64_t N, int64_t K, float* c, int64_t ldc,
-               float beta) {
+               float beta, const float* bias) {
+  GG_CHECK(!bias || beta == 0, "gemm_bf16: a bias with beta = {} (a bias needs beta = 0)", beta);
   const bool onednn = on_onednn(M, N, K);
   const auto ca = converted(a, onednn), cb = converted(b, onednn);
 #if GG_GEMM_ONEDNN
   if (onednn) {
     try {
-      const Primitive p = primitive({a.trans, b.trans, beta, omp_get_max_threads(), omp_in_parallel() != 0});
+      const Primitive p = primitive({a.trans, b.trans, bias != nullptr, beta, omp_get_max_threads(), omp_in_parallel() != 0});
       thread_local std::vector<std::byte> scratch;
       scratch.resize(std::max(scratch.size(), p.scratchpad.get_size()));
       const auto bf16 = memory::data_type::bf16;
@@ -228,7 +235,10 @@ void gemm_bf16(const Bf16Operand& a, const Bf16Operand& b, int64_t M, int64_t N,
       const memory cm(memory::desc({M, N}, memory::data_type::f32, memory::dims{ldc, 1}), cpu_engine(), c);
       thread_local dnnl::stream stream(cpu_engine());
       const memory sm(p.scratchpad, cpu_engine(), scratch.data());
-      p.matmul.execute(stream, {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}, {DNNL_ARG_SCRATCHPAD, sm}});
+      std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm},
+                                              {DNNL_ARG_SCRATCHPAD, sm}};
+      if (bias) args.emplace(DNNL_ARG_BIAS, memory(bias_desc(N), cpu_engine(), const_cast<float*>(bias)));
+      p.matmul.execute(stream, args);
       stream.wait();
     } catch (const dnnl::error& e) {
       fail("matmul (bf16): oneDNN failed on a [{}, {}] x [{}, {}] product: {}", M, K, K, N, e.what());
@@ -236,6 +246,10 @@ void gemm_bf16(const Bf16Operand& a, const Bf16Operand& b, int64_t M, int64_t N,
     return;
   }
 #endif
+  if (bias) {  // every row starts as the bias, and the product is added to it
+    for (int64_t i = 0; i < M; ++i) std::copy(bias, bias + N, c + i * ldc);
+    beta = 1;
+  }
   cblas_sgemm(CblasRowMajor, a.trans ? CblasTrans : CblasNoTrans, b.trans ? CblasTrans : CblasNoTrans, M, N, K, 1.0f,
               static_cast<const float*>(ca->data()), a.cols, static_cast<const float*>(cb->data()), b.cols, beta, c, ldc);
 }

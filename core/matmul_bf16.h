@@ -27,9 +27,10 @@ struct Bf16Operand {
   bool keep = false;
 };
 
-// c [M, N] (row stride ldc) = op(a) op(b) + beta * c; beta = 0 never reads c.
+// c [M, N] (row stride ldc) = op(a) op(b) + beta * c; beta = 0 never reads c. bias: null, or
+// [N] added to every row of the product, by the product's own kernel (then beta must be 0).
 void gemm_bf16(const Bf16Operand& a, const Bf16Operand& b, int64_t M, int64_t N, int64_t K, float* c, int64_t ldc,
-               float beta);
+               float beta, const float* bias = nullptr);
 
 struct Bf16CacheStats {
   int64_t kept = 0;         // operands with a converted copy kept

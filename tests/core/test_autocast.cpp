@@ -202,3 +202,23 @@ TEST_CASE("bf16 products on two threads give the same bits every time, close to 
       worst = std::max(worst, std::abs(first[p][i] - alone[p][i]) / (1 + std::abs(alone[p][i])));
   CHECK(worst <= 1e-4f);
 }
+
+TEST_CASE("matmul_bias_into adds the bias to every row, under autocast inside the product's kernel", "[core][autocast]") {
+  gg::manual_seed(8);
+  for (auto [M, K, N] : {std::array<int64_t, 3>{96, 64, 80}, {6, 5, 7}}) {  // on oneDNN, and on sgemm
+    INFO(M << " x " << K << " x " << N);
+    const Tensor a = gg::randn({M, K}), w = gg::randn({N, K}), bias = gg::randn({N});
+    for (bool bf16 : {false, true}) {
+      gg::autocast scope(bf16 ? Precision::BFloat16 : Precision::Float32);
+      Tensor got = Tensor::empty({M, N}), want = Tensor::empty({M, N});
+      gg::kernel::matmul_bias_into(got, a, w.t(), bias);
+      gg::kernel::copy(want, bias);
+      gg::kernel::matmul_into(want, a, w.t(), 1.0);
+      if (!bf16) CHECK(got.to_vector<float>() == want.to_vector<float>());  // the same two steps
+      else check_values(got, {M, N}, gg::testing::values(want), "bias in the kernel", 1e-5, 1e-4);
+    }
+  }
+  Tensor c = Tensor::empty({2, 3});
+  CHECK_THROWS_WITH(gg::kernel::matmul_bias_into(c, gg::randn({2, 4}), gg::randn({4, 3}), gg::randn({4})),
+                    Catch::Contains("expected a bias [3]"));
+}
