@@ -25,6 +25,15 @@ class Generator {
   double spare_ = 0;
 };
 
+// splitmix64: spreads structured seeds (seed, epoch, step, rank) over the generator's seed
+// space, so that nearby inputs give unrelated streams.
+inline uint64_t mix64(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
 // The generator behind randn, uniform, randint, dropout masks and initializers.
 Generator& global_generator();
 void manual_seed(uint64_t seed);

@@ -10,15 +10,6 @@ namespace gg::data {
 
 namespace {
 
-// splitmix64: spreads (seed, epoch) over the generator's seed space, so that seed 1 epoch 0
-// and seed 0 epoch 1 are unrelated shuffles.
-uint64_t mix(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-
 void shuffle(std::vector<size_t>& v, Generator& gen) {
   for (size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[gen.below(i)]);
 }
@@ -89,7 +80,7 @@ std::vector<Batch> make_batches(const std::vector<EncodedPair>& pairs, const Bat
   GG_CHECK(options.max_tokens >= 0, "make_batches: max_tokens must be >= 0 (0: no cap), got {}", options.max_tokens);
   GG_CHECK(options.bucket_batches >= 1, "make_batches: bucket_batches must be at least 1, got {}",
            options.bucket_batches);
-  Generator gen(mix(mix(options.seed) ^ static_cast<uint64_t>(epoch)));
+  Generator gen(mix64(mix64(options.seed) ^ static_cast<uint64_t>(epoch)));  // seed 1 epoch 0 and seed 0 epoch 1 unrelated
   std::vector<size_t> order(pairs.size());
   std::iota(order.begin(), order.end(), size_t{0});
   if (options.shuffle) shuffle(order, gen);

@@ -156,15 +156,21 @@ std::vector<int> offsets_of(const std::vector<int>& counts) {
   for (size_t j = 1; j < counts.size(); ++j) offsets[j] = offsets[j - 1] + counts[j - 1];
   return offsets;
 }
+
+// A request of `op` over a buffer cut into one part per rank: MPI's int counts and offsets.
+Request with_parts(std::span<const int64_t> parts, const char* op) {
+  GG_CHECK(static_cast<int>(parts.size()) == g_size, "{}: {} parts for {} ranks", op, parts.size(), g_size);
+  Request r;
+  r.impl = std::make_unique<Request::Impl>();
+  for (int64_t n : parts) r.impl->counts.push_back(to_int(n, op));
+  r.impl->offsets = offsets_of(r.impl->counts);
+  return r;
+}
 }  // namespace
 
 Request scatter_parts(std::span<const float> send, std::span<float> recv, std::span<const int64_t> parts) {
-  GG_CHECK(static_cast<int>(parts.size()) == g_size, "scatter_parts: {} parts for {} ranks", parts.size(), g_size);
-  Request r;
-  r.impl = std::make_unique<Request::Impl>();
+  Request r = with_parts(parts, "scatter_parts");
   auto& p = *r.impl;
-  for (int64_t n : parts) p.counts.push_back(to_int(n, "scatter_parts: a part"));
-  p.offsets = offsets_of(p.counts);
   GG_CHECK(static_cast<size_t>(p.offsets.back() + p.counts.back()) == send.size() &&
            recv.size() == static_cast<size_t>(g_size) * parts[static_cast<size_t>(g_rank)],
            "scatter_parts: buffers of {} and {} floats for parts summing to {}", send.size(), recv.size(),
@@ -182,12 +188,8 @@ Request scatter_parts(std::span<const float> send, std::span<float> recv, std::s
 }
 
 Request gather_parts(std::span<float> data, std::span<const int64_t> parts) {
-  GG_CHECK(static_cast<int>(parts.size()) == g_size, "gather_parts: {} parts for {} ranks", parts.size(), g_size);
-  Request r;
-  r.impl = std::make_unique<Request::Impl>();
+  Request r = with_parts(parts, "gather_parts");
   auto& p = *r.impl;
-  for (int64_t n : parts) p.counts.push_back(to_int(n, "gather_parts: a part"));
-  p.offsets = offsets_of(p.counts);
   if (!g_initialized) return r;
   check(MPI_Iallgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, data.data(), p.counts.data(), p.offsets.data(), MPI_FLOAT,
                         g_second_phase, &p.request),

@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/kernels.h"
 #include "core/profiler.h"
+#include "core/random.h"
 
 namespace gg::dist {
 namespace {
@@ -14,18 +15,11 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-uint64_t splitmix(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-
 // Every rank must hold the same parameters: the same count and shapes, in the same order.
 void check_same_parameters(const std::vector<Tensor>& params) {
-  uint64_t fingerprint = splitmix(params.size());
+  uint64_t fingerprint = mix64(params.size());
   for (const Tensor& p : params)
-    for (int64_t d : p.shape()) fingerprint = splitmix(fingerprint ^ static_cast<uint64_t>(d));
+    for (int64_t d : p.shape()) fingerprint = mix64(fingerprint ^ static_cast<uint64_t>(d));
   const auto all = all_gather(static_cast<int64_t>(fingerprint));
   for (size_t r = 1; r < all.size(); ++r)
     GG_CHECK(all[r] == all[0],
@@ -221,7 +215,7 @@ void divide_gradients(const std::vector<Tensor>& parameters, int64_t tokens) {
 }
 
 uint64_t step_seed(uint64_t seed, int64_t step, int rank) {
-  return splitmix(splitmix(splitmix(seed) ^ static_cast<uint64_t>(step)) ^ static_cast<uint64_t>(rank));
+  return mix64(mix64(mix64(seed) ^ static_cast<uint64_t>(step)) ^ static_cast<uint64_t>(rank));
 }
 
 }  // namespace gg::dist

@@ -372,10 +372,11 @@ TrainResult train(Translator& translator, const std::vector<data::EncodedPair>& 
       }
       out_of_time = o.time_budget_minutes > 0 && seconds_since(start) > o.time_budget_minutes * 60;
       stop_signal = stop.signal();
-      if (ddp) {  // one rank's clock or signal stops them all, at the same step
-        out_of_time = dist::max(int64_t{out_of_time}) != 0;
-        stop_signal = static_cast<int>(dist::max(int64_t{stop_signal}));
-      }
+      if (ddp)  // one rank's clock or signal stops them all, at the same step: one collective for both
+        for (int64_t f : dist::all_gather(int64_t{stop_signal} * 2 + out_of_time)) {
+          stop_signal = std::max(stop_signal, static_cast<int>(f / 2));
+          out_of_time = out_of_time || f % 2 != 0;
+        }
       if (out_of_time || stop_signal) {
         save();
         break;
