@@ -141,10 +141,18 @@ def main():
                 memory_rows.append((f"peak RSS train {model} {size} (MiB)", median_peak_rss("ours", ours_cmd),
                                     median_peak_rss("theirs", theirs_cmd + ["--precision", "fp32"]), None, False, ""))
 
-    ours, (theirs,) = both_thread_counts([os.path.join(BIN, "bench_decode")],
-                                         [[PY, os.path.join(ROOT, "bench", "bench_decode.py")]], "ms/sentence",
-                                         a.repeats)
-    rows.append(("greedy decode, batch 1 (ms/sentence)", best(ours, False), best(theirs, False), None, False, ""))
+    # Greedy decoding: ms per sentence at batch 1, sentences per second at batch 32. The
+    # Transformer decodes with glassgrad's key/value cache; torch.nn.TransformerDecoder has
+    # none, and re-runs the prefix at every step, as its users' decoders do.
+    for model, batch in [("lstm-attn", 1), ("transformer", 1), ("transformer", 32)]:
+        args = ["--model", model, "--batch", str(batch)] + (["--sentences", "5"] if batch > 1 else [])
+        unit = "ms/sentence" if batch == 1 else "sentences/s"
+        ours, (theirs,) = both_thread_counts([os.path.join(BIN, "bench_decode")] + args,
+                                             [[PY, os.path.join(ROOT, "bench", "bench_decode.py")] + args], unit,
+                                             a.repeats)
+        higher = batch > 1
+        rows.append((f"greedy decode {model}, batch {batch} ({unit})", best(ours, higher), best(theirs, higher),
+                     None, higher, ""))
     # int8: glassgrad's Int8Screen (the float32 tokens, the output layer read in int8) against
     # PyTorch's quantize_dynamic of every Linear layer (its tokens may change).
     ours, (theirs,) = both_thread_counts([os.path.join(BIN, "bench_decode"), "--int8"],

@@ -15,11 +15,14 @@ namespace {
 struct State : DecoderState {
   Tensor memory;      // [B, S, D]
   Tensor source_pad;  // [B, S] bool, true at padding
-  Tensor prefix;      // [B, t] int64: the tokens fed so far
+  Tensor prefix;      // [B, t] int64: the tokens fed so far (without the cache)
+  nn::TransformerDecoder::Cache cache;  // each layer's keys and values (with it)
+  int64_t steps = 0;                    // positions decoded so far
   void select(const Tensor& index) override {
     memory = index_select(memory, 0, index);
     source_pad = index_select(source_pad, 0, index);
     if (prefix.defined()) prefix = index_select(prefix, 0, index);
+    for (auto& layer : cache) layer.select(index);
   }
 };
 
@@ -40,8 +43,8 @@ TransformerSeq2Seq::TransformerSeq2Seq(int64_t src_vocab, int64_t tgt_vocab, Tra
   if (!o.tie_embeddings) out = register_module("out", std::make_shared<nn::Linear>(D, tgt_vocab));
 }
 
-Tensor TransformerSeq2Seq::embed(nn::Embedding& table, const Tensor& ids) {
-  Tensor x = positions->forward(table.forward(ids) * std::sqrt(static_cast<double>(options.d_model)));
+Tensor TransformerSeq2Seq::embed(nn::Embedding& table, const Tensor& ids, int64_t offset) {
+  Tensor x = positions->forward(table.forward(ids) * std::sqrt(static_cast<double>(options.d_model)), offset);
   return nn::functional::dropout(x, options.dropout, is_training());
 }
 
@@ -55,6 +58,7 @@ std::unique_ptr<DecoderState> TransformerSeq2Seq::encode(const Tensor& src, cons
   auto state = std::make_unique<State>();
   state->source_pad = nn::functional::padding_mask(src_lengths, src.size(1)).squeeze(1);  // [B, S]
   state->memory = encoder->forward(embed(*src_embed, src), {}, state->source_pad);
+  if (kv_cache) state->cache = decoder->start(state->memory);
   return state;
 }
 
@@ -103,6 +107,13 @@ Tensor TransformerSeq2Seq::loss(const Tensor& src, const Tensor& src_lengths, co
 Tensor TransformerSeq2Seq::decode_features(DecoderState& state, const Tensor& tokens, Tensor* attention) {
   auto& st = dynamic_cast<State&>(state);
   Tensor next = tokens.unsqueeze(1);  // [B, 1]
+  if (!st.cache.empty()) {  // one position through each layer, against its cache
+    Tensor cross;
+    const Tensor y = decoder->forward_step(embed(*tgt_embed, next, st.steps++), st.cache, st.source_pad,
+                                           attention ? &cross : nullptr);  // [B, 1, D]
+    if (attention) *attention = cross.select(1, 0);  // [B, S]
+    return y.select(1, 0);  // [B, D]
+  }
   st.prefix = st.prefix.defined() ? cat({st.prefix, next}, 1) : next;
   const int64_t t = st.prefix.size(1);
   Tensor cross;

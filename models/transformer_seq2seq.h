@@ -2,9 +2,10 @@
 // The Transformer translator (Vaswani et al., 2017) on nn/transformer.h's layers:
 //   memory = encoder(embed(src) * sqrt(D) + PE, source padding mask)
 //   logits = W_out decoder(embed(tgt_in) * sqrt(D) + PE, memory, causal mask, padding masks)
-// Inference re-runs the decoder over the prefix at each step (simple, and fast enough for
-// sentences); the attention reported per step is the last layer's cross-attention,
-// averaged over heads.
+// Inference decodes incrementally: each decoder layer keeps the keys and values of the
+// positions so far and the encoder memory's projections, so a step costs one position's work
+// (kv_cache = false re-runs the decoder over the whole prefix instead: the reference). The
+// attention reported per step is the last layer's cross-attention, averaged over heads.
 #include "models/seq2seq.h"
 #include "nn/transformer.h"
 
@@ -39,6 +40,9 @@ class TransformerSeq2Seq : public Seq2Seq {
   OutputLayer output_layer() override;
 
   TransformerSeq2SeqOptions options;
+  // Decoding with each layer's key/value cache (one position per step); false: the whole
+  // prefix through the decoder at every step, O(T^2), the reference the cache is tested against.
+  bool kv_cache = true;
   std::shared_ptr<nn::Embedding> src_embed, tgt_embed;
   std::shared_ptr<nn::SinusoidalPositionalEncoding> positions;
   std::shared_ptr<nn::TransformerEncoder> encoder;
@@ -46,7 +50,8 @@ class TransformerSeq2Seq : public Seq2Seq {
   std::shared_ptr<nn::Linear> out;  // null when tied
 
  private:
-  Tensor embed(nn::Embedding& table, const Tensor& ids);
+  // ids [B, T] at positions offset .. offset + T - 1 -> [B, T, D]
+  Tensor embed(nn::Embedding& table, const Tensor& ids, int64_t offset = 0);
 };
 
 }  // namespace gg::models

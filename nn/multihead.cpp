@@ -5,6 +5,7 @@
 #include "autograd/elementwise.h"
 #include "autograd/fused_attention.h"
 #include "autograd/grad_mode.h"
+#include "autograd/index.h"
 #include "autograd/linalg.h"
 #include "autograd/reduce.h"
 #include "autograd/shape.h"
@@ -88,23 +89,70 @@ MultiHeadAttentionOutput MultiHeadAttention::forward(const Tensor& query_in, con
            "{}: query, key and value must be 3-D ({}), got shapes {}, {}, {}", who,
            options.batch_first ? "[B, T, D]" : "[T, B, D]", query_in.shape(), key_in.shape(), value_in.shape());
   // Work batch-first: [B, T, D].
-  const Tensor query = options.batch_first ? query_in : query_in.transpose(0, 1);
-  const Tensor key = options.batch_first ? key_in : key_in.transpose(0, 1);
-  const Tensor value = options.batch_first ? value_in : value_in.transpose(0, 1);
+  const Tensor query = batch_first(query_in), key = batch_first(key_in), value = batch_first(value_in);
   const int64_t B = query.size(0), S = key.size(1), E = embed_dim;
   GG_CHECK(query.size(2) == E && key.size(2) == options.kdim && value.size(2) == options.vdim &&
                key.size(0) == B && value.size(0) == B && value.size(1) == S,
            "{}: shapes query {}, key {}, value {} do not fit embed_dim {}, kdim {}, vdim {}", who, query_in.shape(),
            key_in.shape(), value_in.shape(), E, options.kdim, options.vdim);
   const Projections p = split(project_sources(query_in, key_in, value_in, query, key, value, true), nullptr, nullptr);
-  Tensor weights;
-  Tensor out = out_proj->forward(attend(p.q, p.k, p.v, key_padding_mask, attn_mask,
-                                        need_weights ? &weights : nullptr));  // [B, Tq, D]
+  return attend_and_project(p.q, p.k, p.v, key_padding_mask, attn_mask, need_weights, average_attn_weights);
+}
 
+MultiHeadAttentionOutput MultiHeadAttention::attend_and_project(const Tensor& q, const Tensor& k, const Tensor& v,
+                                                                const Tensor& key_padding_mask,
+                                                                const Tensor& attn_mask, bool need_weights,
+                                                                bool average_attn_weights) {
+  Tensor weights;
+  const Tensor out = out_proj->forward(attend(q, k, v, key_padding_mask, attn_mask,
+                                              need_weights ? &weights : nullptr));  // [B, Tq, D]
   MultiHeadAttentionOutput result;
-  result.output = options.batch_first ? out : out.transpose(0, 1);
+  result.output = batch_first(out);
   if (need_weights) result.weights = average_attn_weights ? mean(weights, {1}) : weights;
   return result;
+}
+
+// ---- incremental decoding ----------------------------------------------------------------------
+
+void MultiHeadAttention::KeyValues::select(const Tensor& index) {
+  k = index_select(k, 0, index);
+  v = index_select(v, 0, index);
+}
+
+MultiHeadAttention::KeyValues MultiHeadAttention::project_keys_values(const Tensor& key_in, const Tensor& value_in) {
+  const Tensor key = batch_first(key_in), value = batch_first(value_in);
+  GG_CHECK(key.dim() == 3 && value.dim() == 3 && key.size(2) == options.kdim && value.size(2) == options.vdim &&
+               key.size(0) == value.size(0) && key.size(1) == value.size(1),
+           "{}.project_keys_values: key {} and value {} must be {} with the same B and S, widths kdim {} and vdim {}",
+           name(), key_in.shape(), value_in.shape(), options.batch_first ? "[B, S, width]" : "[S, B, width]",
+           options.kdim, options.vdim);
+  const Projections p = split(project_key_value_sources(key_in, value_in, key, value), nullptr, nullptr);
+  return {p.k, p.v};
+}
+
+MultiHeadAttentionOutput MultiHeadAttention::forward_projected(const Tensor& query_in, const KeyValues& kv,
+                                                               const Tensor& key_padding_mask, bool need_weights) {
+  const Tensor query = batch_first(query_in);
+  GG_CHECK(query.dim() == 3 && query.size(2) == embed_dim && kv.k.dim() == 3 && kv.k.size(0) == query.size(0),
+           "{}.forward_projected: query {} must be 3-D with width {} and the batch of the keys {}", name(),
+           query_in.shape(), embed_dim, kv.k.shape());
+  const Tensor q = functional::linear(query, in_weight(0, 1, q_proj_weight), in_bias(0, 1));  // [B, Tq, E]
+  return attend_and_project(q, kv.k, kv.v, key_padding_mask, Tensor(), need_weights, true);
+}
+
+Tensor MultiHeadAttention::forward_step(const Tensor& x_in, KeyValues& cache) {
+  const Tensor x = batch_first(x_in);
+  GG_CHECK(x.dim() == 3 && x.size(1) == 1 && x.size(2) == embed_dim && options.kdim == embed_dim &&
+               options.vdim == embed_dim && (!cache.k.defined() || cache.k.size(0) == x.size(0)),
+           "{}.forward_step: expected one position of self-attention, {} with D = {} (kdim = vdim = D) and the "
+           "cache's batch {}, got {}",
+           name(), options.batch_first ? "[B, 1, D]" : "[1, B, D]", embed_dim,
+           cache.k.defined() ? cache.k.size(0) : x.size(0), x_in.shape());
+  const Projections p = split(project_sources(x_in, x_in, x_in, x, x, x, true), nullptr, nullptr);  // [B, 1, E] each
+  cache.k = cache.k.defined() ? cat({cache.k, p.k}, 1) : p.k;  // [B, t, E]
+  cache.v = cache.v.defined() ? cat({cache.v, p.v}, 1) : p.v;
+  // The newest position may look at every earlier one: no mask.
+  return attend_and_project(p.q, cache.k, cache.v, Tensor(), Tensor(), false, true).output;
 }
 
 Tensor MultiHeadAttention::forward_packed(const Tensor& query, const Tensor& key, const Tensor& value,
@@ -140,34 +188,42 @@ Tensor MultiHeadAttention::forward_packed(const Tensor& query, const Tensor& key
   return out_proj->forward(query_rows.pack(context));  // [Nq, D]
 }
 
+Tensor MultiHeadAttention::in_weight(int64_t first, int64_t count, const Tensor& separate) const {
+  return in_proj_weight.defined() ? in_proj_weight.narrow(0, first * embed_dim, count * embed_dim) : separate;
+}
+
+Tensor MultiHeadAttention::in_bias(int64_t first, int64_t count) const {
+  return in_proj_bias.defined() ? in_proj_bias.narrow(0, first * embed_dim, count * embed_dim) : Tensor();
+}
+
 MultiHeadAttention::Sources MultiHeadAttention::project_sources(const Tensor& query_in, const Tensor& key_in,
                                                                 const Tensor& value_in, const Tensor& query,
                                                                 const Tensor& key, const Tensor& value,
                                                                 bool same_rows) {
-  const int64_t E = embed_dim;
-  // Rows [first * E, (first + count) * E) of the packed projection, or the separate weight.
-  auto weight = [&](int64_t first, int64_t count, const Tensor& separate) {
-    return in_proj_weight.defined() ? in_proj_weight.narrow(0, first * E, count * E) : separate;
-  };
-  auto bias = [&](int64_t first, int64_t count) {
-    return in_proj_bias.defined() ? in_proj_bias.narrow(0, first * E, count * E) : Tensor();
-  };
   // Self-attention (query, key and value the same tensor) projects all three with one GEMM
   // against the packed weight, and encoder-decoder attention (key the same as value) projects
   // key and value with one, as torch does: the same numbers as three separate products.
-  Sources s;
   if (in_proj_weight.defined() && same_tensor(query_in, key_in) && same_tensor(key_in, value_in) && same_rows) {
+    Sources s;
     s.q = s.k = s.v = functional::linear(query, in_proj_weight, in_proj_bias);  // [..., 3E]
-    s.k_col = E, s.v_col = 2 * E;
+    s.k_col = embed_dim, s.v_col = 2 * embed_dim;
+    return s;
+  }
+  Sources s = project_key_value_sources(key_in, value_in, key, value);
+  s.q = functional::linear(query, in_weight(0, 1, q_proj_weight), in_bias(0, 1));
+  return s;
+}
+
+MultiHeadAttention::Sources MultiHeadAttention::project_key_value_sources(const Tensor& key_in,
+                                                                          const Tensor& value_in, const Tensor& key,
+                                                                          const Tensor& value) {
+  Sources s;
+  if (in_proj_weight.defined() && same_tensor(key_in, value_in)) {
+    s.k = s.v = functional::linear(key, in_weight(1, 2, Tensor()), in_bias(1, 2));  // [..., 2E]
+    s.v_col = embed_dim;
   } else {
-    s.q = functional::linear(query, weight(0, 1, q_proj_weight), bias(0, 1));
-    if (in_proj_weight.defined() && same_tensor(key_in, value_in)) {
-      s.k = s.v = functional::linear(key, weight(1, 2, Tensor()), bias(1, 2));  // [..., 2E]
-      s.v_col = E;
-    } else {
-      s.k = functional::linear(key, weight(1, 1, k_proj_weight), bias(1, 1));
-      s.v = functional::linear(value, weight(2, 1, v_proj_weight), bias(2, 1));
-    }
+    s.k = functional::linear(key, in_weight(1, 1, k_proj_weight), in_bias(1, 1));
+    s.v = functional::linear(value, in_weight(2, 1, v_proj_weight), in_bias(2, 1));
   }
   return s;
 }
@@ -179,7 +235,7 @@ MultiHeadAttention::Projections MultiHeadAttention::split(const Sources& s, cons
   const Tensor k = same_tensor(s.k, s.q) ? q : key_rows ? key_rows->unpack(s.k) : s.k;
   const Tensor v = same_tensor(s.v, s.k) ? k : key_rows ? key_rows->unpack(s.v) : s.v;
   auto columns = [&](const Tensor& x, int64_t first) {
-    return x.size(-1) == embed_dim ? x : x.narrow(x.dim() - 1, first, embed_dim);
+    return !x.defined() || x.size(-1) == embed_dim ? x : x.narrow(x.dim() - 1, first, embed_dim);
   };
   return {columns(q, s.q_col), columns(k, s.k_col), columns(v, s.v_col)};
 }

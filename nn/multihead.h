@@ -57,6 +57,26 @@ class MultiHeadAttention : public Module {
   Tensor forward_packed(const Tensor& query, const Tensor& key, const Tensor& value, const Packing& query_rows,
                         const Packing& key_rows, const Tensor& attn_mask = {});
 
+  // ---- incremental decoding: attention over keys and values projected earlier ----
+  // Projected keys and values, batch-first [B, S, E] each: the projection of a fixed source
+  // (the encoder's memory), or a key/value cache that grows by one position per step.
+  struct KeyValues {
+    Tensor k, v;
+    // Keeps the rows `index` (int64 [B']) of both, in that order: how beam search reorders them.
+    void select(const Tensor& index);
+  };
+  // key [S, B, kdim] and value [S, B, vdim] (or batch-first) -> their projections, once.
+  KeyValues project_keys_values(const Tensor& key, const Tensor& value);
+  // forward(query, key, value, key_padding_mask) with key and value given as
+  // project_keys_values(key, value): the same numbers without projecting them again.
+  MultiHeadAttentionOutput forward_projected(const Tensor& query, const KeyValues& kv,
+                                             const Tensor& key_padding_mask = {}, bool need_weights = false);
+  // Causal self-attention one position at a time. x [1, B, D] (or [B, 1, D]) is the newest
+  // position: its key and value are appended to `cache` (empty before the first), and it
+  // attends to every position so far. Position t's output equals that of
+  // forward(x, x, x, {}, causal_mask(T)) over the whole sequence, up to rounding.
+  Tensor forward_step(const Tensor& x, KeyValues& cache);
+
   int64_t embed_dim, num_heads, head_dim;
   MultiHeadAttentionOptions options;
   Tensor in_proj_weight, q_proj_weight, k_proj_weight, v_proj_weight, in_proj_bias;
@@ -78,6 +98,19 @@ class MultiHeadAttention : public Module {
   // (all three the same) and key = value.
   Sources project_sources(const Tensor& query_in, const Tensor& key_in, const Tensor& value_in, const Tensor& query,
                           const Tensor& key, const Tensor& value, bool same_rows);
+  // The key and value part of project_sources (s.q undefined).
+  Sources project_key_value_sources(const Tensor& key_in, const Tensor& value_in, const Tensor& key,
+                                    const Tensor& value);
+  // Rows [first * E, (first + count) * E) of in_proj_weight / in_proj_bias, or the separate
+  // weight (no bias) when the projections are separate.
+  Tensor in_weight(int64_t first, int64_t count, const Tensor& separate) const;
+  Tensor in_bias(int64_t first, int64_t count) const;
+  // Batch-first [B, T, D] from the caller's layout, and back.
+  Tensor batch_first(const Tensor& x) const { return options.batch_first ? x : x.transpose(0, 1); }
+  // Attention of q over k, v [B, T, E] through out_proj, in the caller's layout.
+  MultiHeadAttentionOutput attend_and_project(const Tensor& q, const Tensor& k, const Tensor& v,
+                                              const Tensor& key_padding_mask, const Tensor& attn_mask,
+                                              bool need_weights, bool average_attn_weights);
   // The sources as q, k, v [B, T, E]: packed ones unpacked (with their Packing given).
   Projections split(const Sources& s, const Packing* query_rows, const Packing* key_rows);
   // q [B, Tq, E], k and v [B, S, E] -> the heads' contexts merged, [B, Tq, E]; `weights`, if

@@ -140,6 +140,26 @@ Tensor TransformerDecoderLayer::forward_packed(const Tensor& tgt, const Packing&
   return around(tgt, self_attend, cross_attend);
 }
 
+void TransformerDecoderLayer::Cache::select(const Tensor& index) {
+  if (self.k.defined()) self.select(index);
+  memory.select(index);
+}
+
+TransformerDecoderLayer::Cache TransformerDecoderLayer::start(const Tensor& memory) {
+  return {.self = {}, .memory = multihead_attn->project_keys_values(memory, memory)};
+}
+
+Tensor TransformerDecoderLayer::forward_step(const Tensor& tgt, Cache& cache, const Tensor& memory_key_padding_mask,
+                                             Tensor* cross_weights) {
+  auto self_attend = [&](const Tensor& x) { return self_attn->forward_step(x, cache.self); };
+  auto cross_attend = [&](const Tensor& x) {
+    auto out = multihead_attn->forward_projected(x, cache.memory, memory_key_padding_mask, cross_weights != nullptr);
+    if (cross_weights) *cross_weights = out.weights;
+    return out.output;
+  };
+  return around(tgt, self_attend, cross_attend);
+}
+
 Tensor TransformerDecoderLayer::around(const Tensor& tgt, const std::function<Tensor(const Tensor&)>& self_attend,
                                        const std::function<Tensor(const Tensor&)>& cross_attend) {
   const bool training = is_training();
@@ -201,6 +221,24 @@ Tensor TransformerDecoder::forward(const Tensor& tgt, const Tensor& memory, cons
     const bool last = i + 1 == layers->size();
     x = (*layers)[i]->forward(x, memory, tgt_mask, memory_mask, tgt_key_padding_mask, memory_key_padding_mask,
                               last ? cross_weights : nullptr);
+  }
+  return norm ? norm->forward(x) : x;
+}
+
+TransformerDecoder::Cache TransformerDecoder::start(const Tensor& memory) {
+  Cache cache;
+  for (const auto& layer : *layers) cache.push_back(layer->start(memory));
+  return cache;
+}
+
+Tensor TransformerDecoder::forward_step(const Tensor& tgt, Cache& cache, const Tensor& memory_key_padding_mask,
+                                        Tensor* cross_weights) {
+  GG_CHECK(cache.size() == layers->size(), "TransformerDecoder.forward_step: a cache of {} layers for {} layers; "
+           "hint: start it with this decoder's start(memory)", cache.size(), layers->size());
+  Tensor x = tgt;
+  for (size_t i = 0; i < layers->size(); ++i) {
+    const bool last = i + 1 == layers->size();
+    x = (*layers)[i]->forward_step(x, cache[i], memory_key_padding_mask, last ? cross_weights : nullptr);
   }
   return norm ? norm->forward(x) : x;
 }

@@ -7,6 +7,7 @@
 // Pre-norm  (norm_first, easier to train deep): x = x + sublayer(norm(x))
 #include <functional>
 #include <memory>
+#include <vector>
 
 #include "nn/activation.h"
 #include "nn/embedding.h"
@@ -93,6 +94,20 @@ class TransformerDecoderLayer : public Module {
   Tensor forward_packed(const Tensor& tgt, const Packing& tgt_rows, const Tensor& memory, const Packing& memory_rows,
                         const Tensor& tgt_mask = {}, const Tensor& memory_mask = {});
 
+  // Incremental decoding (a key/value cache): what the layer keeps between steps, per row.
+  struct Cache {
+    MultiHeadAttention::KeyValues self;    // keys and values of the target positions so far
+    MultiHeadAttention::KeyValues memory;  // the encoder's memory, projected once
+    void select(const Tensor& index);      // keeps rows `index` (int64 [B']), as beam search does
+  };
+  // The cache before the first step of decoding against `memory` ([S, B, D] or batch-first).
+  Cache start(const Tensor& memory);
+  // One target position, tgt [1, B, D] (or [B, 1, D]): its output equals that position's
+  // output of forward() over the whole prefix with causal_mask, up to rounding, at the cost
+  // of one position. cross_weights, if given, receives [B, 1, S].
+  Tensor forward_step(const Tensor& tgt, Cache& cache, const Tensor& memory_key_padding_mask = {},
+                      Tensor* cross_weights = nullptr);
+
   TransformerLayerOptions options;
   std::shared_ptr<MultiHeadAttention> self_attn, multihead_attn;
   std::shared_ptr<Linear> linear1, linear2;
@@ -130,6 +145,12 @@ class TransformerDecoder : public Module {
   // On packed tokens (TransformerDecoderLayer::forward_packed) -> [Nt, D].
   Tensor forward_packed(const Tensor& tgt, const Packing& tgt_rows, const Tensor& memory, const Packing& memory_rows,
                         const Tensor& tgt_mask = {}, const Tensor& memory_mask = {});
+  // Incremental decoding, one layer cache each (TransformerDecoderLayer::forward_step):
+  // tgt [1, B, D] (or [B, 1, D]) is the next position; cross_weights gets the last layer's.
+  using Cache = std::vector<TransformerDecoderLayer::Cache>;
+  Cache start(const Tensor& memory);
+  Tensor forward_step(const Tensor& tgt, Cache& cache, const Tensor& memory_key_padding_mask = {},
+                      Tensor* cross_weights = nullptr);
   std::shared_ptr<ModuleList<TransformerDecoderLayer>> layers;
   std::shared_ptr<LayerNorm> norm;
 };

@@ -210,6 +210,48 @@ TEST_CASE("model: beam search gives each sentence the same translation whatever 
   }
 }
 
+TEST_CASE("model: Transformer decoding with the key/value cache equals re-running the decoder over the prefix",
+          "[models][decode]") {
+  // A partly trained model (the beams have real choices), two decoder layers, a padded batch.
+  gg::manual_seed(17);
+  gg::models::TransformerSeq2Seq model(kVocab, kVocab,
+                                       {.d_model = 32, .heads = 4, .encoder_layers = 1, .decoder_layers = 2,
+                                        .dim_feedforward = 64, .dropout = 0.0});
+  Toy toy = make_reverse_task(8, 5);
+  train(model, toy, 15, 3e-3);
+  auto decode_all = [&](bool cache) {
+    model.kv_cache = cache;
+    auto greedy = gg::models::greedy_decode(model, toy.src, toy.src_lengths, {.bos = kBos, .eos = kEos});
+    auto beam = gg::models::beam_search(model, toy.src, toy.src_lengths, {.beam = 4, .n_best = 2},
+                                        {.bos = kBos, .eos = kEos, .keep_attention = true});
+    return std::make_pair(greedy, beam);
+  };
+  const auto [greedy, beam] = decode_all(true);
+  const auto [greedy_ref, beam_ref] = decode_all(false);
+  int64_t differ_from_reference = 0;  // the trained model must not simply copy: a real test of the choices
+  for (size_t b = 0; b < greedy.size(); ++b) {
+    INFO("sentence " << b);
+    CHECK(greedy[b].tokens == greedy_ref[b].tokens);
+    CHECK(greedy[b].log_prob == Approx(greedy_ref[b].log_prob).epsilon(1e-5));
+    differ_from_reference += greedy[b].tokens != toy.targets[b];
+    REQUIRE(beam[b].size() == beam_ref[b].size());
+    for (size_t k = 0; k < beam[b].size(); ++k) {
+      CHECK(beam[b][k].tokens == beam_ref[b][k].tokens);
+      CHECK(beam[b][k].score == Approx(beam_ref[b][k].score).epsilon(1e-5));
+      const auto &a = beam[b][k].attention, &a_ref = beam_ref[b][k].attention;
+      REQUIRE(a.size() == a_ref.size());
+      REQUIRE(!a.empty());
+      double worst = 0;
+      for (size_t t = 0; t < a.size(); ++t) {
+        REQUIRE(a[t].size() == a_ref[t].size());
+        for (size_t j = 0; j < a[t].size(); ++j) worst = std::max(worst, std::fabs(double(a[t][j]) - a_ref[t][j]));
+      }
+      CHECK(worst < 1e-5);
+    }
+  }
+  CHECK(differ_from_reference > 0);
+}
+
 TEST_CASE("model: beam search with beam 1 equals greedy decoding", "[models][decode]") {
   gg::manual_seed(5);
   gg::models::RNNSeq2Seq model(kVocab, kVocab, {.embed = 16, .hidden = 32, .dropout = 0.0});

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "glassgrad.h"
+#include "nn_testing.h"
 
 namespace F = gg::nn::functional;
 using gg::DType;
@@ -285,6 +286,45 @@ TEST_CASE("transformer: the causal mask keeps later tokens from changing earlier
   Tensor a = m.forward(y, memory, F::causal_mask(4)), b = m.forward(changed, memory, F::causal_mask(4));
   CHECK(gg::max(gg::abs(a.narrow(1, 0, 3) - b.narrow(1, 0, 3))).item() == 0.0);
   CHECK(gg::max(gg::abs(a.narrow(1, 3, 1) - b.narrow(1, 3, 1))).item() > 1e-3);
+}
+
+TEST_CASE("transformer: decoding one position at a time with the key/value cache equals the whole prefix",
+          "[nn][transformer]") {
+  // Sequence-first [T, B, D], two layers, a padded memory, both norm placements; in float64,
+  // where the two orders of work agree to rounding. Halfway the rows are reordered (and one
+  // repeated), as beam search does, and the cache must follow.
+  for (const bool norm_first : {false, true}) {
+    INFO("norm_first " << norm_first);
+    gg::manual_seed(29);
+    gg::nn::TransformerDecoder decoder(8, 2, 2, {.dim_feedforward = 16, .dropout = 0.0, .norm_first = norm_first},
+                                       norm_first);
+    decoder.to(DType::Float64);
+    decoder.eval();
+    const int64_t T = 5, B = 2, S = 4;
+    const Tensor tgt = randn64({T, B, 8}), memory = randn64({S, B, 8});
+    const Tensor memory_pad = F::padding_mask(gg::from_vector(std::vector<int64_t>{4, 2}), S).squeeze(1);  // [B, S]
+    const Tensor order = gg::from_vector(std::vector<int64_t>{1, 0, 1});
+    Tensor weights, weights_reordered;
+    const Tensor full = decoder.forward(tgt, memory, F::causal_mask(T), {}, {}, memory_pad, &weights);
+    const Tensor full_reordered =
+        decoder.forward(gg::index_select(tgt, 1, order), gg::index_select(memory, 1, order), F::causal_mask(T), {}, {},
+                        gg::index_select(memory_pad, 0, order), &weights_reordered);
+    gg::nn::TransformerDecoder::Cache cache = decoder.start(memory);
+    Tensor rows = tgt, pad = memory_pad, expected = full, expected_weights = weights;
+    for (int64_t t = 0; t < T; ++t) {
+      if (t == 3) {
+        for (auto& layer : cache) layer.select(order);
+        rows = gg::index_select(tgt, 1, order), pad = gg::index_select(memory_pad, 0, order);
+        expected = full_reordered, expected_weights = weights_reordered;
+      }
+      Tensor step_weights;
+      const Tensor y = decoder.forward_step(rows.narrow(0, t, 1), cache, pad, &step_weights);  // [1, B', D]
+      INFO("position " << t);
+      nn_test::require_close(y, expected.narrow(0, t, 1), 1e-12, "step output");
+      nn_test::require_close(step_weights, expected_weights.narrow(1, t, 1), 1e-12, "cross-attention weights");
+    }
+    CHECK(cache[0].self.k.size(1) == T);
+  }
 }
 
 TEST_CASE("transformer: sinusoidal positions follow sin/cos of pos / 10000^(2i/D)", "[nn][transformer]") {
