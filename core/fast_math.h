@@ -88,6 +88,45 @@ inline float tanh(float x) {
 // be), so the function has internal linkage: each file keeps its own copy, called its own way.
 typedef float float8 __attribute__((vector_size(32)));
 typedef int32_t int32x8 __attribute__((vector_size(32)));
+// Lane i of the result is lane I[i] of the concatenation a:b (I in 0..15), the indices
+// constants: GCC spells it __builtin_shuffle, clang __builtin_shufflevector.
+template <int... I>
+static inline float8 shuffle(float8 a, float8 b) {
+#if defined(__clang__)
+  return __builtin_shufflevector(a, b, I...);
+#else
+  return __builtin_shuffle(a, b, int32x8{I...});
+#endif
+}
+
+// op (max or +) over the 8 lanes of x in three steps (halves, quarters, pairs), the result in
+// every lane.
+template <class Op>
+static inline float8 across_lanes(float8 x, Op op) {
+  x = op(x, shuffle<4, 5, 6, 7, 0, 1, 2, 3>(x, x));
+  x = op(x, shuffle<2, 3, 0, 1, 6, 7, 4, 5>(x, x));
+  return op(x, shuffle<1, 0, 3, 2, 5, 4, 7, 6>(x, x));
+}
+
+// An 8 x 8 block of floats transposed in registers: rows r[0..8) become columns, in three
+// rounds of shuffles (pairs of rows interleaved, then pairs of pairs, then the two halves).
+static inline void transpose8x8(float8 r[8]) {
+  float8 t[8], u[8];
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = shuffle<0, 8, 1, 9, 4, 12, 5, 13>(r[i], r[i + 1]);
+    t[i + 1] = shuffle<2, 10, 3, 11, 6, 14, 7, 15>(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 8; i += 4)
+    for (int k = 0; k < 2; ++k) {
+      u[i + 2 * k] = shuffle<0, 1, 8, 9, 4, 5, 12, 13>(t[i + k], t[i + k + 2]);
+      u[i + 2 * k + 1] = shuffle<2, 3, 10, 11, 6, 7, 14, 15>(t[i + k], t[i + k + 2]);
+    }
+  for (int k = 0; k < 4; ++k) {
+    r[k] = shuffle<0, 1, 2, 3, 8, 9, 10, 11>(u[k], u[k + 4]);
+    r[k + 4] = shuffle<4, 5, 6, 7, 12, 13, 14, 15>(u[k], u[k + 4]);
+  }
+}
+
 static inline float8 exp(float8 x) {
   const float hi = 88.7228391f, lo = -87.3365448f;
   const float8 zero{}, lo8 = zero + lo, hi8 = zero + hi;

@@ -76,6 +76,33 @@ Tensor log_softmax_backward(const Tensor& y, const Tensor& dy, int64_t dim);
 // out: they get exactly 0, and a row whose keys are all masked is all zeros.
 Tensor masked_softmax(const Tensor& x, const Tensor& mask);
 
+// ---- layer norm (core/layer_norm.cpp): each row of x [N, n] normalized over its n values ------
+// y = (x - mean) rstd w + b with rstd = 1 / sqrt(biased variance + eps); weight w and bias b
+// [n] contiguous, or undefined. x contiguous.
+struct LayerNormOut {
+  Tensor y, mean, rstd;  // [N, n], [N], [N]
+};
+LayerNormOut layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps);
+// Its gradients from dy [N, n] (contiguous): dx [N, n], and with `affine` dweight and dbias [n]
+// (else undefined), summed over the rows in the same order for any thread count.
+struct LayerNormGrads {
+  Tensor dx, dweight, dbias;
+};
+LayerNormGrads layer_norm_backward(const Tensor& x, const Tensor& dy, const Tensor& weight, const Tensor& mean,
+                                   const Tensor& rstd, bool affine);
+
+// ---- cross-entropy (core/cross_entropy.cpp): logits x [N, C], int64 targets y [N], contiguous -----
+// loss_n = (1 - eps) (lse_n - x[n, y_n]) + eps (lse_n - mean_c x[n, c]), lse_n = log sum_c e^x[n, c].
+// Rows whose target is ignore_index get loss and lse 0; other targets must be in [0, C).
+struct CrossEntropyRows {
+  Tensor losses, lse;  // [N] each
+  int64_t counted;     // rows not ignored
+};
+CrossEntropyRows cross_entropy(const Tensor& x, const Tensor& y, int64_t ignore_index, double label_smoothing);
+// dx[n, c] = w[n] (softmax(x_n)_c - (1 - eps) [c == y_n] - eps / C), rows with w[n] = 0 all zero.
+Tensor cross_entropy_backward(const Tensor& x, const Tensor& y, const Tensor& lse, const std::vector<double>& w,
+                              double label_smoothing);
+
 // ---- indexing (core/index.cpp) ---------------------------------------------------------------
 Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index);  // index: int64 [N]
 // x with src's slices added at `index` along dim: out.select(dim, index[i]) += src.select(dim, i).

@@ -1,7 +1,7 @@
 #pragma once
 // The kernels of multi-head scaled dot-product attention, one (batch row, head) pair at a time,
-// shared by the op on padded batches (attention_fused, autograd/fused_attention.cpp) and the op
-// on packed tokens (attention_packed, autograd/packed_attention.cpp). Internal to those two.
+// shared by attention on padded batches (core/attention.cpp) and on packed tokens
+// (core/packed_attention.cpp). Internal to those two.
 //
 // For each (b, h), with Q [Tq, d], K [S, d], V [S, dv] that pair's rows:
 //   forward:   P = softmax(scale * Q K^T) row by row over the unmasked keys,   O = P V
@@ -25,7 +25,7 @@
 #include "core/small_gemm.h"
 #include "core/softmax_row.h"
 
-namespace gg::attention_pair {
+namespace gg::kernel::attention_pair {
 
 // Functions taking an 8-float vector: see core/fast_math.h on -Wpsabi.
 #pragma GCC diagnostic push
@@ -46,16 +46,6 @@ void scaled_masked_softmax(T* p, const uint8_t* m, int64_t stride_s, int64_t S, 
   }
   if (m) kernel::masked_softmax_row(p, reinterpret_cast<const bool*>(m), w, S);
   else kernel::softmax_row<false>(p, w, S);
-}
-
-// op (max or +) over the 8 lanes of x in three steps (halves, quarters, pairs), the result in
-// every lane.
-template <class Op>
-fast::float8 across_lanes(fast::float8 x, Op op) {
-  const fast::int32x8 swap4 = {4, 5, 6, 7, 0, 1, 2, 3}, swap2 = {2, 3, 0, 1, 6, 7, 4, 5},
-                      swap1 = {1, 0, 3, 2, 5, 4, 7, 6};
-  for (const fast::int32x8& order : {swap4, swap2, swap1}) x = op(x, __builtin_shuffle(x, order));
-  return x;
 }
 
 // The float32 version, in place, on explicit 8-float vectors over the row padded to Sp (a
@@ -90,7 +80,7 @@ inline void scaled_masked_softmax(float* p, const uint8_t* m, int64_t stride_s, 
     std::memcpy(p + j, &x, sizeof x);
     mx = x > mx ? x : mx;
   }
-  mx = across_lanes(mx, [](float8 a, float8 b) { return a > b ? a : b; });
+  mx = fast::across_lanes(mx, [](float8 a, float8 b) { return a > b ? a : b; });
   const float top = mx[0];
   if (top == low[0] && (S == 0 || (m && std::find(m, m + S, uint8_t{0}) == m + S))) {  // every key masked
     std::fill(p, p + Sp, 0.0f);
@@ -104,7 +94,7 @@ inline void scaled_masked_softmax(float* p, const uint8_t* m, int64_t stride_s, 
     std::memcpy(p + j, &x, sizeof x);
     total += x;
   }
-  const float8 inv = 1.0f / across_lanes(total, [](float8 a, float8 b) { return a + b; });
+  const float8 inv = 1.0f / fast::across_lanes(total, [](float8 a, float8 b) { return a + b; });
   for (int64_t j = 0; j < Sp; j += 8) {
     float8 x;
     std::memcpy(&x, p + j, sizeof x);
@@ -126,7 +116,7 @@ void softmax_grad_row(const T* __restrict p, T* __restrict ds, int64_t Sp, T sca
       std::memcpy(&g, ds + j, sizeof g);
       acc += x * g;
     }
-    const float8 sum = across_lanes(acc, [](float8 a, float8 b) { return a + b; });
+    const float8 sum = fast::across_lanes(acc, [](float8 a, float8 b) { return a + b; });
     for (int64_t j = 0; j < Sp; j += 8) {
       float8 x, g;
       std::memcpy(&x, p + j, sizeof x);
@@ -153,29 +143,6 @@ int64_t padded(int64_t S) {
   return (S + L - 1) / L * L;
 }
 
-// An 8 x 8 block of floats transposed in registers: rows r[0..8) become columns, in three
-// rounds of shuffles (pairs of rows interleaved, then pairs of pairs, then the two halves).
-inline void transpose8x8(fast::float8 r[8]) {
-  using fast::int32x8;
-  fast::float8 t[8], u[8];
-  const int32x8 lo1 = {0, 8, 1, 9, 4, 12, 5, 13}, hi1 = {2, 10, 3, 11, 6, 14, 7, 15};
-  const int32x8 lo2 = {0, 1, 8, 9, 4, 5, 12, 13}, hi2 = {2, 3, 10, 11, 6, 7, 14, 15};
-  const int32x8 lo4 = {0, 1, 2, 3, 8, 9, 10, 11}, hi4 = {4, 5, 6, 7, 12, 13, 14, 15};
-  for (int i = 0; i < 8; i += 2) {
-    t[i] = __builtin_shuffle(r[i], r[i + 1], lo1);
-    t[i + 1] = __builtin_shuffle(r[i], r[i + 1], hi1);
-  }
-  for (int i = 0; i < 8; i += 4)
-    for (int k = 0; k < 2; ++k) {
-      u[i + 2 * k] = __builtin_shuffle(t[i + k], t[i + k + 2], lo2);
-      u[i + 2 * k + 1] = __builtin_shuffle(t[i + k], t[i + k + 2], hi2);
-    }
-  for (int k = 0; k < 4; ++k) {
-    r[k] = __builtin_shuffle(u[k], u[k + 4], lo4);
-    r[k + 4] = __builtin_shuffle(u[k], u[k + 4], hi4);
-  }
-}
-
 // x's rows [0, S) of width w (row stride ldx), transposed into out [w, ld]; columns [S, ld) of
 // out are zeroed. float32 goes 8 x 8 blocks at a time; one scalar store per element would
 // write 8 cache lines for every 8 floats read.
@@ -187,7 +154,7 @@ void transpose_rows(const T* x, int64_t ldx, int64_t S, int64_t w, T* out, int64
       for (c0 = 0; c0 + 8 <= w; c0 += 8) {
         fast::float8 r[8];
         for (int l = 0; l < 8; ++l) std::memcpy(&r[l], x + (j0 + l) * ldx + c0, sizeof r[l]);
-        transpose8x8(r);
+        fast::transpose8x8(r);
         for (int l = 0; l < 8; ++l) std::memcpy(out + (c0 + l) * ld + j0, &r[l], sizeof r[l]);
       }
     if (c0 < w)  // columns left over in the blocked rows
@@ -285,19 +252,6 @@ void pair_backward(int64_t nq, int64_t nk, int64_t d, int64_t dv, Rows<const T> 
     kernel::small_gemm(nk, dv, nq, p.at, 1, p.ld, dout.at, dout.ld, dv_out.at, dv_out.ld);
 }
 
-// Rows read in place need a contiguous last dim; anything else is copied first.
-inline Tensor unit_last_stride(const Tensor& x) { return x.stride(-1) == 1 ? x : kernel::contiguous(x); }
-
-// Dropout factors for scores of shape `full` ([B, h, Tq, S]): contiguous, of dtype, or an error
-// that names the op.
-inline Tensor dropout_factors(const Tensor& drop, const Shape& full, DType dtype, const char* op) {
-  if (!drop.defined()) return drop;
-  GG_CHECK(drop.dtype() == dtype && drop.shape() == full,
-           "{}: dropout must be {} factors of the scores' shape {} (nn::functional::dropout_scale), got {} {}", op,
-           dtype_name(dtype), full, dtype_name(drop.dtype()), drop.shape());
-  return kernel::contiguous(drop);
-}
-
 #pragma GCC diagnostic pop
 
-}  // namespace gg::attention_pair
+}  // namespace gg::kernel::attention_pair
