@@ -291,7 +291,6 @@ void add_train(CLI::App& app) {
     const bool writer = gg::dist::rank() == 0;
     if (average_last > 0 && t.keep_checkpoints > 0) t.keep_checkpoints = std::max(t.keep_checkpoints, average_last);
     GG_CHECK(!(t.resume && overwrite), "--resume continues the model in {} and --overwrite replaces it: give one", t.out_dir);
-    if (writer) remove_temporaries(t.out_dir);
     const bool holds_model = std::filesystem::exists(t.out_dir + "/config.json") || std::filesystem::exists(t.out_dir + "/checkpoints");
     GG_CHECK(t.resume || overwrite || !holds_model,
              "{} already holds a model: continue its training with --resume, or replace it with --overwrite", t.out_dir);
@@ -301,8 +300,13 @@ void add_train(CLI::App& app) {
     std::unique_ptr<gg::models::Translator> translator;
     gg::data::SplitPairs pairs;
     std::unique_ptr<gg::DirectoryLock> lock;  // from the first change to the model directory to the end
+    // A killed run's temporaries go once the directory is ours: before that they may be the
+    // files another run is writing (it holds the lock, and this run is about to be refused).
     if (t.resume) {
-      if (writer) lock = std::make_unique<gg::DirectoryLock>(t.out_dir);
+      if (writer) {
+        lock = std::make_unique<gg::DirectoryLock>(t.out_dir);
+        remove_temporaries(t.out_dir);
+      }
       translator = std::make_unique<gg::models::Translator>(gg::models::Translator::load(t.out_dir));
       refuse_contradictions(cmd, *translator, d, m, max_len, t);
       pairs = saved_pairs(*translator, t.out_dir, allow_changed_data);
@@ -319,6 +323,7 @@ void add_train(CLI::App& app) {
       if (writer) {
         std::filesystem::create_directories(t.out_dir);
         lock = std::make_unique<gg::DirectoryLock>(t.out_dir);
+        remove_temporaries(t.out_dir);
         if (overwrite) remove_model_files(t.out_dir);
         if (splits.has_split) gg::data::save_split(splits.split, t.out_dir + "/split.txt");
       }
