@@ -89,7 +89,7 @@ if(GG_BUILD_TESTS)
   endif()
 endif()
 
-# stb_image_write (models/plot.cpp: the PNG attention pictures), header-only.
+# stb_image_write (pictures/plot.cpp: the PNG attention pictures), header-only.
 find_path(STB_INCLUDE_DIR stb/stb_image_write.h)
 if(NOT STB_INCLUDE_DIR)
   gg_missing("stb_image_write (stb/stb_image_write.h)" "libstb-dev")

@@ -8,7 +8,7 @@ install(TARGETS glassgrad EXPORT glassgradTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(FILES glassgrad.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/glassgrad)
-foreach(dir core autograd nn optim dist models data)
+foreach(dir core autograd nn optim dist models data pictures app)
   if(IS_DIRECTORY ${PROJECT_SOURCE_DIR}/${dir})
     install(DIRECTORY ${dir}/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/glassgrad/${dir} FILES_MATCHING PATTERN "*.h")
   endif()

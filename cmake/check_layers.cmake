@@ -1,6 +1,7 @@
 # The library's folders are layers, and an #include may only point down (README, "What is
 # inside"):
-#   core <- data;   core <- autograd <- nn <- optim;   autograd <- dist;   all of them <- models
+#   core <- data;   core <- autograd <- nn <- optim;   autograd <- dist;   all of these <- models;
+#   core, data <- pictures;   everything <- app
 # Run by the build before the library compiles (CMakeLists.txt, target gg_layers): an include
 # that points up stops the build here, naming the file, the line and the rule it breaks.
 #   cmake -DGG_ROOT=<source dir> -DSTAMP=<file to touch on success> -P cmake/check_layers.cmake
@@ -12,7 +13,9 @@ set(allowed_nn core autograd nn)
 set(allowed_optim core autograd nn optim)
 set(allowed_dist core autograd dist)
 set(allowed_models core data autograd nn optim dist models)
-set(layers core data autograd nn optim dist models)
+set(allowed_pictures core data pictures)
+set(allowed_app core data autograd nn optim dist models pictures app)
+set(layers core data autograd nn optim dist models pictures app)
 
 set(errors "")
 foreach(layer ${layers})

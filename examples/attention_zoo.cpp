@@ -16,7 +16,7 @@
 #include <string>
 
 #include "glassgrad.h"
-#include "models/heatmap.h"
+#include "pictures/attention_text.h"
 
 namespace {
 
@@ -75,7 +75,7 @@ int main(int argc, char** argv) try {
     }
     fmt::print("{}   ({} parameters; loss {:.3f} -> {:.3f})\n", c.label, c.attention->num_parameters(), first_loss,
                loss_value);
-    fmt::print("{}\n", gg::models::attention_text(out.weights.select(0, 0), kSource, kTarget));
+    fmt::print("{}\n", gg::pictures::attention_text(out.weights.select(0, 0), kSource, kTarget));
   }
 
   // Self-attention is the same machinery with query = key = value: every word of one
@@ -86,7 +86,7 @@ int main(int argc, char** argv) try {
   gg::Tensor x = embed.forward(target_ids);  // [1, T, E]
   auto self = self_attention.forward(x, x, x, {}, gg::nn::functional::causal_mask(T));
   fmt::print("self-attention (2 heads, untrained, causal mask): \"the black cat eats fish\" attends to itself\n{}\n",
-             gg::models::attention_text(self.weights.select(0, 0), kTarget, kTarget));
+             gg::pictures::attention_text(self.weights.select(0, 0), kTarget, kTarget));
   return 0;
 } catch (const std::exception& e) {
   fmt::print(stderr, "error: {}\n", e.what());

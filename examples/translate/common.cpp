@@ -6,9 +6,9 @@
 
 #include "core/file_io.h"
 #include "data/bleu.h"
-#include "models/checkpoint.h"
+#include "app/checkpoint.h"
 #include "data/utf8.h"
-#include "models/plot.h"
+#include "pictures/plot.h"
 
 namespace translate_cli {
 
@@ -66,7 +66,7 @@ Splits load_splits(const DataOptions& o) {
   return s;
 }
 
-gg::data::SplitPairs saved_pairs(const gg::models::Translator& t, const std::string& model_dir, bool allow_changed_data) {
+gg::data::SplitPairs saved_pairs(const gg::app::Translator& t, const std::string& model_dir, bool allow_changed_data) {
   const auto& d = t.config.extra;
   GG_CHECK(d.is_object() && (d.contains("data") || d.contains("train_src")),
            "{} records no training data; give --data or --test-src/--test-tgt", model_dir);
@@ -114,7 +114,7 @@ void check_data_unchanged(const nlohmann::json& description, bool allow_changed_
   }
 }
 
-std::vector<gg::data::EncodedPair> encode(const gg::models::Translator& t, const std::vector<SentencePair>& pairs,
+std::vector<gg::data::EncodedPair> encode(const gg::app::Translator& t, const std::vector<SentencePair>& pairs,
                                           int64_t max_tokens) {
   auto encoded = gg::data::encode_pairs(pairs, *t.src_tokenizer, t.src_vocab, *t.tgt_tokenizer, t.tgt_vocab);
   if (max_tokens <= 0) return encoded;
@@ -126,7 +126,7 @@ std::vector<gg::data::EncodedPair> encode(const gg::models::Translator& t, const
   return kept;
 }
 
-Scores score(gg::models::Translator& t, const std::vector<SentencePair>& pairs, const gg::models::TranslateOptions& options) {
+Scores score(gg::app::Translator& t, const std::vector<SentencePair>& pairs, const gg::app::TranslateOptions& options) {
   Scores s;
   std::vector<std::string> sources, references;
   for (const auto& p : pairs) {
@@ -151,8 +151,8 @@ void average_checkpoints(const std::string& model_dir, int64_t last, const std::
            "average: --out must be another directory than --model");
   GG_CHECK(overwrite || !std::filesystem::exists(out + "/config.json"),
            "average: {} already holds a model; replace it with --overwrite", out);
-  auto t = gg::models::Translator::load(model_dir);  // the configuration, tokenizers and vocabularies
-  const auto checkpoints = gg::models::list_checkpoints(model_dir);
+  auto t = gg::app::Translator::load(model_dir);  // the configuration, tokenizers and vocabularies
+  const auto checkpoints = gg::app::list_checkpoints(model_dir);
   GG_CHECK(static_cast<int64_t>(checkpoints.size()) >= last,
            "average: --last {} but {} has {} checkpoint(s); train with --keep-checkpoints {} (or 0, all) to keep more",
            last, model_dir, checkpoints.size(), last);
@@ -160,7 +160,7 @@ void average_checkpoints(const std::string& model_dir, int64_t last, const std::
   gg::NamedTensors mean;
   std::vector<int64_t> steps;
   for (auto dir = checkpoints.end() - last; dir != checkpoints.end(); ++dir) {
-    const gg::models::Checkpoint c = gg::models::load_checkpoint(*dir);
+    const gg::app::Checkpoint c = gg::app::load_checkpoint(*dir);
     steps.push_back(c.step);
     if (mean.empty())
       for (const auto& [name, w] : c.model) mean.emplace_back(name, gg::zeros(w.shape(), {.dtype = gg::DType::Float64}));
@@ -214,7 +214,7 @@ void print_attribution_if_tatoeba(const std::string& path) {
     fmt::print("data: Tatoeba sentence pairs, CC-BY 2.0, www.manythings.org/anki and tatoeba.org\n");
 }
 
-gg::Tensor attention_matrix(const gg::models::Translation& t) {
+gg::Tensor attention_matrix(const gg::app::Translation& t) {
   std::vector<float> flat;
   for (const auto& row : t.attention) flat.insert(flat.end(), row.begin(), row.end());
   return gg::from_vector(flat, {static_cast<int64_t>(t.attention.size()), static_cast<int64_t>(t.source_tokens.size())});
@@ -225,10 +225,10 @@ std::vector<std::string> with_eos(std::vector<std::string> tokens) {
   return tokens;
 }
 
-void write_attention_png(const std::string& path, const gg::models::Translation& t) {
+void write_attention_png(const std::string& path, const gg::app::Translation& t) {
   std::vector<float> flat;
   for (const auto& row : t.attention) flat.insert(flat.end(), row.begin(), row.end());
-  gg::models::write_heatmap_png(path, flat, static_cast<int64_t>(t.attention.size()),
+  gg::pictures::write_heatmap_png(path, flat, static_cast<int64_t>(t.attention.size()),
                                 static_cast<int64_t>(t.source_tokens.size()), with_eos(t.target_tokens), t.source_tokens,
                                 {.title = t.text});
 }

@@ -9,7 +9,7 @@
 #include "data/batch.h"
 #include "data/bleu.h"
 #include "data/corpus.h"
-#include "models/translator.h"
+#include "app/translator.h"
 
 namespace translate_cli {
 
@@ -32,7 +32,7 @@ struct Splits {
 Splits load_splits(const DataOptions& o);
 // The train, valid and test pairs of a trained model, read again from the data files and split
 // it recorded (translate eval, train --resume), after checking the files are unchanged.
-gg::data::SplitPairs saved_pairs(const gg::models::Translator& t, const std::string& model_dir, bool allow_changed_data);
+gg::data::SplitPairs saved_pairs(const gg::app::Translator& t, const std::string& model_dir, bool allow_changed_data);
 
 // Data files are recorded in config.json with their size and SHA-256 ("data_files"); a file that
 // changed afterwards is an error (its saved split names lines by number), or with
@@ -41,7 +41,7 @@ void record_data_file(nlohmann::json& description, const std::string& path);
 void check_data_unchanged(const nlohmann::json& description, bool allow_changed_data, const std::string& model_dir);
 
 // Drops pairs whose sides are longer than max_tokens tokens (0 keeps all).
-std::vector<gg::data::EncodedPair> encode(const gg::models::Translator& t, const std::vector<gg::data::SentencePair>& pairs,
+std::vector<gg::data::EncodedPair> encode(const gg::app::Translator& t, const std::vector<gg::data::SentencePair>& pairs,
                                           int64_t max_tokens = 0);
 
 // Exact-match accuracy and corpus BLEU of greedy (or beam) translations against the references.
@@ -50,8 +50,8 @@ struct Scores {
   gg::data::BleuScore bleu, bleu_lowercase;
   std::vector<std::string> hypotheses;
 };
-Scores score(gg::models::Translator& t, const std::vector<gg::data::SentencePair>& pairs,
-             const gg::models::TranslateOptions& options);
+Scores score(gg::app::Translator& t, const std::vector<gg::data::SentencePair>& pairs,
+             const gg::app::TranslateOptions& options);
 
 void print_attribution_if_tatoeba(const std::string& path);
 
@@ -67,9 +67,9 @@ void remove_model_files(const std::string& dir);
 void average_checkpoints(const std::string& model_dir, int64_t last, const std::string& out, bool overwrite);
 
 // A translation's attention as a [target tokens + <eos>, source tokens] tensor, and the row labels.
-gg::Tensor attention_matrix(const gg::models::Translation& t);
+gg::Tensor attention_matrix(const gg::app::Translation& t);
 std::vector<std::string> with_eos(std::vector<std::string> tokens);
 // The attention picture of one translation, as a PNG.
-void write_attention_png(const std::string& path, const gg::models::Translation& t);
+void write_attention_png(const std::string& path, const gg::app::Translation& t);
 
 }  // namespace translate_cli

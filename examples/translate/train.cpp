@@ -14,9 +14,9 @@
 #include "data/utf8.h"
 #include "dist/comm.h"
 #include "data/toy.h"
-#include "models/checkpoint.h"
-#include "models/heatmap.h"
-#include "models/trainer.h"
+#include "app/checkpoint.h"
+#include "pictures/attention_text.h"
+#include "app/trainer.h"
 
 namespace translate_cli {
 namespace {
@@ -54,8 +54,8 @@ void add_model_flags(CLI::App* cmd, ModelFlags& m) {
   cmd->add_option("--max-vocab", m.max_vocab, "vocabulary: at most this many tokens (0: no cap)")->check(at_least(0))->capture_default_str();
 }
 
-gg::models::TranslatorConfig make_config(const ModelFlags& m) {
-  gg::models::TranslatorConfig c;
+gg::app::TranslatorConfig make_config(const ModelFlags& m) {
+  gg::app::TranslatorConfig c;
   c.architecture = m.arch;
   c.rnn = {.embed = m.embed, .hidden = m.hidden, .layers = m.layers, .bidirectional = !m.unidirectional,
            .cell = m.cell == "lstm" ? gg::nn::RNNMode::LSTM : m.cell == "gru" ? gg::nn::RNNMode::GRU
@@ -70,9 +70,9 @@ gg::models::TranslatorConfig make_config(const ModelFlags& m) {
 }
 
 // Tokenizers (training SentencePiece on the training side if asked) and vocabularies.
-gg::models::Translator build_translator(const ModelFlags& m, const std::vector<gg::data::SentencePair>& train,
+gg::app::Translator build_translator(const ModelFlags& m, const std::vector<gg::data::SentencePair>& train,
                                         nlohmann::json extra) {
-  gg::models::TranslatorConfig config = make_config(m);
+  gg::app::TranslatorConfig config = make_config(m);
   config.extra = std::move(extra);
   config.extra["vocab"] = {{"min_freq", m.min_freq}, {"max_vocab", m.max_vocab}, {"sp_vocab", m.sp_vocab}};
   std::shared_ptr<gg::data::Tokenizer> src_tok, tgt_tok;
@@ -90,8 +90,8 @@ gg::models::Translator build_translator(const ModelFlags& m, const std::vector<g
     tgt_tok = std::make_shared<gg::data::SentencePieceTokenizer>(gg::data::SentencePieceTokenizer::train(tgt_text, (scratch / "tgt").string(), sp));
     std::filesystem::remove_all(scratch);  // the tokenizers keep their models in memory
   } else {
-    src_tok = gg::models::make_tokenizer(m.tokenizer, m.lowercase);
-    tgt_tok = gg::models::make_tokenizer(m.tokenizer, m.lowercase);
+    src_tok = gg::app::make_tokenizer(m.tokenizer, m.lowercase);
+    tgt_tok = gg::app::make_tokenizer(m.tokenizer, m.lowercase);
   }
   std::vector<std::vector<std::string>> src_tokens, tgt_tokens;
   for (const auto& p : train) {
@@ -103,7 +103,7 @@ gg::models::Translator build_translator(const ModelFlags& m, const std::vector<g
   fmt::print("vocabulary: {} source, {} target tokens ({} tokenizer{}, min frequency {})\n", src_vocab.size(),
              tgt_vocab.size(), m.tokenizer, m.lowercase ? ", lowercased" : "", m.min_freq);
   try {
-    return gg::models::Translator(config, src_tok, tgt_tok, std::move(src_vocab), std::move(tgt_vocab));
+    return gg::app::Translator(config, src_tok, tgt_tok, std::move(src_vocab), std::move(tgt_vocab));
   } catch (const gg::Error& e) {
     gg::fail("the model the options describe cannot be built ({}): {}",
              m.arch == "rnn" ? fmt::format("--embed {} --hidden {} --layers {}", m.embed, m.hidden, m.layers)
@@ -117,7 +117,7 @@ std::string reduce_flag = "exact";  // --reduce; parsed into TrainOptions::reduc
 std::string precision_flag = "fp32";  // --precision; resolve_precision sets TrainOptions::precision from it
 std::string save_every_flag = "10m";  // --save-every; parse_save_every sets TrainOptions from it
 
-void parse_save_every(const std::string& flag, gg::models::TrainOptions& t) {
+void parse_save_every(const std::string& flag, gg::app::TrainOptions& t) {
   const bool minutes = flag.ends_with("m");
   double value = -1;
   try {
@@ -132,7 +132,7 @@ void parse_save_every(const std::string& flag, gg::models::TrainOptions& t) {
   t.save_every_steps = minutes ? 0 : static_cast<int64_t>(value);
 }
 
-void add_train_flags(CLI::App* cmd, gg::models::TrainOptions& t) {
+void add_train_flags(CLI::App* cmd, gg::app::TrainOptions& t) {
   cmd->add_option("--epochs", t.epochs)->check(at_least(1))->capture_default_str();
   cmd->add_option("--batch-size", t.batch_size, "sentence pairs per step")->check(at_least(1))->capture_default_str();
   cmd->add_option("--lr", t.lr, "Adam learning rate")->check(above(0))->capture_default_str();
@@ -159,7 +159,7 @@ void add_train_flags(CLI::App* cmd, gg::models::TrainOptions& t) {
 
 // bf16 only where it pays: on a CPU without bfloat16 instructions oneDNN emulates them, slower
 // than float32, so that run trains in float32 and says why.
-void resolve_precision(gg::models::TrainOptions& t) {
+void resolve_precision(gg::app::TrainOptions& t) {
   t.precision = gg::parse_precision(precision_flag, "--precision");
   if (t.precision != gg::Precision::BFloat16 || gg::bf16_is_fast()) return;
   fmt::print("--precision bf16: {}; training in float32\n", gg::bf16_not_fast_reason());
@@ -181,8 +181,8 @@ void remove_temporaries(const std::string& dir) {
 // --resume continues the saved run as it was: every option given with it must agree with what
 // the run recorded (config.json, and the newest checkpoint's training options), and the
 // training options not given are taken from the checkpoint, not from the defaults.
-void refuse_contradictions(CLI::App* cmd, const gg::models::Translator& saved, const DataOptions& d, const ModelFlags& m,
-                           int64_t max_len, gg::models::TrainOptions& t) {
+void refuse_contradictions(CLI::App* cmd, const gg::app::Translator& saved, const DataOptions& d, const ModelFlags& m,
+                           int64_t max_len, gg::app::TrainOptions& t) {
   using nlohmann::json;
   std::string problems;
   auto check = [&](const char* option, const json& given, const json& recorded) {
@@ -217,7 +217,7 @@ void refuse_contradictions(CLI::App* cmd, const gg::models::Translator& saved, c
     check(option, absolute(*path), extra.value(key, json()));
   check("--split-mod", fmt::format("index mod {}: test 0, valid 1", d.split_mod), extra.value("split", json()));
 
-  const auto checkpoints = gg::models::list_checkpoints(t.out_dir);
+  const auto checkpoints = gg::app::list_checkpoints(t.out_dir);
   GG_CHECK(!checkpoints.empty(),
            "--resume: {} has no checkpoint (the run stopped before its first save, or an older glassgrad wrote it); "
            "start again with --overwrite",
@@ -228,7 +228,7 @@ void refuse_contradictions(CLI::App* cmd, const gg::models::Translator& saved, c
   } catch (const json::exception& e) {
     gg::fail("--resume: {}/trainer.json is damaged ({})", checkpoints.back(), e.what());
   }
-  json options = gg::models::resume_options(t);
+  json options = gg::app::resume_options(t);
   for (auto [option, key] : std::initializer_list<std::pair<const char*, const char*>>{
            {"--batch-size", "batch_size"}, {"--lr", "lr"}, {"--clip", "clip"}, {"--label-smoothing", "label_smoothing"},
            {"--teacher-forcing", "teacher_forcing"}, {"--warmup", "warmup_steps"}, {"--seed", "seed"},
@@ -244,7 +244,7 @@ void refuse_contradictions(CLI::App* cmd, const gg::models::Translator& saved, c
   t.precision = gg::parse_precision(options["precision"].get<std::string>(), "the checkpoint's precision");
 }
 
-void report_test(gg::models::Translator& t, const std::vector<gg::data::SentencePair>& test, int64_t beam, size_t samples) {
+void report_test(gg::app::Translator& t, const std::vector<gg::data::SentencePair>& test, int64_t beam, size_t samples) {
   if (test.empty()) return;
   Scores s = score(t, test, {.beam = beam});
   fmt::print("\ntest ({} sentences, {}): exact match {:.1f}%\n", test.size(), beam > 1 ? fmt::format("beam {}", beam) : "greedy",
@@ -261,7 +261,7 @@ void add_train(CLI::App& app) {
   auto* cmd = app.add_subcommand("train", "train a translator on a TSV file or line-aligned files");
   static DataOptions d;
   static ModelFlags m;
-  static gg::models::TrainOptions t;
+  static gg::app::TrainOptions t;
   static int64_t max_len = 50;
   static bool overwrite = false, allow_changed_data = false;
   static int64_t average_last = 0;
@@ -297,7 +297,7 @@ void add_train(CLI::App& app) {
     GG_CHECK(!t.resume || holds_model, "--resume: {} holds no model to continue", t.out_dir);
     gg::dist::barrier();  // every rank has looked at the directory before rank 0 writes to it
     resolve_precision(t);
-    std::unique_ptr<gg::models::Translator> translator;
+    std::unique_ptr<gg::app::Translator> translator;
     gg::data::SplitPairs pairs;
     std::unique_ptr<gg::DirectoryLock> lock;  // from the first change to the model directory to the end
     // A killed run's temporaries go once the directory is ours: before that they may be the
@@ -307,7 +307,7 @@ void add_train(CLI::App& app) {
         lock = std::make_unique<gg::DirectoryLock>(t.out_dir);
         remove_temporaries(t.out_dir);
       }
-      translator = std::make_unique<gg::models::Translator>(gg::models::Translator::load(t.out_dir));
+      translator = std::make_unique<gg::app::Translator>(gg::app::Translator::load(t.out_dir));
       refuse_contradictions(cmd, *translator, d, m, max_len, t);
       pairs = saved_pairs(*translator, t.out_dir, allow_changed_data);
       max_len = translator->config.extra.value("max_len", max_len);
@@ -317,7 +317,7 @@ void add_train(CLI::App& app) {
       Splits splits = load_splits(d);
       GG_CHECK(!splits.pairs.train.empty(), "train: the data has no training pairs");
       splits.description["max_len"] = max_len;
-      translator = std::make_unique<gg::models::Translator>(build_translator(m, splits.pairs.train, splits.description));
+      translator = std::make_unique<gg::app::Translator>(build_translator(m, splits.pairs.train, splits.description));
       pairs = std::move(splits.pairs);
       // Everything that can fail early has run: only now does the model directory change.
       if (writer) {
@@ -332,7 +332,7 @@ void add_train(CLI::App& app) {
     GG_CHECK(!train.empty(), "train: no training pairs are left after dropping those longer than --max-len {}", max_len);
     fmt::print("{}\n{} parameters; training on {} pairs, validating on {}\n", translator->model->str(),
                translator->model->num_parameters(), train.size(), valid.size());
-    auto result = gg::models::train(*translator, train, valid, pairs.valid, t);
+    auto result = gg::app::train(*translator, train, valid, pairs.valid, t);
     fmt::print("stopped after {} steps, {:.1f} minutes ({}); best validation loss {:.4f}; model in {}\n", result.steps,
                result.seconds / 60, result.stop_reason, result.best_valid_loss, t.out_dir);
     if (result.signal) {
@@ -340,7 +340,7 @@ void add_train(CLI::App& app) {
       throw ExitStatus{128 + result.signal};
     }
     if (average_last > 0 && writer) {
-      const int64_t kept = static_cast<int64_t>(gg::models::list_checkpoints(t.out_dir).size());
+      const int64_t kept = static_cast<int64_t>(gg::app::list_checkpoints(t.out_dir).size());
       average_checkpoints(t.out_dir, std::min(average_last, kept), t.out_dir + "-average", true);
     }
   });
@@ -382,11 +382,11 @@ void add_demo(CLI::App& app) {
     auto enc_train = encode(translator, train), enc_valid = encode(translator, valid);
     fmt::print("{}\n{} parameters; {} training pairs; at most {} minutes\n\n", translator.model->str(),
                translator.model->num_parameters(), enc_train.size(), minutes);
-    gg::models::TrainOptions t{.out_dir = out, .epochs = 30, .batch_size = 64, .lr = 3e-3, .clip = 1.0,
+    gg::app::TrainOptions t{.out_dir = out, .epochs = 30, .batch_size = 64, .lr = 3e-3, .clip = 1.0,
                                .time_budget_minutes = minutes, .patience = 3, .valid_bleu_sentences = 0, .log_every = 10,
                                .seed = seed};
-    auto result = gg::models::train(translator, enc_train, enc_valid, valid, t);
-    auto best = gg::models::Translator::load(out);
+    auto result = gg::app::train(translator, enc_train, enc_valid, valid, t);
+    auto best = gg::app::Translator::load(out);
     report_test(best, test, 1, 8);
     fmt::print("\ntrained {} steps in {:.1f} minutes ({})\n", result.steps, result.seconds / 60, result.stop_reason);
     if (attention == "none") {
@@ -395,7 +395,7 @@ void add_demo(CLI::App& app) {
     } else {
       auto one = best.translate({test[0].src}, {.keep_attention = true})[0];
       fmt::print("\nwhere the model looks, translating \"{}\":\n{}", test[0].src,
-                 gg::models::attention_text(attention_matrix(one), one.source_tokens, with_eos(one.target_tokens)));
+                 gg::pictures::attention_text(attention_matrix(one), one.source_tokens, with_eos(one.target_tokens)));
       write_attention_png(out + "/attention.png", one);
       fmt::print("pictures: {0}/attention.png (where it looks) and {0}/loss.png (the loss curve)\n", out);
     }

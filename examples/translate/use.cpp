@@ -8,8 +8,8 @@
 #include "commands.h"
 #include "core/file_io.h"
 #include "common.h"
-#include "models/heatmap.h"
-#include "models/trainer.h"
+#include "pictures/attention_text.h"
+#include "app/trainer.h"
 
 namespace translate_cli {
 
@@ -36,7 +36,7 @@ void add_eval(CLI::App& app) {
   cmd->add_option("--output", output, "write the (detokenized) translations here, one per line in test order");
   cmd->add_flag("--replace-unk", replace_unk, "an <unk> in the output becomes the source token it attended to most");
   cmd->callback([] {
-    auto t = gg::models::Translator::load(model_dir);
+    auto t = gg::app::Translator::load(model_dir);
     std::vector<gg::data::SentencePair> test;
     if (!d.tsv.empty()) {
       print_attribution_if_tatoeba(d.tsv);
@@ -48,7 +48,7 @@ void add_eval(CLI::App& app) {
       fmt::print("the held-out test split saved with the model: {} pairs\n", test.size());
     }
     GG_CHECK(!test.empty(), "eval: no test pairs");
-    const double loss = gg::models::evaluate_loss(*t.model, encode(t, test));
+    const double loss = gg::app::evaluate_loss(*t.model, encode(t, test));
     Scores s = score(t, test, {.beam = beam, .batch_size = batch_size, .replace_unk = replace_unk});
     if (!output.empty()) {
       std::string text;
@@ -85,7 +85,7 @@ void add_translate(CLI::App& app) {
   cmd->add_flag("--skip-bad", skip_bad, "leave out lines that cannot be translated, instead of an empty line for each");
   cmd->callback([] {
     GG_CHECK(n_best <= beam, "--nbest {} needs a beam at least as wide (--beam {})", n_best, beam);
-    auto t = gg::models::Translator::load(model_dir);
+    auto t = gg::app::Translator::load(model_dir);
     // One output line per input line, in input order: a blank line gives a blank line, and a
     // line that cannot be translated (invalid UTF-8, longer than --max-length) is reported on
     // stderr with its number and gives an empty line, so the output stays aligned with the
@@ -125,7 +125,7 @@ void add_translate(CLI::App& app) {
           t.translate(good, {.beam = beam, .batch_size = batch_size, .n_best = n_best, .keep_attention = show, .replace_unk = replace_unk});
       for (size_t i = 0, k = 0; i < lines.size(); ++i) {
         if (state[i] == 2 && skip_bad) continue;
-        const gg::models::Translation* tr = state[i] == 1 ? &done[k++] : nullptr;
+        const gg::app::Translation* tr = state[i] == 1 ? &done[k++] : nullptr;
         const int64_t line = first + static_cast<int64_t>(i);
         if (n_best > 1) {
           if (!tr) emit(fmt::format("{} |||  ||| 0\n", line));
@@ -135,7 +135,7 @@ void add_translate(CLI::App& app) {
         }
         emit((tr ? tr->text : "") + "\n");
         if (show && tr)
-          emit(gg::models::attention_text(attention_matrix(*tr), tr->source_tokens, with_eos(tr->target_tokens)) + "\n");
+          emit(gg::pictures::attention_text(attention_matrix(*tr), tr->source_tokens, with_eos(tr->target_tokens)) + "\n");
       }
       lines.clear();
     };
@@ -162,9 +162,9 @@ void add_attention(CLI::App& app) {
   cmd->add_option("--png", png, "where to write the picture (PNG)");
   cmd->add_option("--beam", beam)->capture_default_str();
   cmd->callback([] {
-    auto t = gg::models::Translator::load(model_dir);
+    auto t = gg::app::Translator::load(model_dir);
     auto tr = t.translate({sentence}, {.beam = beam, .keep_attention = true})[0];
-    fmt::print("{}\n\n{}", tr.text, gg::models::attention_text(attention_matrix(tr), tr.source_tokens, with_eos(tr.target_tokens)));
+    fmt::print("{}\n\n{}", tr.text, gg::pictures::attention_text(attention_matrix(tr), tr.source_tokens, with_eos(tr.target_tokens)));
     if (!png.empty()) {
       write_attention_png(png, tr);
       fmt::print("\nwrote {}\n", png);

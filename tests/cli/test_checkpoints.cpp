@@ -11,12 +11,12 @@
 #include "data/corpus.h"
 #include "data/toy.h"
 #include "glassgrad.h"
-#include "models/checkpoint.h"
-#include "models/trainer.h"
-#include "models/translator.h"
+#include "app/checkpoint.h"
+#include "app/trainer.h"
+#include "app/translator.h"
 
 namespace fs = std::filesystem;
-using gg::models::Checkpoint;
+using gg::app::Checkpoint;
 
 namespace {
 
@@ -51,12 +51,12 @@ struct FailNthWrite {
 
 TEST_CASE("checkpoints: a mixed or damaged set is refused, naming what does not match", "[reliability]") {
   const std::string dir = temp_dir("mixed");
-  gg::models::save_checkpoint(dir, checkpoint_at(11), 0);
-  gg::models::save_checkpoint(dir, checkpoint_at(12), 0);
-  const auto saved = gg::models::list_checkpoints(dir);
+  gg::app::save_checkpoint(dir, checkpoint_at(11), 0);
+  gg::app::save_checkpoint(dir, checkpoint_at(12), 0);
+  const auto saved = gg::app::list_checkpoints(dir);
   REQUIRE(saved.size() == 2);
   const std::string older = saved[0], newer = saved[1];
-  const Checkpoint c = gg::models::load_checkpoint(newer);
+  const Checkpoint c = gg::app::load_checkpoint(newer);
   CHECK(c.step == 12);
   CHECK(c.model.at(0).second.to_vector<float>() == std::vector<float>{12, 13});
   CHECK(c.trainer.at("note") == "step 12");
@@ -66,19 +66,19 @@ TEST_CASE("checkpoints: a mixed or damaged set is refused, naming what does not 
     const std::string mixed = temp_dir(std::string("mixed-") + part);
     fs::copy(newer, mixed, fs::copy_options::recursive);
     copy_over(older + "/" + part, mixed + "/" + part);  // the part of the checkpoint before
-    REQUIRE_THROWS_WITH(gg::models::load_checkpoint(mixed),
+    REQUIRE_THROWS_WITH(gg::app::load_checkpoint(mixed),
                         Catch::Contains(part) && Catch::Contains("does not match the manifest"));
     fs::remove(mixed + "/" + part);
-    REQUIRE_THROWS_WITH(gg::models::load_checkpoint(mixed), Catch::Contains(part) && Catch::Contains("missing"));
+    REQUIRE_THROWS_WITH(gg::app::load_checkpoint(mixed), Catch::Contains(part) && Catch::Contains("missing"));
   }
   const std::string damaged = temp_dir("damaged-manifest");
   fs::copy(newer, damaged, fs::copy_options::recursive);
   std::ofstream(damaged + "/manifest.json") << "{\"format\": \"glassgrad checkpoint 1\", \"step\": ";
-  REQUIRE_THROWS_WITH(gg::models::load_checkpoint(damaged), Catch::Contains("manifest.json: damaged"));
+  REQUIRE_THROWS_WITH(gg::app::load_checkpoint(damaged), Catch::Contains("manifest.json: damaged"));
   std::ofstream(damaged + "/manifest.json") << "[1, 2]";
-  REQUIRE_THROWS_WITH(gg::models::load_checkpoint(damaged), Catch::Contains("manifest.json: damaged"));
+  REQUIRE_THROWS_WITH(gg::app::load_checkpoint(damaged), Catch::Contains("manifest.json: damaged"));
   fs::remove(damaged + "/manifest.json");
-  REQUIRE_THROWS_WITH(gg::models::load_checkpoint(damaged), Catch::Contains("manifest.json is missing"));
+  REQUIRE_THROWS_WITH(gg::app::load_checkpoint(damaged), Catch::Contains("manifest.json is missing"));
   // A manifest that agrees with its files but not with trainer.json's position.
   const std::string moved = temp_dir("moved");
   fs::copy(newer, moved, fs::copy_options::recursive);
@@ -86,31 +86,31 @@ TEST_CASE("checkpoints: a mixed or damaged set is refused, naming what does not 
   auto m = nlohmann::json::parse(manifest);
   m["step"] = 13;
   std::ofstream(moved + "/manifest.json") << m.dump();
-  REQUIRE_THROWS_WITH(gg::models::load_checkpoint(moved), Catch::Contains("trainer.json is at step 12"));
+  REQUIRE_THROWS_WITH(gg::app::load_checkpoint(moved), Catch::Contains("trainer.json is at step 12"));
 }
 
 TEST_CASE("checkpoints: a write that fails in any file of a save leaves the previous checkpoint", "[reliability]") {
   const std::string dir = temp_dir("enospc");
-  gg::models::save_checkpoint(dir, checkpoint_at(5), 2);
+  gg::app::save_checkpoint(dir, checkpoint_at(5), 2);
   const char* parts[] = {"model.safetensors", "optimizer.safetensors", "trainer.json", "manifest.json"};
   for (int n = 1; n <= 4; ++n) {
     INFO("write " << n << " fails: " << parts[n - 1]);
     {
       FailNthWrite fail(n);
-      REQUIRE_THROWS_WITH(gg::models::save_checkpoint(dir, checkpoint_at(6), 2),
+      REQUIRE_THROWS_WITH(gg::app::save_checkpoint(dir, checkpoint_at(6), 2),
                           Catch::Contains(parts[n - 1]) && Catch::Contains("ENOSPC"));
     }
-    const auto saved = gg::models::list_checkpoints(dir);
+    const auto saved = gg::app::list_checkpoints(dir);
     REQUIRE(saved.size() == 1);
-    CHECK(gg::models::load_checkpoint(saved.back()).step == 5);
+    CHECK(gg::app::load_checkpoint(saved.back()).step == 5);
   }
-  gg::models::save_checkpoint(dir, checkpoint_at(6), 2);  // the leftovers do not get in the way
-  CHECK(gg::models::load_checkpoint(gg::models::list_checkpoints(dir).back()).step == 6);
-  for (int64_t step = 7; step < 12; ++step) gg::models::save_checkpoint(dir, checkpoint_at(step), 2);
-  const auto kept = gg::models::list_checkpoints(dir);
+  gg::app::save_checkpoint(dir, checkpoint_at(6), 2);  // the leftovers do not get in the way
+  CHECK(gg::app::load_checkpoint(gg::app::list_checkpoints(dir).back()).step == 6);
+  for (int64_t step = 7; step < 12; ++step) gg::app::save_checkpoint(dir, checkpoint_at(step), 2);
+  const auto kept = gg::app::list_checkpoints(dir);
   REQUIRE(kept.size() == 2);  // --keep-checkpoints 2
-  CHECK(gg::models::load_checkpoint(kept[0]).step == 10);
-  CHECK(gg::models::load_checkpoint(kept[1]).step == 11);
+  CHECK(gg::app::load_checkpoint(kept[0]).step == 10);
+  CHECK(gg::app::load_checkpoint(kept[1]).step == 11);
   for (const auto& entry : fs::directory_iterator(dir + "/checkpoints"))
     CHECK_FALSE(entry.path().filename().string().starts_with("."));  // no temporary left behind
 }
@@ -155,26 +155,26 @@ TEST_CASE("trainer: --resume of a damaged newest checkpoint says which file and 
   auto pairs = gg::data::toy_task("reverse").generate(48, 5);
   std::vector<gg::data::SentencePair> train(pairs.begin(), pairs.begin() + 40), valid(pairs.begin() + 40, pairs.end());
   const std::string dir = temp_dir("resume-damaged");
-  gg::models::TranslatorConfig config;
+  gg::app::TranslatorConfig config;
   config.tokenizer = "char";
   config.rnn = {.embed = 8, .hidden = 16};
-  auto tok = gg::models::make_tokenizer("char", false);
+  auto tok = gg::app::make_tokenizer("char", false);
   std::vector<std::vector<std::string>> src, tgt;
   for (const auto& p : train) src.push_back(tok->encode(p.src)), tgt.push_back(tok->encode(p.tgt));
-  gg::models::Translator t(config, tok, tok, gg::data::Vocab::build(src), gg::data::Vocab::build(tgt));
+  gg::app::Translator t(config, tok, tok, gg::data::Vocab::build(src), gg::data::Vocab::build(tgt));
   auto enc = gg::data::encode_pairs(train, *tok, t.src_vocab, *tok, t.tgt_vocab);
-  gg::models::TrainOptions o{.out_dir = dir, .epochs = 2, .batch_size = 8, .valid_bleu_sentences = 0, .quiet = true};
-  gg::models::train(t, enc, {}, {}, o);
-  const auto saved = gg::models::list_checkpoints(dir);
+  gg::app::TrainOptions o{.out_dir = dir, .epochs = 2, .batch_size = 8, .valid_bleu_sentences = 0, .quiet = true};
+  gg::app::train(t, enc, {}, {}, o);
+  const auto saved = gg::app::list_checkpoints(dir);
   REQUIRE(saved.size() == 3);
   copy_over(saved[1] + "/optimizer.safetensors", saved[2] + "/optimizer.safetensors");  // a mixed set
   o.resume = true;
   o.epochs = 3;
-  REQUIRE_THROWS_WITH(gg::models::train(t, enc, {}, {}, o),
+  REQUIRE_THROWS_WITH(gg::app::train(t, enc, {}, {}, o),
                       Catch::Contains("optimizer.safetensors does not match") && Catch::Contains("remove " + saved[2]));
   o.lr = 0.5;  // and options that contradict the run
   fs::remove_all(saved[2]);
-  REQUIRE_THROWS_WITH(gg::models::train(t, enc, {}, {}, o), Catch::Contains("lr: 0.5 now, 0.001 in the run"));
+  REQUIRE_THROWS_WITH(gg::app::train(t, enc, {}, {}, o), Catch::Contains("lr: 0.5 now, 0.001 in the run"));
   o.lr = 1e-3;
-  CHECK(gg::models::train(t, enc, {}, {}, o).steps == 15);  // from the epoch-1 checkpoint: epochs 2 and 3
+  CHECK(gg::app::train(t, enc, {}, {}, o).steps == 15);  // from the epoch-1 checkpoint: epochs 2 and 3
 }

@@ -19,9 +19,9 @@
 #include "data/toy.h"
 #include "dist/comm.h"
 #include "dist/data_parallel.h"
-#include "models/checkpoint.h"
-#include "models/trainer.h"
-#include "models/translator.h"
+#include "app/checkpoint.h"
+#include "app/trainer.h"
+#include "app/translator.h"
 #include "optim/clip.h"
 #include "optim/optimizers.h"
 
@@ -36,24 +36,24 @@ const std::vector<gg::data::SentencePair>& toy_pairs() {
 }
 
 // A small LSTM-attention or Transformer translator, the same on every rank (seeded).
-gg::models::Translator tiny_translator(const std::string& arch, double dropout) {
+gg::app::Translator tiny_translator(const std::string& arch, double dropout) {
   gg::manual_seed(5);
-  gg::models::TranslatorConfig config;
+  gg::app::TranslatorConfig config;
   config.architecture = arch;
   config.tokenizer = "char";
   config.rnn = {.embed = 8, .hidden = 16, .dropout = dropout};
   config.transformer = {.d_model = 16, .heads = 2, .encoder_layers = 1, .decoder_layers = 1, .dim_feedforward = 32,
                         .dropout = dropout};
-  auto tok = gg::models::make_tokenizer("char", false);
+  auto tok = gg::app::make_tokenizer("char", false);
   std::vector<std::vector<std::string>> src, tgt;
   for (const auto& p : toy_pairs()) {
     src.push_back(tok->encode(p.src));
     tgt.push_back(tok->encode(p.tgt));
   }
-  return gg::models::Translator(config, tok, tok, gg::data::Vocab::build(src), gg::data::Vocab::build(tgt));
+  return gg::app::Translator(config, tok, tok, gg::data::Vocab::build(src), gg::data::Vocab::build(tgt));
 }
 
-std::vector<gg::data::EncodedPair> encoded(const gg::models::Translator& t) {
+std::vector<gg::data::EncodedPair> encoded(const gg::app::Translator& t) {
   return gg::data::encode_pairs(toy_pairs(), *t.src_tokenizer, t.src_vocab, *t.tgt_tokenizer, t.tgt_vocab);
 }
 
@@ -90,7 +90,7 @@ bool same_on_every_rank(const std::vector<float>& values) {
   return std::all_of(all.begin(), all.end(), [&](int64_t x) { return x == all[0]; });
 }
 
-gg::models::TrainOptions train_options(const std::string& dir, double clip, dist::ReduceMode mode) {
+gg::app::TrainOptions train_options(const std::string& dir, double clip, dist::ReduceMode mode) {
   return {.out_dir = dir, .epochs = 1, .batch_size = 7, .lr = 1e-2, .clip = clip, .valid_bleu_sentences = 0,
           .log_every = 1, .seed = 3, .save_every_minutes = 0, .handle_signals = false, .quiet = true, .reduce = mode};
 }
@@ -98,7 +98,7 @@ gg::models::TrainOptions train_options(const std::string& dir, double clip, dist
 // What the ranks must compute, by one process: each global batch's shares one after another,
 // every one's gradient from zero, added in rank order, then divided by the batch's tokens,
 // clipped and applied: the trainer's data-parallel step spelled out without MPI.
-std::vector<float> one_process_reference(const std::string& arch, double dropout, const gg::models::TrainOptions& o,
+std::vector<float> one_process_reference(const std::string& arch, double dropout, const gg::app::TrainOptions& o,
                                          int world, double* largest_norm) {
   auto t = tiny_translator(arch, dropout);
   auto& model = *t.model;
@@ -140,7 +140,7 @@ TEST_CASE("dist: exact reduction gives the bits of one process that adds the sha
     const std::string dir = job_dir("exact-" + arch);
     auto t = tiny_translator(arch, 0.1);
     const auto o = train_options(dir, 0.1, dist::ReduceMode::Exact);
-    const auto result = gg::models::train(t, encoded(t), {}, {}, o);
+    const auto result = gg::app::train(t, encoded(t), {}, {}, o);
     CHECK(result.steps == 5);
     const auto trained = flat(t.model->parameters());
     CHECK(same_on_every_rank(trained));
@@ -151,7 +151,7 @@ TEST_CASE("dist: exact reduction gives the bits of one process that adds the sha
       REQUIRE(reference.size() == trained.size());
       CHECK(std::memcmp(reference.data(), trained.data(), trained.size() * sizeof(float)) == 0);
       // Rank 0 alone wrote the model directory: checkpoints at the start and the end.
-      CHECK(gg::models::list_checkpoints(dir).size() == 2);
+      CHECK(gg::app::list_checkpoints(dir).size() == 2);
       std::filesystem::remove_all(dir);
     }
   }

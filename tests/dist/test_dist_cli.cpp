@@ -12,7 +12,7 @@
 #include <thread>
 
 #include "cli/process.h"
-#include "models/checkpoint.h"
+#include "app/checkpoint.h"
 
 namespace fs = std::filesystem;
 using cli::RunResult;
@@ -80,8 +80,8 @@ std::vector<std::string> operator+(std::vector<std::string> a, const std::vector
 }
 
 int newest_step(const std::string& model) {
-  const auto saved = gg::models::list_checkpoints(model);
-  return saved.empty() ? -1 : static_cast<int>(gg::models::load_checkpoint(saved.back()).step);
+  const auto saved = gg::app::list_checkpoints(model);
+  return saved.empty() ? -1 : static_cast<int>(gg::app::load_checkpoint(saved.back()).step);
 }
 
 }  // namespace
@@ -121,7 +121,7 @@ TEST_CASE("a rank killed mid-step ends the run within seconds, naming it, and th
   const cli::Spawned job = mpirun(2, train_args(data, model, 50) + std::vector<std::string>{"--save-every", "20"});
   // Wait for a checkpoint after the first (training is under way), then kill rank 1.
   pid_t rank1 = -1;
-  for (int i = 0; i < 600 && (rank1 < 0 || gg::models::list_checkpoints(model).size() < 2); ++i) {
+  for (int i = 0; i < 600 && (rank1 < 0 || gg::app::list_checkpoints(model).size() < 2); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     if (rank1 < 0) rank1 = find_rank(job.pid, 1);
   }
@@ -134,9 +134,9 @@ TEST_CASE("a rank killed mid-step ends the run within seconds, naming it, and th
   CHECK(r.status != 0);
   CHECK(seconds < 30);
   CHECK(r.err.find("rank 1") != std::string::npos);
-  const auto saved = gg::models::list_checkpoints(model);
+  const auto saved = gg::app::list_checkpoints(model);
   REQUIRE(!saved.empty());
-  CHECK_NOTHROW(gg::models::load_checkpoint(saved.back()));  // verified against its manifest
+  CHECK_NOTHROW(gg::app::load_checkpoint(saved.back()));  // verified against its manifest
 }
 
 TEST_CASE("a rank that fails ends every rank with its error: here rank 1 built another model", "[dist]") {

@@ -9,7 +9,7 @@
 
 #include "core/error.h"
 #include "fuzz_common.h"
-#include "models/translator.h"
+#include "app/translator.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   nlohmann::json j;
@@ -18,15 +18,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } catch (const nlohmann::json::exception&) {
     return 0;
   }
-  gg::models::TranslatorConfig config;
+  gg::app::TranslatorConfig config;
   try {
-    config = gg::models::TranslatorConfig::from_json(j, "config.json");
+    config = gg::app::TranslatorConfig::from_json(j, "config.json");
   } catch (const gg::Error&) {
     return 0;
   }
   const nlohmann::json saved = config.to_json();
   try {
-    const auto again = gg::models::TranslatorConfig::from_json(saved, "config.json (saved again)");
+    const auto again = gg::app::TranslatorConfig::from_json(saved, "config.json (saved again)");
     gg::fuzz::fuzz_check(again.to_json() == saved, "from_json(to_json(config)) gives the same config");
   } catch (const gg::Error& e) {
     std::fprintf(stderr, "%s\n", e.what());

@@ -19,12 +19,12 @@
 
 #include "core/safetensors.h"
 
-namespace gg::models {
+namespace gg::app {
 
 struct Checkpoint {
   int64_t step = 0, epoch = 0, batch_in_epoch = 0;  // epoch is 0-based: the epoch being trained
   NamedTensors model, optimizer;
-  nlohmann::json trainer;  // the trainer's own state (models/trainer.cpp)
+  nlohmann::json trainer;  // the trainer's own state (app/trainer.cpp)
 };
 
 // Saves `c` under model_dir/checkpoints/ and returns its directory.
@@ -36,4 +36,4 @@ std::vector<std::string> list_checkpoints(const std::string& model_dir);
 // Loads and verifies one checkpoint directory.
 Checkpoint load_checkpoint(const std::string& checkpoint_dir);
 
-}  // namespace gg::models
+}  // namespace gg::app

@@ -1,4 +1,4 @@
-#include "models/heatmap.h"
+#include "pictures/attention_text.h"
 
 #include <fmt/format.h>
 
@@ -6,7 +6,7 @@
 
 #include "data/utf8.h"
 
-namespace gg::models {
+namespace gg::pictures {
 namespace {
 
 // What a token looks like in the picture: a space token (character-level models) becomes ␣.
@@ -54,4 +54,4 @@ std::string attention_text(const Tensor& weights, const std::vector<std::string>
   return out;
 }
 
-}  // namespace gg::models
+}  // namespace gg::pictures

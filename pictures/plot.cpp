@@ -1,4 +1,4 @@
-#include "models/plot.h"
+#include "pictures/plot.h"
 
 #include <fmt/format.h>
 
@@ -12,7 +12,8 @@
 
 #include "core/error.h"
 #include "core/file_io.h"
-#include "models/font.h"
+#include "data/utf8.h"
+#include "pictures/font.h"
 
 // stb_image_write (public domain, Debian's libstb-dev) compiled here, static so that it cannot
 // clash with another copy in the same program; only its in-memory PNG encoder is used.
@@ -25,7 +26,7 @@
 #include <stb/stb_image_write.h>
 #pragma GCC diagnostic pop
 
-namespace gg::models {
+namespace gg::pictures {
 
 Rgb Image::at(int x, int y) const {
   const size_t i = (static_cast<size_t>(y) * width + x) * 3;
@@ -40,23 +41,10 @@ using font::kGlyphH;
 using font::kGlyphW;
 using font::kTop;
 
-// UTF-8 to code points; a malformed byte becomes U+FFFD (drawn as '?').
+// A label's code points (data/utf8.h). Labels come from validated text; should one not be
+// UTF-8, it is drawn as one '?' per byte instead of failing the picture.
 std::u32string decode_utf8(const std::string& s) {
-  std::u32string out;
-  for (size_t i = 0; i < s.size();) {
-    const auto lead = static_cast<unsigned char>(s[i]);
-    const size_t n = lead < 0x80 ? 1 : (lead >> 5) == 0x6 ? 2 : (lead >> 4) == 0xE ? 3 : (lead >> 3) == 0x1E ? 4 : 0;
-    char32_t code = n == 1 ? lead : lead & (0x7F >> n);
-    bool ok = n > 0 && i + n <= s.size();
-    for (size_t k = 1; ok && k < n; ++k) {
-      const auto byte = static_cast<unsigned char>(s[i + k]);
-      ok = (byte & 0xC0) == 0x80;
-      code = (code << 6) | (byte & 0x3F);
-    }
-    out.push_back(ok ? code : U'\uFFFD');
-    i += ok ? n : 1;
-  }
-  return out;
+  return data::is_valid_utf8(s) ? data::decode_utf8(s) : std::u32string(s.size(), U'?');
 }
 
 // A label of at most max_glyphs glyphs; a longer one is cut and ends in "..".
@@ -468,4 +456,4 @@ Image render_heatmap(const std::vector<float>& weights, int64_t rows, int64_t co
   return heatmap("render_heatmap", weights, rows, cols, row_labels, col_labels, options);
 }
 
-}  // namespace gg::models
+}  // namespace gg::pictures

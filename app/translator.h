@@ -6,8 +6,8 @@
 //   DIR/model.safetensors    the weights (tensor names = dotted parameter names)
 //   DIR/src.vocab, tgt.vocab one token per line (plus src.model / tgt.model for SentencePiece)
 //   DIR/split.txt            which lines of the corpus were train, valid and test
-//   DIR/checkpoints/         for --resume (models/checkpoint.h)
-//   DIR/metrics.jsonl, DIR/loss.png   what training logged (models/trainer.h)
+//   DIR/checkpoints/         for --resume (app/checkpoint.h)
+//   DIR/metrics.jsonl, DIR/loss.png   what training logged (app/trainer.h)
 //
 // Every file is written atomically and made durable (core/file_io.h), so a crash mid-save
 // never destroys the previous one.
@@ -22,12 +22,12 @@
 #include "models/rnn_seq2seq.h"
 #include "models/transformer_seq2seq.h"
 
-namespace gg::models {
+namespace gg::app {
 
 struct TranslatorConfig {
   std::string architecture = "rnn";  // "rnn" or "transformer"
-  RNNSeq2SeqOptions rnn;
-  TransformerSeq2SeqOptions transformer;
+  models::RNNSeq2SeqOptions rnn;
+  models::TransformerSeq2SeqOptions transformer;
   std::string tokenizer = "word";    // "word", "char" or "sentencepiece"
   bool lowercase = false;
   nlohmann::json extra;              // where the data came from, the split, the task: kept as given
@@ -72,9 +72,9 @@ class Translator {
   TranslatorConfig config;
   std::shared_ptr<data::Tokenizer> src_tokenizer, tgt_tokenizer;
   data::Vocab src_vocab, tgt_vocab;
-  std::shared_ptr<Seq2Seq> model;
+  std::shared_ptr<models::Seq2Seq> model;
 };
 
 std::shared_ptr<data::Tokenizer> make_tokenizer(const std::string& name, bool lowercase);
 
-}  // namespace gg::models
+}  // namespace gg::app

@@ -1,11 +1,11 @@
-#include "models/font.h"
+#include "pictures/font.h"
 
 #include <algorithm>
 #include <iterator>
 #include <utility>
 #include <vector>
 
-namespace gg::models::font {
+namespace gg::pictures::font {
 namespace {
 
 struct GlyphRows {
@@ -170,4 +170,4 @@ const Bitmap& glyph(char32_t code) {
 }
 
 
-}  // namespace gg::models::font
+}  // namespace gg::pictures::font

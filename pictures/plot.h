@@ -1,10 +1,10 @@
 #pragma once
 // Pictures of training runs and attention, written as PNG files: a line chart (loss curves)
-// and an attention heatmap (the picture models/heatmap.h draws as text). Both draw into an
+// and an attention heatmap (the picture pictures/attention_text.h draws as text). Both draw into an
 // RGB buffer with a small bitmap font (ASCII and Latin-1, so Spanish labels keep their
 // accents) and write it atomically: to path + ".tmp", then renamed over path.
 //
-//   gg::models::write_line_plot_png("loss.png",
+//   gg::pictures::write_line_plot_png("loss.png",
 //       {{.name = "train", .x = steps, .y = train_loss}, {.name = "valid", .x = epochs, .y = valid_loss}},
 //       {.title = "Loss", .x_label = "step", .y_label = "cross-entropy", .log_y = true});
 //
@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-namespace gg::models {
+namespace gg::pictures {
 
 struct Rgb {
   uint8_t r = 0, g = 0, b = 0;
@@ -61,4 +61,4 @@ Image render_heatmap(const std::vector<float>& weights, int64_t rows, int64_t co
                      const std::vector<std::string>& row_labels, const std::vector<std::string>& col_labels,
                      const HeatmapOptions& options = {});
 
-}  // namespace gg::models
+}  // namespace gg::pictures

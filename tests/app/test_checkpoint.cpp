@@ -10,9 +10,9 @@
 
 #include "data/toy.h"
 #include "glassgrad.h"
-#include "models/checkpoint.h"
-#include "models/trainer.h"
-#include "models/translator.h"
+#include "app/checkpoint.h"
+#include "app/trainer.h"
+#include "app/translator.h"
 
 namespace fs = std::filesystem;
 
@@ -35,17 +35,17 @@ void write_bytes(const std::string& path, const std::string& bytes) {
   out << bytes;
 }
 
-gg::models::Translator tiny_translator(const std::vector<gg::data::SentencePair>& train) {
-  gg::models::TranslatorConfig config;
+gg::app::Translator tiny_translator(const std::vector<gg::data::SentencePair>& train) {
+  gg::app::TranslatorConfig config;
   config.tokenizer = "char";
   config.rnn = {.embed = 8, .hidden = 16, .dropout = 0.1};
-  auto tok = gg::models::make_tokenizer("char", false);
+  auto tok = gg::app::make_tokenizer("char", false);
   std::vector<std::vector<std::string>> src, tgt;
   for (const auto& p : train) {
     src.push_back(tok->encode(p.src));
     tgt.push_back(tok->encode(p.tgt));
   }
-  return gg::models::Translator(config, tok, tok, gg::data::Vocab::build(src), gg::data::Vocab::build(tgt));
+  return gg::app::Translator(config, tok, tok, gg::data::Vocab::build(src), gg::data::Vocab::build(tgt));
 }
 
 }  // namespace
@@ -149,7 +149,7 @@ TEST_CASE("translator: save and load give the same weights and translations", "[
   gg::manual_seed(2);
   auto t = tiny_translator(pairs);
   t.save(dir);
-  auto loaded = gg::models::Translator::load(dir);
+  auto loaded = gg::app::Translator::load(dir);
   auto state = loaded.model->state_dict();
   size_t i = 0;
   for (const auto& [name, p] : t.model->state_dict()) {
@@ -161,9 +161,9 @@ TEST_CASE("translator: save and load give the same weights and translations", "[
   auto a = t.translate(sources), b = loaded.translate(sources);
   CHECK(a[0].text == b[0].text);
   CHECK(a[1].text == b[1].text);
-  REQUIRE_THROWS_WITH(gg::models::Translator::load(dir + "/missing"), Catch::Contains("not a model directory"));
+  REQUIRE_THROWS_WITH(gg::app::Translator::load(dir + "/missing"), Catch::Contains("not a model directory"));
   write_bytes(dir + "/config.json", "{ not json");
-  REQUIRE_THROWS_WITH(gg::models::Translator::load(dir), Catch::Contains("config.json") && Catch::Contains("JSON"));
+  REQUIRE_THROWS_WITH(gg::app::Translator::load(dir), Catch::Contains("config.json") && Catch::Contains("JSON"));
 }
 
 TEST_CASE("trainer: a run without validation pairs trains, saves and draws what it has", "[models][checkpoint]") {
@@ -176,11 +176,11 @@ TEST_CASE("trainer: a run without validation pairs trains, saves and draws what 
     gg::manual_seed(9);
     auto t = tiny_translator(pairs);
     auto enc = gg::data::encode_pairs(pairs, *t.src_tokenizer, t.src_vocab, *t.tgt_tokenizer, t.tgt_vocab);
-    gg::models::TrainOptions o{.out_dir = dir, .epochs = 2, .batch_size = 8, .valid_bleu_sentences = 0,
+    gg::app::TrainOptions o{.out_dir = dir, .epochs = 2, .batch_size = 8, .valid_bleu_sentences = 0,
                                .log_every = log_every, .quiet = true};
-    const auto result = gg::models::train(t, enc, {}, {}, o);
+    const auto result = gg::app::train(t, enc, {}, {}, o);
     CHECK(result.epochs.size() == 2);
-    CHECK(gg::models::list_checkpoints(dir).size() == 3);  // at the start and after each epoch
+    CHECK(gg::app::list_checkpoints(dir).size() == 3);  // at the start and after each epoch
     CHECK(std::filesystem::exists(dir + "/loss.png") == (log_every == 1));  // the training curve, or nothing to draw
   }
 }
@@ -190,13 +190,13 @@ TEST_CASE("trainer: resuming from a checkpoint continues exactly like an uninter
   std::vector<gg::data::SentencePair> train(pairs.begin(), pairs.begin() + 80), valid(pairs.begin() + 80, pairs.end());
   auto run = [&](const std::string& dir, int64_t epochs, bool resume) {
     gg::manual_seed(9);
-    auto t = resume ? gg::models::Translator::load(dir) : tiny_translator(train);
+    auto t = resume ? gg::app::Translator::load(dir) : tiny_translator(train);
     auto enc = gg::data::encode_pairs(train, *t.src_tokenizer, t.src_vocab, *t.tgt_tokenizer, t.tgt_vocab);
     auto enc_valid = gg::data::encode_pairs(valid, *t.src_tokenizer, t.src_vocab, *t.tgt_tokenizer, t.tgt_vocab);
-    gg::models::TrainOptions o{.out_dir = dir, .epochs = epochs, .batch_size = 16, .lr = 1e-2,
+    gg::app::TrainOptions o{.out_dir = dir, .epochs = epochs, .batch_size = 16, .lr = 1e-2,
                                .valid_bleu_sentences = 0, .log_every = 1, .seed = 4, .resume = resume, .quiet = true};
-    auto result = gg::models::train(t, enc, enc_valid, valid, o);
-    return std::make_pair(result, gg::load_safetensors(gg::models::list_checkpoints(dir).back() + "/model.safetensors"));
+    auto result = gg::app::train(t, enc, enc_valid, valid, o);
+    return std::make_pair(result, gg::load_safetensors(gg::app::list_checkpoints(dir).back() + "/model.safetensors"));
   };
   const std::string straight = temp_dir("straight"), resumed = temp_dir("resumed");
   auto [full, full_weights] = run(straight, 3, false);
@@ -266,7 +266,7 @@ TEST_CASE("safetensors and config.json: the inputs the fuzzers found bugs with a
   REQUIRE_THROWS_WITH(parse("found-shape-overflow"), Catch::Contains("strides larger than a 64-bit count"));
   // An integer size given as 1e30 was converted to int64 (undefined); 1.5 was truncated.
   const auto config = nlohmann::json::parse(read_file(corpus + "translator_config/found-float-size"));
-  REQUIRE_THROWS_WITH(gg::models::TranslatorConfig::from_json(config, "config.json"),
+  REQUIRE_THROWS_WITH(gg::app::TranslatorConfig::from_json(config, "config.json"),
                       Catch::Contains("config.json: '") && Catch::Contains("must be an integer"));
 }
 

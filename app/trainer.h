@@ -8,7 +8,7 @@
 // object per logged step ({"step", "epoch", "loss", "lr", "grad_norm", "tok_per_s"}) and per
 // epoch ({"epoch", "valid_loss", "valid_ppl", "valid_bleu", ...}).
 //
-// Nothing is lost to a crash or an interrupt: a checkpoint (models/checkpoint.h) is saved at
+// Nothing is lost to a crash or an interrupt: a checkpoint (app/checkpoint.h) is saved at
 // the start, every few minutes or steps, at the end of every epoch and when training stops;
 // SIGINT or SIGTERM finishes the current step, saves and returns (a second one ends the
 // process at once). A resumed run continues from the newest checkpoint and computes exactly
@@ -28,9 +28,9 @@
 #include "data/batch.h"
 #include "data/corpus.h"
 #include "dist/data_parallel.h"
-#include "models/translator.h"
+#include "app/translator.h"
 
-namespace gg::models {
+namespace gg::app {
 
 struct TrainOptions {
   std::string out_dir;            // the model directory; checkpoints and metrics go here
@@ -39,7 +39,7 @@ struct TrainOptions {
   double lr = 1e-3;
   double clip = 1.0;              // gradient-norm clipping; 0 = off
   double label_smoothing = 0.0;
-  double teacher_forcing = 1.0;   // < 1: scheduled sampling (see Seq2Seq::teacher_forcing)
+  double teacher_forcing = 1.0;   // < 1: scheduled sampling (see models::Seq2Seq::teacher_forcing)
   int64_t warmup_steps = 0;       // > 0: linear warmup then 1/sqrt(step) (the Transformer schedule)
   double time_budget_minutes = 0; // > 0: stop (after saving) when this much wall-clock time has passed
   int64_t patience = 0;           // > 0: stop after this many epochs without a better validation loss
@@ -86,6 +86,6 @@ TrainResult train(Translator& translator, const std::vector<data::EncodedPair>& 
                   const TrainOptions& options);
 
 // Mean per-token cross-entropy of the model on `pairs` (no dropout, no graph).
-double evaluate_loss(Seq2Seq& model, const std::vector<data::EncodedPair>& pairs, int64_t batch_size = 64);
+double evaluate_loss(models::Seq2Seq& model, const std::vector<data::EncodedPair>& pairs, int64_t batch_size = 64);
 
-}  // namespace gg::models
+}  // namespace gg::app

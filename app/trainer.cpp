@@ -1,4 +1,4 @@
-#include "models/trainer.h"
+#include "app/trainer.h"
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -18,14 +18,14 @@
 #include "core/random.h"
 #include "core/safetensors.h"
 #include "data/bleu.h"
-#include "models/checkpoint.h"
-#include "models/plot.h"
+#include "app/checkpoint.h"
+#include "pictures/plot.h"
 #include "nn/functional.h"
 #include "optim/clip.h"
 #include "optim/optimizers.h"
 #include "optim/schedule.h"
 
-namespace gg::models {
+namespace gg::app {
 
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
@@ -140,25 +140,25 @@ class StopOnSignal {
 
 // DIR/loss.png: the logged training losses and the validation loss after each epoch.
 void write_loss_curve(const std::string& path, const TrainResult& result) {
-  Series train{.name = "train (logged steps)"}, valid{.name = "validation (per epoch)"};
+  pictures::Series train{.name = "train (logged steps)"}, valid{.name = "validation (per epoch)"};
   // Only points a log-scale axis can draw: no validation pairs make the validation loss NaN.
-  auto add = [](Series& s, int64_t step, double loss) {
+  auto add = [](pictures::Series& s, int64_t step, double loss) {
     if (std::isfinite(loss) && loss > 0) s.x.push_back(static_cast<double>(step)), s.y.push_back(loss);
   };
   for (const auto& [step, loss] : result.step_losses) add(train, step, loss);
   for (const auto& e : result.epochs) add(valid, e.step, e.valid_loss);
-  std::vector<Series> series;
+  std::vector<pictures::Series> series;
   if (!train.x.empty()) series.push_back(train);
   if (!valid.x.empty()) series.push_back(valid);
   if (series.empty()) return;
-  write_line_plot_png(path, series, {.title = "loss", .x_label = "step", .y_label = "cross-entropy per token", .log_y = true});
+  pictures::write_line_plot_png(path, series, {.title = "loss", .x_label = "step", .y_label = "cross-entropy per token", .log_y = true});
 }
 
 }  // namespace
 
 namespace {
 // The summed loss and the target tokens of every world-th batch of `pairs`, from the rank-th.
-std::pair<double, int64_t> loss_sum(Seq2Seq& model, const std::vector<data::EncodedPair>& pairs, int64_t batch_size,
+std::pair<double, int64_t> loss_sum(models::Seq2Seq& model, const std::vector<data::EncodedPair>& pairs, int64_t batch_size,
                                     int64_t rank = 0, int64_t world = 1) {
   if (pairs.empty()) return {0.0, 0};
   NoGradGuard no_grad;
@@ -177,7 +177,7 @@ std::pair<double, int64_t> loss_sum(Seq2Seq& model, const std::vector<data::Enco
 }
 }  // namespace
 
-double evaluate_loss(Seq2Seq& model, const std::vector<data::EncodedPair>& pairs, int64_t batch_size) {
+double evaluate_loss(models::Seq2Seq& model, const std::vector<data::EncodedPair>& pairs, int64_t batch_size) {
   const auto [total, tokens] = loss_sum(model, pairs, batch_size);
   return total / static_cast<double>(std::max<int64_t>(tokens, 1));
 }
@@ -197,7 +197,7 @@ TrainResult train(Translator& translator, const std::vector<data::EncodedPair>& 
   GG_CHECK(o.epochs >= 1, "train: --epochs must be at least 1, got {}", o.epochs);
   GG_CHECK(o.batch_size >= 1, "train: --batch-size must be at least 1, got {}", o.batch_size);
   GG_CHECK(o.log_every >= 1, "train: log_every must be at least 1, got {}", o.log_every);
-  Seq2Seq& model = *translator.model;
+  models::Seq2Seq& model = *translator.model;
   // Under mpirun only rank 0 writes, and every decision to stop is taken by all ranks together.
   const bool writer = dist::rank() == 0, quiet = o.quiet || !writer;
   GG_CHECK(o.teacher_forcing > 0 && o.teacher_forcing <= 1, "train: teacher forcing must be in (0, 1], got {}",
@@ -444,4 +444,4 @@ TrainResult train(Translator& translator, const std::vector<data::EncodedPair>& 
   return result;
 }
 
-}  // namespace gg::models
+}  // namespace gg::app

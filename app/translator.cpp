@@ -1,4 +1,4 @@
-#include "models/translator.h"
+#include "app/translator.h"
 
 #include <unistd.h>
 
@@ -10,7 +10,7 @@
 #include "core/safetensors.h"
 #include "data/sentencepiece.h"
 
-namespace gg::models {
+namespace gg::app {
 
 using nlohmann::json;
 namespace fs = std::filesystem;
@@ -81,7 +81,7 @@ json TranslatorConfig::to_json() const {
   return {{"architecture", architecture},
           {"rnn",
            {{"embed", rnn.embed}, {"hidden", rnn.hidden}, {"layers", rnn.layers}, {"bidirectional", rnn.bidirectional},
-            {"cell", cell_name(rnn.cell)}, {"attention", attention_name(rnn.attention)},
+            {"cell", cell_name(rnn.cell)}, {"attention", models::attention_name(rnn.attention)},
             {"input_feeding", rnn.input_feeding}, {"attentional_output", rnn.attentional_output},
             {"dropout", rnn.dropout}, {"tie_embeddings", rnn.tie_embeddings}}},
           {"transformer",
@@ -108,7 +108,7 @@ TranslatorConfig TranslatorConfig::from_json(const json& j, const std::string& w
     const json& r = j.at("rnn");
     c.rnn = {.embed = integer(r, "embed"), .hidden = integer(r, "hidden"), .layers = integer(r, "layers"),
              .bidirectional = r.at("bidirectional"), .cell = parse_cell(r.at("cell")),
-             .attention = parse_attention(r.at("attention")), .input_feeding = r.at("input_feeding"),
+             .attention = models::parse_attention(r.at("attention")), .input_feeding = r.at("input_feeding"),
              .attentional_output = r.at("attentional_output"), .dropout = r.at("dropout"),
              .tie_embeddings = r.at("tie_embeddings")};
     const json& t = j.at("transformer");
@@ -140,9 +140,9 @@ Translator::Translator(TranslatorConfig c, std::shared_ptr<data::Tokenizer> src_
            "unknown architecture '{}'; expected rnn or transformer", config.architecture);
   check_fits(config, src_vocab.size(), tgt_vocab.size());
   if (config.architecture == "rnn")
-    model = std::make_shared<RNNSeq2Seq>(src_vocab.size(), tgt_vocab.size(), config.rnn);
+    model = std::make_shared<models::RNNSeq2Seq>(src_vocab.size(), tgt_vocab.size(), config.rnn);
   else if (config.architecture == "transformer")
-    model = std::make_shared<TransformerSeq2Seq>(src_vocab.size(), tgt_vocab.size(), config.transformer);
+    model = std::make_shared<models::TransformerSeq2Seq>(src_vocab.size(), tgt_vocab.size(), config.transformer);
   else
     fail("unknown architecture '{}'; expected rnn or transformer", config.architecture);
 }
@@ -216,10 +216,10 @@ std::vector<Translation> Translator::translate(const std::vector<std::string>& s
   std::vector<size_t> order(sentences.size());
   std::iota(order.begin(), order.end(), size_t{0});
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return ids[a].size() < ids[b].size(); });
-  const DecodeOptions options{.bos = data::Vocab::bos_id, .eos = data::Vocab::eos_id,
+  const models::DecodeOptions options{.bos = data::Vocab::bos_id, .eos = data::Vocab::eos_id,
                               .keep_attention = o.keep_attention || o.replace_unk};
   // The hypothesis' tokens as text, each <unk> replaced by the source token it attended to most.
-  auto words = [&](const Hypothesis& h, const std::vector<std::string>& source) {
+  auto words = [&](const models::Hypothesis& h, const std::vector<std::string>& source) {
     std::vector<std::string> out = tgt_vocab.decode(h.tokens);
     for (size_t i = 0; o.replace_unk && i < out.size() && i < h.attention.size() && !source.empty(); ++i)
       if (h.tokens[i] == data::Vocab::unk_id) {
@@ -239,25 +239,25 @@ std::vector<Translation> Translator::translate(const std::vector<std::string>& s
       lengths.push_back(static_cast<int64_t>(x.size()));
     }
     const Tensor src = from_vector(flat, {B, S}), src_lengths = from_vector(lengths);
-    std::vector<std::vector<Hypothesis>> found;
+    std::vector<std::vector<models::Hypothesis>> found;
     if (beam <= 1) {
-      for (auto& h : greedy_decode(*model, src, src_lengths, options)) found.push_back({std::move(h)});
+      for (auto& h : models::greedy_decode(*model, src, src_lengths, options)) found.push_back({std::move(h)});
     } else {
-      found = beam_search(*model, src, src_lengths, {.beam = beam, .n_best = n_best}, options);
+      found = models::beam_search(*model, src, src_lengths, {.beam = beam, .n_best = n_best}, options);
     }
     for (int64_t b = 0; b < B; ++b) {
       Translation& t = out[batch[b]];
-      const Hypothesis& best = found[b].at(0);
+      const models::Hypothesis& best = found[b].at(0);
       t.target_tokens = words(best, t.source_tokens);
       t.text = tgt_tokenizer->detokenize(t.target_tokens);
       t.score = best.score;
       if (o.keep_attention)
         for (auto& row : best.attention) t.attention.push_back(std::vector<float>(row.begin(), row.begin() + lengths[b]));
       if (n_best > 1)
-        for (const Hypothesis& h : found[b]) t.n_best.emplace_back(tgt_tokenizer->detokenize(words(h, t.source_tokens)), h.score);
+        for (const models::Hypothesis& h : found[b]) t.n_best.emplace_back(tgt_tokenizer->detokenize(words(h, t.source_tokens)), h.score);
     }
   }
   return out;
 }
 
-}  // namespace gg::models
+}  // namespace gg::app

@@ -10,10 +10,10 @@
 
 #include "core/tensor.h"
 
-namespace gg::models {
+namespace gg::pictures {
 
 // weights [T, S] (any float dtype); the token lists label the rows (T) and columns (S).
 std::string attention_text(const Tensor& weights, const std::vector<std::string>& source,
                            const std::vector<std::string>& target);
 
-}  // namespace gg::models
+}  // namespace gg::pictures

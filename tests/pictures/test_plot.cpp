@@ -9,10 +9,10 @@
 #include <limits>
 
 #include "core/error.h"
-#include "models/plot.h"
+#include "pictures/plot.h"
 
 namespace fs = std::filesystem;
-using gg::models::Image;
+using gg::pictures::Image;
 
 namespace {
 
@@ -46,7 +46,7 @@ PngHeader read_png_header(const fs::path& file) {
   return h;
 }
 
-double luminance(gg::models::Rgb c) { return 0.299 * c.r + 0.587 * c.g + 0.114 * c.b; }
+double luminance(gg::pictures::Rgb c) { return 0.299 * c.r + 0.587 * c.g + 0.114 * c.b; }
 
 // Where images a and b differ: the bounding box, and the mean luminance of a there.
 struct Difference {
@@ -109,9 +109,9 @@ TEST_CASE("line plot: a PNG of the requested size, written atomically", "[models
   for (int e = 0; e <= 10; ++e) valid_steps.push_back(e * 200), valid.push_back(4.0 * std::exp(-e / 2.0) + 1.1);
   train[57] = std::numeric_limits<double>::quiet_NaN();  // skipped, not an error
   const fs::path file = dir.path / "loss.png";
-  const std::vector<gg::models::Series> series = {{.name = "train", .x = steps, .y = train},
+  const std::vector<gg::pictures::Series> series = {{.name = "train", .x = steps, .y = train},
                                                   {.name = "valid", .x = valid_steps, .y = valid}};
-  gg::models::write_line_plot_png(file.string(), series,
+  gg::pictures::write_line_plot_png(file.string(), series,
                                   {.title = "Pérdida", .x_label = "step", .y_label = "loss", .width = 640,
                                    .height = 400});
   const PngHeader h = read_png_header(file);
@@ -122,9 +122,9 @@ TEST_CASE("line plot: a PNG of the requested size, written atomically", "[models
 }
 
 TEST_CASE("line plot: each series is drawn in its color, on linear and log axes", "[models][plot]") {
-  const gg::models::Rgb red{200, 0, 0}, green{0, 150, 0};
+  const gg::pictures::Rgb red{200, 0, 0}, green{0, 150, 0};
   for (bool log_y : {false, true}) {
-    const Image img = gg::models::render_line_plot(
+    const Image img = gg::pictures::render_line_plot(
         {{.name = "a", .x = {1, 2, 3, 4}, .y = {10, 1, 0.1, 0.01}, .color = red},
          {.name = "b", .x = {1, 4}, .y = {5, 5}, .color = green}},
         {.log_y = log_y});
@@ -141,10 +141,10 @@ TEST_CASE("line plot: each series is drawn in its color, on linear and log axes"
 TEST_CASE("heatmap: a PNG with Spanish labels", "[models][plot]") {
   TempDir dir("heatmap");
   const fs::path file = dir.path / "attention.png";
-  gg::models::write_heatmap_png(file.string(), toy_attention(), 5, 6, kTarget, kSource,
+  gg::pictures::write_heatmap_png(file.string(), toy_attention(), 5, 6, kTarget, kSource,
                                 {.title = "¿Dónde está el niño? → Where is the boy ?"});
   const PngHeader h = read_png_header(file);
-  const Image img = gg::models::render_heatmap(toy_attention(), 5, 6, kTarget, kSource,
+  const Image img = gg::pictures::render_heatmap(toy_attention(), 5, 6, kTarget, kSource,
                                                {.title = "¿Dónde está el niño? → Where is the boy ?"});
   CHECK(h.signature_ok);
   CHECK(h.width == static_cast<uint32_t>(img.width));
@@ -155,7 +155,7 @@ TEST_CASE("heatmap: a PNG with Spanish labels", "[models][plot]") {
 TEST_CASE("heatmap: weight 1 is dark and weight 0 white, row-major with rows down", "[models][plot]") {
   const std::vector<std::string> labels = {"a", "b"};
   auto render = [&](const std::vector<float>& w) {
-    return gg::models::render_heatmap(w, 2, 2, labels, labels, {.show_values = false});
+    return gg::pictures::render_heatmap(w, 2, 2, labels, labels, {.show_values = false});
   };
   const Image zeros = render({0, 0, 0, 0});
   // Only the cell with weight 1 differs from the all-zero picture, which locates it.
@@ -165,12 +165,12 @@ TEST_CASE("heatmap: weight 1 is dark and weight 0 white, row-major with rows dow
   CHECK(bottom_left.luminance < 100);
   CHECK(top_right.x0 > bottom_left.x1);  // column 1 is right of column 0
   CHECK(top_right.y1 < bottom_left.y0);  // row 0 is above row 1
-  const gg::models::Rgb white{255, 255, 255};
+  const gg::pictures::Rgb white{255, 255, 255};
   CHECK(zeros.at((top_right.x0 + top_right.x1) / 2, (top_right.y0 + top_right.y1) / 2) == white);
 }
 
 TEST_CASE("heatmap: accents are drawn, unknown characters become '?'", "[models][plot]") {
-  auto render = [](const std::string& label) { return gg::models::render_heatmap({0.5f}, 1, 1, {"x"}, {label}); };
+  auto render = [](const std::string& label) { return gg::pictures::render_heatmap({0.5f}, 1, 1, {"x"}, {label}); };
   CHECK_FALSE(same(render("a"), render("á")));
   CHECK_FALSE(same(render("á"), render("à")));
   CHECK_FALSE(same(render("n"), render("ñ")));
@@ -185,7 +185,7 @@ TEST_CASE("heatmap: 60 x 60 tokens stay within max_size", "[models][plot]") {
   for (int i = 0; i < 60; ++i) labels.push_back("palabra" + std::to_string(i));
   std::vector<float> w(60 * 60);
   for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>(i % 61) / 60.0f;
-  const Image img = gg::models::render_heatmap(w, 60, 60, labels, labels, {.title = "60 x 60"});
+  const Image img = gg::pictures::render_heatmap(w, 60, 60, labels, labels, {.title = "60 x 60"});
   CHECK(img.width <= 1200);
   CHECK(img.height <= 1200);
   CHECK(img.width >= 60 * 14);
@@ -195,18 +195,18 @@ TEST_CASE("plots: bad input is a gg::Error that says what is wrong", "[models][p
   using Catch::Matchers::Contains;
   TempDir dir("errors");
   const std::string missing = (dir.path / "no_such_dir" / "loss.png").string();
-  CHECK_THAT(error_of([&] { gg::models::write_line_plot_png(missing, {{.name = "a", .x = {1, 2}, .y = {1, 2}}}); }),
+  CHECK_THAT(error_of([&] { gg::pictures::write_line_plot_png(missing, {{.name = "a", .x = {1, 2}, .y = {1, 2}}}); }),
              Contains(missing) && Contains("does not exist"));
-  CHECK_THAT(error_of([&] { gg::models::write_heatmap_png(missing, {1}, 1, 1, {"a"}, {"b"}); }),
+  CHECK_THAT(error_of([&] { gg::pictures::write_heatmap_png(missing, {1}, 1, 1, {"a"}, {"b"}); }),
              Contains(missing) && Contains("does not exist"));
-  CHECK_THAT(error_of([] { gg::models::render_line_plot({{.name = "valid", .x = {1, 2, 3}, .y = {1, 2}}}); }),
+  CHECK_THAT(error_of([] { gg::pictures::render_line_plot({{.name = "valid", .x = {1, 2, 3}, .y = {1, 2}}}); }),
              Contains("series 'valid' has 3 x values but 2 y values"));
-  CHECK_THAT(error_of([] { gg::models::render_line_plot({}); }), Contains("no series"));
-  CHECK_THAT(error_of([] { gg::models::render_line_plot({{.x = {1}, .y = {-1}}}, {.log_y = true}); }),
+  CHECK_THAT(error_of([] { gg::pictures::render_line_plot({}); }), Contains("no series"));
+  CHECK_THAT(error_of([] { gg::pictures::render_line_plot({{.x = {1}, .y = {-1}}}, {.log_y = true}); }),
              Contains("no finite points"));
-  CHECK_THAT(error_of([] { gg::models::render_heatmap({1, 2, 3}, 2, 2, {"a", "b"}, {"c", "d"}); }),
+  CHECK_THAT(error_of([] { gg::pictures::render_heatmap({1, 2, 3}, 2, 2, {"a", "b"}, {"c", "d"}); }),
              Contains("3 weights do not fill a 2 x 2 grid (expected 4)"));
-  CHECK_THAT(error_of([] { gg::models::render_heatmap({1, 2, 3, 4}, 2, 2, {"a"}, {"c", "d"}); }),
+  CHECK_THAT(error_of([] { gg::pictures::render_heatmap({1, 2, 3, 4}, 2, 2, {"a"}, {"c", "d"}); }),
              Contains("1 row labels for 2 rows"));
   CHECK(fs::is_empty(dir.path));  // nothing half-written
 }

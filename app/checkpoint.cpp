@@ -1,4 +1,4 @@
-#include "models/checkpoint.h"
+#include "app/checkpoint.h"
 
 #include <algorithm>
 #include <charconv>
@@ -8,7 +8,7 @@
 #include "core/error.h"
 #include "core/file_io.h"
 
-namespace gg::models {
+namespace gg::app {
 
 using nlohmann::json;
 namespace fs = std::filesystem;
@@ -138,4 +138,4 @@ Checkpoint load_checkpoint(const std::string& checkpoint_dir) {
   return c;
 }
 
-}  // namespace gg::models
+}  // namespace gg::app
