@@ -1,9 +1,13 @@
-// The backward engine, and the autograd members of Tensor.
-//
-// backward() sorts the graph iteratively (a recursive sort overflows the stack on a long
-// RNN unroll), then runs each node once all of its consumers have contributed to its
-// gradient. Gradients are summed here, in one place: into a node's pending gradient, or
-// into a leaf's .grad().
+// The backward engine, and the autograd members of Tensor. run_backward reads as the README
+// says it in three sentences:
+//   count_consumers  walks the graph from the root iteratively (a recursive walk overflows the
+//                    stack on a long RNN unroll), counting the edges into every node and leaf;
+//   run_node         runs a node once all of its consumers have added to its gradient;
+//   add_to_leaf,     sum each input's gradient in one place: into a leaf's .grad(), or into
+//   add_to_pending   the pending gradient of the node that produced the input (a slice of it
+//                    for ops like cat; in place when nothing else holds the sum).
+// Leaves also collects the weight gradients that nodes defer (node.h, DeferredGrad), computing
+// each weight's as one product once its last edge is done, and runs grad_ready hooks.
 #include <map>
 #include <tuple>
 #include <unordered_map>
@@ -29,14 +33,12 @@ void check_grad_shape(const Tensor& g, const Edge& e, const Node& node, size_t i
            g.shape(), dtype_name(g.dtype()), input, expected, dtype_name(e.dtype));
 }
 
+// ---- the ways a gradient is added --------------------------------------------------------------
+
 void accumulate_leaf(AutogradMeta& leaf, const Tensor& g) {
   if (!leaf.grad.defined()) leaf.grad = kernel::clone(g);  // own the storage: g may be shared
   else kernel::axpy(leaf.grad, 1.0, g);
 }
-
-// True when t is the only handle on its memory (no view, saved tensor or caller shares it),
-// so that adding into it in place cannot change anything else.
-bool sole_owner(const Tensor& t) { return t.storage().use_count() == 1 && t.is_contiguous(); }
 
 // The same for a gradient computed here, that nothing else holds: no copy needed.
 void accumulate_leaf_fresh(AutogradMeta& leaf, Tensor g) {
@@ -44,12 +46,32 @@ void accumulate_leaf_fresh(AutogradMeta& leaf, Tensor g) {
   else kernel::axpy(leaf.grad, 1.0, g);
 }
 
+// True when t is the only handle on its memory (no view, saved tensor or caller shares it),
+// so that adding into it in place cannot change anything else.
+bool sole_owner(const Tensor& t) { return t.storage().use_count() == 1 && t.is_contiguous(); }
+
 // Adds g, the gradient of a slice of an input of `shape`, into `total`, that input's summed
 // gradient so far (undefined: none yet); into a copy of it unless in_place.
 void add_slice(Tensor& total, const Tensor& g, const Node::Slice& slice, const Shape& shape, bool in_place) {
   if (!total.defined()) total = zeros(shape, {.dtype = g.dtype()});
   else if (!in_place) total = kernel::clone(total);
   kernel::axpy(kernel::narrow(total, slice.dim, slice.start, g.size(slice.dim)), 1.0, g);
+}
+
+// g, the gradient of an input that is a leaf, added to its .grad() (in place: the leaf owns it).
+void add_to_leaf(AutogradMeta& leaf, const Tensor& g, const Node::Slice& slice, const Shape& shape) {
+  if (slice.dim < 0) accumulate_leaf(leaf, g);
+  else add_slice(leaf.grad, g, slice, shape, /*in_place=*/true);
+}
+
+// g, the gradient of an input that another node produced, added to that node's pending output
+// gradient `sum`: as the first contribution, in place when nothing else holds the sum, or as a
+// new tensor (a node may have handed out the sum's storage, e.g. as a view of its input).
+void add_to_pending(Tensor& sum, const Tensor& g, const Node::Slice& slice, const Shape& shape) {
+  if (slice.dim >= 0) add_slice(sum, g, slice, shape, sole_owner(sum));
+  else if (!sum.defined()) sum = g;
+  else if (sole_owner(sum)) kernel::axpy(sum, 1.0, g);
+  else sum = kernel::binary(kernel::Binary::Add, sum, g);
 }
 
 // Rows of several [N_i, C] matrices stacked into one [sum N_i, C] (one of them: itself).
@@ -129,22 +151,11 @@ class Leaves {
   std::map<Key, std::vector<DeferredGrad>> groups_;
 };
 
-}  // namespace
-
-void run_backward(const Tensor& root, const Tensor& grad, bool retain_graph) {
-  NoGradGuard no_grad;  // backward formulas record nothing
-  ProfileSection section("backward");
-  const std::shared_ptr<Node>& root_fn = root.autograd_meta->grad_fn;
-  if (!root_fn) {  // backward on a leaf: its gradient is `grad`
-    accumulate_leaf(*root.autograd_meta, grad);
-    if (root.autograd_meta->grad_ready) root.autograd_meta->grad_ready();
-    return;
-  }
-  // Count, for every node, how many edges from other nodes in the graph lead to it.
-  std::unordered_map<Node*, int> consumers;
-  Leaves leaves;  // and, for every leaf, how many edges lead to it
-  std::vector<Node*> stack{root_fn.get()};
-  consumers[root_fn.get()] = 0;
+// For every node reachable from root, how many edges from other nodes lead to it; leaves count
+// the edges that lead to each leaf.
+std::unordered_map<Node*, int> count_consumers(Node* root, Leaves& leaves) {
+  std::unordered_map<Node*, int> consumers{{root, 0}};
+  std::vector<Node*> stack{root};
   while (!stack.empty()) {
     Node* node = stack.back();
     stack.pop_back();
@@ -156,7 +167,42 @@ void run_backward(const Tensor& root, const Tensor& grad, bool retain_graph) {
       if (first_visit) stack.push_back(e.fn.get());
     }
   }
-  // Run nodes whose consumers have all reported, starting from the root.
+  return consumers;
+}
+
+// One node's backward on g, the sum of its output's gradients: a gradient per input (undefined
+// for an input that needs none), its deferred weight gradients handed to `leaves`.
+std::vector<Tensor> run_node(Node& node, const Tensor& g, Leaves& leaves) {
+  GG_CHECK(!node.released(),
+           "backward: trying to go through {} a second time, but the graph was freed after the first backward; "
+           "hint: call backward(gradient, /*retain_graph=*/true) the first time",
+           node.name());
+  std::vector<Tensor> grads;
+  {
+    autocast precision(node.precision);  // products in backward run as forward's did
+    grads = node.backward(g);
+  }
+  GG_CHECK(grads.size() == node.inputs.size(), "backward: {} returned {} gradients for {} inputs", node.name(),
+           grads.size(), node.inputs.size());
+  for (DeferredGrad& d : node.deferred) leaves.add(std::move(d));
+  node.deferred.clear();
+  return grads;
+}
+
+}  // namespace
+
+void run_backward(const Tensor& root, const Tensor& grad, bool retain_graph) {
+  NoGradGuard no_grad;  // backward formulas record nothing
+  ProfileSection section("backward");
+  const std::shared_ptr<Node>& root_fn = root.autograd_meta->grad_fn;
+  if (!root_fn) {  // backward on a leaf: its gradient is `grad`
+    accumulate_leaf(*root.autograd_meta, grad);
+    if (root.autograd_meta->grad_ready) root.autograd_meta->grad_ready();
+    return;
+  }
+  Leaves leaves;
+  std::unordered_map<Node*, int> consumers = count_consumers(root_fn.get(), leaves);
+  // Run each node once all of its consumers have added their gradients to its pending one.
   std::unordered_map<Node*, Tensor> pending{{root_fn.get(), grad}};
   std::vector<Node*> ready{root_fn.get()};
   while (!ready.empty()) {
@@ -167,40 +213,19 @@ void run_backward(const Tensor& root, const Tensor& grad, bool retain_graph) {
       g = std::move(it->second);
       pending.erase(it);
     }
-    std::vector<Tensor> grads;
-    if (g.defined()) {  // no gradient reached this node: all of its inputs get none
-      GG_CHECK(!node->released(),
-               "backward: trying to go through {} a second time, but the graph was freed after the first backward; "
-               "hint: call backward(gradient, /*retain_graph=*/true) the first time",
-               node->name());
-      {
-        autocast precision(node->precision);  // products in backward run as forward's did
-        grads = node->backward(g);
-      }
-      GG_CHECK(grads.size() == node->inputs.size(), "backward: {} returned {} gradients for {} inputs", node->name(),
-               grads.size(), node->inputs.size());
-      for (DeferredGrad& d : node->deferred) leaves.add(std::move(d));
-      node->deferred.clear();
-    }
+    // No gradient reached this node: none reaches its inputs either.
+    const std::vector<Tensor> grads = g.defined() ? run_node(*node, g, leaves) : std::vector<Tensor>();
     for (size_t i = 0; i < node->inputs.size(); ++i) {
       const Edge& e = node->inputs[i];
       const Tensor gi = i < grads.size() ? grads[i] : Tensor();
-      const Node::Slice slice = gi.defined() && e.needed() ? node->grad_slice(i) : Node::Slice{};
-      if (gi.defined() && e.needed()) check_grad_shape(gi, e, *node, i, slice);
-      if (e.leaf && gi.defined()) {
-        if (slice.dim < 0) accumulate_leaf(*e.leaf, gi);
-        else add_slice(e.leaf->grad, gi, slice, e.shape, /*in_place=*/true);  // .grad() accumulates in place
+      if (gi.defined() && e.needed()) {
+        const Node::Slice slice = node->grad_slice(i);
+        check_grad_shape(gi, e, *node, i, slice);
+        if (e.leaf) add_to_leaf(*e.leaf, gi, slice, e.shape);
+        if (e.fn) add_to_pending(pending[e.fn.get()], gi, slice, e.shape);
       }
       if (e.leaf) leaves.edge_done(e.leaf.get());
-      if (!e.fn) continue;
-      if (gi.defined()) {
-        Tensor& slot = pending[e.fn.get()];
-        if (slice.dim >= 0) add_slice(slot, gi, slice, e.shape, sole_owner(slot));
-        else if (!slot.defined()) slot = gi;
-        else if (sole_owner(slot)) kernel::axpy(slot, 1.0, gi);  // nothing else can see it: add in place
-        else slot = kernel::binary(kernel::Binary::Add, slot, gi);
-      }
-      if (--consumers[e.fn.get()] == 0) ready.push_back(e.fn.get());
+      if (e.fn && --consumers[e.fn.get()] == 0) ready.push_back(e.fn.get());
     }
     if (!retain_graph) node->release();
   }
