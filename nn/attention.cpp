@@ -168,14 +168,16 @@ AttentionOutput Attention::forward(const Tensor& query, const Tensor& keys, cons
   return finish(functional::attend(score(q, keys), values, mask), query.dim() == 2);
 }
 
-GeneralAttention::GeneralAttention(int64_t query_dim, int64_t key_dim, DType dtype) {
-  W = Tensor::empty({query_dim, key_dim}, dtype);
+GeneralAttention::GeneralAttention(int64_t query_dim, int64_t key_dim, AttentionOptions options) {
+  W = Tensor::empty({query_dim, key_dim}, options.dtype);
   init::xavier_uniform_(W);
   register_parameter("W", W);
 }
 std::string GeneralAttention::extra_repr() const { return fmt::format("query={}, key={}", W.size(0), W.size(1)); }
 
-AdditiveAttention::AdditiveAttention(int64_t query_dim, int64_t key_dim, int64_t attention_dim, DType dtype) {
+AdditiveAttention::AdditiveAttention(int64_t query_dim, int64_t key_dim, int64_t attention_dim, AttentionOptions options)
+    : fused(options.fused) {
+  const DType dtype = options.dtype;
   W = register_module("W", std::make_shared<Linear>(key_dim, attention_dim, LinearOptions{.bias = false, .dtype = dtype}));
   U = register_module("U", std::make_shared<Linear>(query_dim, attention_dim, LinearOptions{.bias = false, .dtype = dtype}));
   v = init_v(attention_dim, dtype);
@@ -190,7 +192,8 @@ AttentionOutput AdditiveAttention::forward_projected(const Tensor& query, const 
   return finish(functional::attend(score_projected(q, keys_proj), values, mask), query.dim() == 2);
 }
 
-ConcatAttention::ConcatAttention(int64_t query_dim, int64_t key_dim, int64_t attention_dim, DType dtype) {
+ConcatAttention::ConcatAttention(int64_t query_dim, int64_t key_dim, int64_t attention_dim, AttentionOptions options) {
+  const DType dtype = options.dtype;
   W = register_module("W", std::make_shared<Linear>(query_dim + key_dim, attention_dim,
                                                     LinearOptions{.bias = false, .dtype = dtype}));
   v = init_v(attention_dim, dtype);
@@ -200,9 +203,10 @@ std::string ConcatAttention::extra_repr() const {
   return fmt::format("query+key={}, attention={}", W->in_features, v.size(0));
 }
 
-LuongAttentionalState::LuongAttentionalState(int64_t context_dim, int64_t query_dim, int64_t out_dim, DType dtype) {
+LuongAttentionalState::LuongAttentionalState(int64_t context_dim, int64_t query_dim, int64_t out_dim,
+                                             AttentionOptions options) {
   W_c = register_module("W_c", std::make_shared<Linear>(context_dim + query_dim, out_dim,
-                                                        LinearOptions{.bias = false, .dtype = dtype}));
+                                                        LinearOptions{.bias = false, .dtype = options.dtype}));
 }
 
 Tensor LuongAttentionalState::forward(const Tensor& context, const Tensor& query) {

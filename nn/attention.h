@@ -103,10 +103,18 @@ class ScaledDotAttention : public Attention {
   }
 };
 
+// The options of the attention modules with parameters (and of LuongAttentionalState).
+struct AttentionOptions {
+  DType dtype = DType::Float32;
+  // AdditiveAttention: score with the fused op (autograd/fused_attention.h); false: the
+  // composed ops (broadcast add, tanh, matmul), the reference the two are tested against.
+  bool fused = true;
+};
+
 // W [Dq, Dk] ~ xavier_uniform.
 class GeneralAttention : public Attention {
  public:
-  GeneralAttention(int64_t query_dim, int64_t key_dim, DType dtype = DType::Float32);
+  GeneralAttention(int64_t query_dim, int64_t key_dim, AttentionOptions options = {});
   std::string name() const override { return "GeneralAttention"; }
   std::string extra_repr() const override;
   Tensor score(const Tensor& query, const Tensor& keys) override {
@@ -120,7 +128,7 @@ class GeneralAttention : public Attention {
 // project_keys(keys) once per source sentence and pass the result to score_projected.
 class AdditiveAttention : public Attention {
  public:
-  AdditiveAttention(int64_t query_dim, int64_t key_dim, int64_t attention_dim, DType dtype = DType::Float32);
+  AdditiveAttention(int64_t query_dim, int64_t key_dim, int64_t attention_dim, AttentionOptions options = {});
   std::string name() const override { return "AdditiveAttention"; }
   std::string extra_repr() const override;
   Tensor project_keys(const Tensor& keys) { return W->forward(keys); }  // [B, S, A]
@@ -133,13 +141,13 @@ class AdditiveAttention : public Attention {
                                     const Tensor& mask = {});
   std::shared_ptr<Linear> W, U;
   Tensor v;
-  bool fused = true;  // score with the fused op; false: the composed ops (the two are tested to agree)
+  bool fused = true;  // AttentionOptions::fused; may be changed at any time
 };
 
 // Luong's concat attention: W [A, Dq + Dk] ~ Linear's init (no bias), v as in additive.
 class ConcatAttention : public Attention {
  public:
-  ConcatAttention(int64_t query_dim, int64_t key_dim, int64_t attention_dim, DType dtype = DType::Float32);
+  ConcatAttention(int64_t query_dim, int64_t key_dim, int64_t attention_dim, AttentionOptions options = {});
   std::string name() const override { return "ConcatAttention"; }
   std::string extra_repr() const override;
   Tensor score(const Tensor& query, const Tensor& keys) override {
@@ -153,7 +161,7 @@ class ConcatAttention : public Attention {
 // doubled width back to the decoder's. W_c has no bias, as in the paper.
 class LuongAttentionalState : public Module {
  public:
-  LuongAttentionalState(int64_t context_dim, int64_t query_dim, int64_t out_dim, DType dtype = DType::Float32);
+  LuongAttentionalState(int64_t context_dim, int64_t query_dim, int64_t out_dim, AttentionOptions options = {});
   std::string name() const override { return "LuongAttentionalState"; }
   Tensor forward(const Tensor& context, const Tensor& query);
   std::shared_ptr<Linear> W_c;

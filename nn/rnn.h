@@ -37,6 +37,7 @@ RNNState rnn_step(RNNMode mode, const Tensor& x_proj, const RNNState& state, con
 
 struct RNNCellOptions {
   bool bias = true;
+  bool relu = false;  // RNNCell only: relu instead of tanh
   DType dtype = DType::Float32;
   bool fused = true;  // LSTM: one fused op per step (autograd/fused_rnn.h); false: the composed ops
 };
@@ -57,8 +58,8 @@ class RNNCellBase : public Module {
 
 class RNNCell : public RNNCellBase {
  public:
-  RNNCell(int64_t input_size, int64_t hidden_size, RNNCellOptions options = {}, bool relu = false)
-      : RNNCellBase(relu ? RNNMode::Relu : RNNMode::Tanh, input_size, hidden_size, options) {}
+  RNNCell(int64_t input_size, int64_t hidden_size, RNNCellOptions options = {})
+      : RNNCellBase(options.relu ? RNNMode::Relu : RNNMode::Tanh, input_size, hidden_size, options) {}
   std::string name() const override { return "RNNCell"; }
 };
 

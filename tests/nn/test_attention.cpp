@@ -184,7 +184,7 @@ TEST_CASE("gradcheck: concat attention with padding and a fully masked row", "[g
 
 TEST_CASE("gradcheck: Luong attentional state tanh(W_c [context, s])", "[gradcheck][nn][attention]") {
   gg::manual_seed(15);
-  gg::nn::LuongAttentionalState m(3, 4, 5, DType::Float64);
+  gg::nn::LuongAttentionalState m(3, 4, 5, {.dtype = DType::Float64});
   Tensor c = randn64({2, 3}).requires_grad_(), s = randn64({2, 4}).requires_grad_();
   require_ok(gg::nn::gradcheck_module(m, [&](const std::vector<Tensor>& in) { return m.forward(in[0], in[1]); }, {c, s}));
 }

@@ -37,8 +37,7 @@ TEST_CASE("additive attention module: fused and composed give the same weights a
   std::vector<std::vector<Tensor>> results;
   for (bool fused : {true, false}) {
     gg::manual_seed(83);
-    gg::nn::AdditiveAttention att(5, 6, 7, gg::DType::Float64);
-    att.fused = fused;
+    gg::nn::AdditiveAttention att(5, 6, 7, {.dtype = gg::DType::Float64, .fused = fused});
     Tensor q = nn_test::leaf({3, 5}), keys = nn_test::leaf({3, 4, 6});
     const Tensor mask = F::padding_mask(gg::from_vector<int64_t>({4, 1, 2}), 4);  // [B, 1, S]
     gg::nn::AttentionOutput out = att.forward(q, keys, keys, mask);

@@ -117,7 +117,7 @@ TEST_CASE("gradcheck: RNNCell (tanh) with a given state and from zeros", "[gradc
 
 TEST_CASE("gradcheck: RNNCell (relu) with a given state", "[gradcheck][nn][rnn]") {
   gg::manual_seed(202);
-  nn::RNNCell m(3, 2, {.dtype = F64}, /*relu=*/true);
+  nn::RNNCell m(3, 2, {.relu = true, .dtype = F64});
   REQUIRE(m.mode == nn::RNNMode::Relu);
   check_cell(m, "RNNCell relu", true);
 }

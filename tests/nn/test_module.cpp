@@ -312,7 +312,7 @@ TEST_CASE("Module: str() prints the module tree", "[nn][module]") {
         "GRU(3, 4, num_layers=2, bidirectional=true, batch_first=true, dropout=0.5)");
   CHECK(nn::RNN(3, 4, {.relu = true}).str() == "RNN(3, 4, nonlinearity=relu)");
   CHECK(nn::LSTMCell(3, 4).str() == "LSTMCell(3, 4)");
-  CHECK(nn::RNNCell(3, 4, {}, true).str() == "RNNCell(3, 4, nonlinearity=relu)");
+  CHECK(nn::RNNCell(3, 4, {.relu = true}).str() == "RNNCell(3, 4, nonlinearity=relu)");
   CHECK(nn::LayerNorm({4}).str() == "LayerNorm([4], eps=1e-05)");
   CHECK(nn::Dropout(0.1).str() == "Dropout(p=0.1)");
 }
