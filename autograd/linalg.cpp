@@ -1,5 +1,6 @@
 #include "autograd/linalg.h"
 
+#include "autograd/elementwise.h"
 #include "autograd/node.h"
 #include "autograd/reduce.h"
 #include "core/kernels.h"
@@ -74,7 +75,7 @@ struct LinearBackward : Node {
   }
 };
 
-Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, bool fused) {
   GG_CHECK(weight.defined() && weight.dim() == 2, "linear: weight must be 2-D [out, in], got shape {}",
            weight.defined() ? weight.shape() : Shape{});
   GG_CHECK(x.defined() && x.dim() >= 1 && x.size(-1) == weight.size(1),
@@ -89,6 +90,10 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   GG_CHECK(!bias.defined() || (bias.dim() == 1 && bias.size(0) == out && bias.dtype() == weight.dtype()),
            "linear: bias must be {} [{}] for a weight of shape {}, got {} of shape {}", dtype_name(weight.dtype()), out,
            weight.shape(), bias.defined() ? dtype_name(bias.dtype()) : "undefined", bias.defined() ? bias.shape() : Shape{});
+  if (!fused) {  // the composed twin
+    const Tensor y = matmul(x, weight.transpose(0, 1));
+    return bias.defined() ? add(y, bias) : y;
+  }
   Shape out_shape = x.shape();
   out_shape.back() = out;
   int64_t rows = 1;  // N: the leading dims flattened

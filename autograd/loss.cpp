@@ -1,11 +1,16 @@
 // Fused cross-entropy: log-softmax and the negative log-likelihood in one pass over the
 // logits (core/cross_entropy.cpp), skipping ignored (padding) targets. Its composed twin is
-// nn::functional::cross_entropy_composed; tests/nn check that the two agree.
+// below (CrossEntropyOptions::fused = false); tests/nn check that the two agree.
 #include "autograd/loss.h"
 
 #include <vector>
 
+#include "autograd/elementwise.h"
+#include "autograd/index.h"
 #include "autograd/node.h"
+#include "autograd/reduce.h"
+#include "autograd/shape.h"
+#include "autograd/softmax.h"
 #include "core/kernels.h"
 
 namespace gg {
@@ -58,8 +63,25 @@ struct CrossEntropyBackward : Node {
   }
 };
 
+// The composed twin: log_softmax, gather and masks, op by op.
+Tensor cross_entropy_composed(const Tensor& logits, const Tensor& target, const CrossEntropyOptions& options) {
+  const double eps = options.label_smoothing;
+  const Tensor keep = ne(target, static_cast<double>(options.ignore_index));  // [...]
+  const Tensor safe_target = where(keep, target, zeros_like(target));  // ignored -> class 0, masked below
+  const Tensor logp = log_softmax(logits, -1);                                  // [..., C]
+  const Tensor nll = -gather(logp, -1, safe_target.unsqueeze(-1)).squeeze(-1);  // [...]
+  const Tensor smooth = -mean(logp, {-1});                                      // [...]
+  const Tensor losses = masked_fill(nll * (1.0 - eps) + smooth * eps, logical_not(keep), 0.0);
+  if (options.reduction == Reduction::None) return losses;
+  const Tensor total = sum(losses);
+  if (options.reduction == Reduction::Sum) return total;
+  const Tensor counted = sum(keep.to(logits.dtype()));
+  return total / maximum(counted, ones({}, {.dtype = total.dtype()}));  // 0 when nothing is counted
+}
+
 Tensor cross_entropy(const Tensor& logits_in, const Tensor& target_in, const CrossEntropyOptions& options) {
   const Rows r = check_cross_entropy(logits_in, target_in, options);
+  if (!options.fused) return cross_entropy_composed(logits_in, target_in, options);
   const Tensor x = kernel::contiguous(logits_in).view({r.n, r.classes});
   const Tensor y = kernel::contiguous(target_in).view({r.n});
   kernel::CrossEntropyRows rows = kernel::cross_entropy(x, y, options.ignore_index, options.label_smoothing);

@@ -11,6 +11,9 @@ struct CrossEntropyOptions {
   int64_t ignore_index = -100;   // targets equal to this contribute no loss and no gradient
   double label_smoothing = 0.0;  // eps: the target distribution is (1 - eps) one-hot + eps / C
   Reduction reduction = Reduction::Mean;  // Mean divides by the number of targets not ignored
+  // One op, one pass over each row of logits (core/cross_entropy.cpp); false: the composed
+  // twin, log_softmax, gather and masks op by op, the reference the two are tested against.
+  bool fused = true;
 };
 
 // logits [..., C] (classes on the LAST dim, unlike PyTorch's dim 1), target int64 [...].

@@ -1,6 +1,6 @@
 // softmax, log_softmax and masked_softmax: fused kernels (core/softmax.cpp) with closed-form
-// backward, each one pass over the rows. The composed forms they must agree with (tested in
-// tests/autograd/test_softmax.cpp and tests/nn/test_attention.cpp):
+// backward, each one pass over the rows. The composed forms they must agree with, which
+// fused = false selects (tested in tests/autograd/test_softmax.cpp and tests/nn/test_attention.cpp):
 //   softmax(x)              = exp(x - max) / sum(exp(x - max))
 //   log_softmax(x)          = (x - max) - log(sum(exp(x - max)))
 //   masked_softmax(x, mask) = masked_fill(softmax(masked_fill(x, mask, -1e9)), mask, 0)
@@ -22,7 +22,11 @@ struct SoftmaxBackward : Node {
     return {kernel::softmax_backward(y(), dy, dim)};  // y * (dy - sum(dy * y, dim))
   }
 };
-Tensor softmax(const Tensor& x, int64_t dim) {
+Tensor softmax(const Tensor& x, int64_t dim, bool fused) {
+  if (!fused) {  // the composed twin
+    const Tensor e = exp(x - max(x, dim, true).values);
+    return e / sum(e, {dim}, true);
+  }
   Tensor y = kernel::softmax(x, dim);
   if (needs_grad(x)) {
     auto node = std::make_shared<SoftmaxBackward>();
@@ -55,7 +59,11 @@ struct LogSoftmaxBackward : Node {
     return {kernel::log_softmax_backward(y(), dy, dim)};  // dy - exp(y) * sum(dy, dim)
   }
 };
-Tensor log_softmax(const Tensor& x, int64_t dim) {
+Tensor log_softmax(const Tensor& x, int64_t dim, bool fused) {
+  if (!fused) {  // the composed twin
+    const Tensor shifted = x - max(x, dim, true).values;
+    return shifted - log(sum(exp(shifted), {dim}, true));
+  }
   Tensor y = kernel::log_softmax(x, dim);
   if (needs_grad(x)) {
     auto node = std::make_shared<LogSoftmaxBackward>();

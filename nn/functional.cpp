@@ -14,7 +14,9 @@
 
 namespace gg::nn::functional {
 
-Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) { return gg::linear(x, weight, bias); }
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, bool fused) {
+  return gg::linear(x, weight, bias, fused);
+}
 
 Tensor embedding(const Tensor& ids, const Tensor& weight, int64_t padding_idx) {
   return gg::embedding(weight, ids, padding_idx);
@@ -63,17 +65,6 @@ Tensor reduce(const Tensor& losses, const Tensor& counted, Reduction reduction) 
   return total / maximum(sum(counted), ones({}, {.dtype = total.dtype()}));  // 0 when nothing is counted
 }
 }  // namespace
-
-Tensor cross_entropy_composed(const Tensor& logits, const Tensor& target, const CrossEntropyOptions& options) {
-  const double eps = options.label_smoothing;
-  Tensor keep = ne(target, options.ignore_index);                            // [...]
-  Tensor safe_target = where(keep, target, zeros_like(target));              // ignored -> class 0, masked below
-  Tensor logp = log_softmax(logits, -1);                                     // [..., C]
-  Tensor nll = -gather(logp, -1, safe_target.unsqueeze(-1)).squeeze(-1);     // [...]
-  Tensor smooth = -mean(logp, {-1});                                         // [...]
-  Tensor losses = masked_fill(nll * (1.0 - eps) + smooth * eps, logical_not(keep), 0.0);
-  return reduce(losses, keep.to(logits.dtype()), options.reduction);
-}
 
 Tensor nll_loss(const Tensor& log_probs, const Tensor& target, const NllLossOptions& options) {
   GG_CHECK(target.dtype() == DType::Int64, "nll_loss: targets must be int64 class ids, got {}",

@@ -7,7 +7,7 @@
 namespace gg::nn::functional {
 
 // y = x W^T + b.  x [..., in], weight [out, in], bias [out] (may be undefined) -> [..., out]
-Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = {});
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = {}, bool fused = true);
 // weight [V, E], ids int64 [...] -> [..., E]; the padding_idx row gets no gradient.
 Tensor embedding(const Tensor& ids, const Tensor& weight, int64_t padding_idx = -1);
 // Zeroes each element with probability p and scales the rest by 1 / (1 - p) (inverted
@@ -26,10 +26,9 @@ Tensor gelu(const Tensor& x);
 
 using gg::Reduction;
 using gg::CrossEntropyOptions;
-// The fused kernel (autograd/loss.h): logits [..., C], target int64 [...].
+// logits [..., C], target int64 [...] (autograd/loss.h): the fused op, or with options.fused =
+// false its composed twin (log_softmax, gather and masks).
 Tensor cross_entropy(const Tensor& logits, const Tensor& target, const CrossEntropyOptions& options = {});
-// The same loss composed from log_softmax, gather and masks: what the fused one is tested against.
-Tensor cross_entropy_composed(const Tensor& logits, const Tensor& target, const CrossEntropyOptions& options = {});
 
 struct NllLossOptions {
   int64_t ignore_index = -100;

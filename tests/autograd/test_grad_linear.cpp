@@ -13,16 +13,16 @@ using In = std::vector<Tensor>;
 
 namespace {
 
-// A small tanh RNN over 4 steps, batch 3, input 2, hidden 5, through gg::linear or through
-// matmul + add (which has no deferred path): h_t = tanh(x_t W^T + b + h_{t-1} U^T).
+// A small tanh RNN over 4 steps, batch 3, input 2, hidden 5, through gg::linear or through its
+// composed twin, linear(..., fused = false), matmul + add, which has no deferred path:
+// h_t = tanh(x_t W^T + b + h_{t-1} U^T).
 // W also enters the loss directly (sum(W * W)), so its gradient mixes deferred and immediate parts.
 Tensor rnn_loss(const Tensor& x, const Tensor& W, const Tensor& b, const Tensor& U, bool use_linear) {
   Tensor h = gg::zeros({3, 5}, {.dtype = x.dtype()});
   Tensor loss = gg::sum(W * W) * 0.1;
   for (int64_t t = 0; t < x.size(0); ++t) {
     const Tensor xt = x.select(0, t);
-    Tensor pre = use_linear ? gg::linear(xt, W, b) + gg::linear(h, U)
-                            : gg::matmul(xt, W.transpose(0, 1)) + b + gg::matmul(h, U.transpose(0, 1));
+    Tensor pre = gg::linear(xt, W, b, /*fused=*/use_linear) + gg::linear(h, U, {}, /*fused=*/use_linear);
     h = gg::tanh(pre);
     loss = loss + gg::sum(h * h) * static_cast<double>(t + 1);
   }

@@ -11,15 +11,9 @@ using In = std::vector<Tensor>;
 
 namespace {
 
-Tensor composed_softmax(const Tensor& x, int64_t dim) {
-  Tensor e = gg::exp(x - gg::max(x, dim, true).values);
-  return e / gg::sum(e, {dim}, true);
-}
-
-Tensor composed_log_softmax(const Tensor& x, int64_t dim) {
-  Tensor shifted = x - gg::max(x, dim, true).values;
-  return shifted - gg::log(gg::sum(gg::exp(shifted), {dim}, true));
-}
+// The library's composed twins (fused = false).
+Tensor composed_softmax(const Tensor& x, int64_t dim) { return gg::softmax(x, dim, /*fused=*/false); }
+Tensor composed_log_softmax(const Tensor& x, int64_t dim) { return gg::log_softmax(x, dim, /*fused=*/false); }
 
 // Runs `fused` and `composed` on separate copies of x, backpropagates the same random
 // projection through both, and compares the outputs and x's gradients.
