@@ -63,6 +63,7 @@ struct CrossEntropyBackward : Node {
   }
 };
 
+namespace {
 // The composed twin: log_softmax, gather and masks, op by op.
 Tensor cross_entropy_composed(const Tensor& logits, const Tensor& target, const CrossEntropyOptions& options) {
   const double eps = options.label_smoothing;
@@ -78,6 +79,7 @@ Tensor cross_entropy_composed(const Tensor& logits, const Tensor& target, const 
   const Tensor counted = sum(keep.to(logits.dtype()));
   return total / maximum(counted, ones({}, {.dtype = total.dtype()}));  // 0 when nothing is counted
 }
+}  // namespace
 
 Tensor cross_entropy(const Tensor& logits_in, const Tensor& target_in, const CrossEntropyOptions& options) {
   const Rows r = check_cross_entropy(logits_in, target_in, options);
