@@ -9,7 +9,6 @@
 #include "autograd/index.h"
 #include "autograd/node.h"
 #include "autograd/reduce.h"
-#include "autograd/shape.h"
 #include "autograd/softmax.h"
 #include "core/kernels.h"
 

@@ -1,6 +1,7 @@
 #pragma once
-// Fused losses: one kernel forward, one node backward. nn/functional.h has the composed
-// twins they are tested against, and the documented entry points.
+// Fused losses: one kernel forward (core/cross_entropy.cpp), one node backward, and the
+// composed twin they are tested against (CrossEntropyOptions::fused = false).
+// nn/functional.h has the documented entry points.
 #include "core/tensor.h"
 
 namespace gg {

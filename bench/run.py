@@ -175,12 +175,12 @@ def main():
     print("PyTorch ran with " + " ".join(f"{k}={v}" for k, v in TORCH_MALLOC.items()) + " (glibc keeps freed memory)")
     print("glassgrad float32" + (" and bf16" if ours_bf16 else " (bf16 not faster here)") +
           "; PyTorch float32 and bf16 autocast; ratio against PyTorch's best of the two\n")
-    print(f"{'workload':<40} {'glassgrad':>10} {'PyTorch':>10} {'PT bf16':>10} {'ratio':>8} {'% machine':>10}")
+    print(f"{'workload':<50} {'glassgrad':>10} {'PyTorch':>10} {'PT bf16':>10} {'ratio':>8} {'% machine':>10}")
     for name, ours, theirs, theirs_bf16, higher, roof in rows:
         their_best = theirs if theirs_bf16 is None else best([theirs, theirs_bf16], higher)
         ratio = ours / their_best if higher else their_best / ours
         bf16 = "-" if theirs_bf16 is None else f"{theirs_bf16:.1f}"
-        print(f"{name:<40} {ours:>10.1f} {theirs:>10.1f} {bf16:>10} {ratio:>7.2f}x {roof:>10}")
+        print(f"{name:<50} {ours:>10.1f} {theirs:>10.1f} {bf16:>10} {ratio:>7.2f}x {roof:>10}")
     if memory_rows:
         baseline = float(run([PY, "-c", "import resource, torch; "
                               "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"]).strip())

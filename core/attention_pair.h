@@ -20,7 +20,6 @@
 #include <vector>
 
 #include "core/fast_math.h"
-#include "core/kernels.h"
 #include "core/parallel.h"
 #include "core/small_gemm.h"
 #include "core/softmax_row.h"

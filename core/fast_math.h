@@ -80,12 +80,12 @@ inline float tanh(float x) {
   return clamp(y, -1.0f, 1.0f);
 }
 
-// e^x on 8 floats at once (GCC's vector extension): the same steps and results as exp above,
-// for kernels that work on explicit vectors (a row of 16 attention scores is two of them),
-// where a loop over the scalar version would spend more on its prologue and remainder than on
-// the arithmetic. A 32-byte vector is passed in one AVX register when the file is compiled
-// with AVX and in memory otherwise (the library is built -march=native, a test file need not
-// be), so the function has internal linkage: each file keeps its own copy, called its own way.
+// 8 floats at once (GCC's vector extension, which clang also has), for kernels that work on
+// explicit vectors (a row of 16 attention scores is two of them), where a loop would spend
+// more on its prologue and remainder than on the arithmetic. A 32-byte vector is passed in one
+// AVX register when the file is compiled with AVX and in memory otherwise (the library is
+// built -march=native, a test file need not be), so the functions below have internal
+// linkage: each file keeps its own copy, called its own way.
 typedef float float8 __attribute__((vector_size(32)));
 typedef int32_t int32x8 __attribute__((vector_size(32)));
 // Lane i of the result is lane I[i] of the concatenation a:b (I in 0..15), the indices
@@ -127,6 +127,7 @@ static inline void transpose8x8(float8 r[8]) {
   }
 }
 
+// e^x on 8 floats: the same steps and results as exp above.
 static inline float8 exp(float8 x) {
   const float hi = 88.7228391f, lo = -87.3365448f;
   const float8 zero{}, lo8 = zero + lo, hi8 = zero + hi;

@@ -1,6 +1,9 @@
 #pragma once
 // Kernels: plain functions that compute on tensors, with no knowledge of gradients.
-// Each checks its shapes and dtypes before allocating and throws gg::Error naming itself.
+// The general ones (elementwise, reductions, matmul, softmax, indexing, views) check their
+// shapes and dtypes before allocating and throw gg::Error naming themselves; the loops of the
+// fused ops (layer norm, cross-entropy rows here; core/lstm.h, core/attention.h) take inputs
+// their autograd op has checked, as their comments say.
 // autograd/ wraps them into differentiable ops (gg::add, gg::matmul, ...); backward
 // formulas call them too.
 #include <utility>

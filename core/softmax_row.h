@@ -1,6 +1,6 @@
 #pragma once
 // One row's softmax, the kernels under kernel::softmax, log_softmax and masked_softmax
-// (core/softmax.cpp) and the float64 path of the fused attention (autograd/fused_attention.cpp).
+// (core/softmax.cpp) and the float64 path of the attention kernels (core/attention_pair.h).
 #include <algorithm>
 #include <cmath>
 #include <cstdint>

@@ -13,13 +13,13 @@ namespace gg::models {
 namespace {
 
 struct State : DecoderState {
-  Tensor memory;      // [B, S, D]
+  Tensor memory;      // [B, S, D]; with the cache, only until the first step projects it
   Tensor source_pad;  // [B, S] bool, true at padding
   Tensor prefix;      // [B, t] int64: the tokens fed so far (without the cache)
   nn::TransformerDecoder::Cache cache;  // each layer's keys and values (with it)
   int64_t steps = 0;                    // positions decoded so far
   void select(const Tensor& index) override {
-    memory = index_select(memory, 0, index);
+    if (memory.defined()) memory = index_select(memory, 0, index);
     source_pad = index_select(source_pad, 0, index);
     if (prefix.defined()) prefix = index_select(prefix, 0, index);
     for (auto& layer : cache) layer.select(index);
@@ -58,7 +58,6 @@ std::unique_ptr<DecoderState> TransformerSeq2Seq::encode(const Tensor& src, cons
   auto state = std::make_unique<State>();
   state->source_pad = nn::functional::padding_mask(src_lengths, src.size(1)).squeeze(1);  // [B, S]
   state->memory = encoder->forward(embed(*src_embed, src), {}, state->source_pad);
-  if (kv_cache) state->cache = decoder->start(state->memory);
   return state;
 }
 
@@ -107,6 +106,10 @@ Tensor TransformerSeq2Seq::loss(const Tensor& src, const Tensor& src_lengths, co
 Tensor TransformerSeq2Seq::decode_features(DecoderState& state, const Tensor& tokens, Tensor* attention) {
   auto& st = dynamic_cast<State&>(state);
   Tensor next = tokens.unsqueeze(1);  // [B, 1]
+  if (kv_cache && st.steps == 0 && !st.prefix.defined()) {  // the first step: project the memory once
+    st.cache = decoder->start(st.memory);
+    st.memory = Tensor();
+  }
   if (!st.cache.empty()) {  // one position through each layer, against its cache
     Tensor cross;
     const Tensor y = decoder->forward_step(embed(*tgt_embed, next, st.steps++), st.cache, st.source_pad,

@@ -108,6 +108,7 @@ struct AttentionOptions {
   DType dtype = DType::Float32;
   // AdditiveAttention: score with the fused op (autograd/fused_attention.h); false: the
   // composed ops (broadcast add, tanh, matmul), the reference the two are tested against.
+  // The other modules have no fused form and are composed either way.
   bool fused = true;
 };
 

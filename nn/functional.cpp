@@ -10,7 +10,6 @@
 #include "autograd/linalg.h"
 #include "autograd/reduce.h"
 #include "autograd/shape.h"
-#include "autograd/softmax.h"
 
 namespace gg::nn::functional {
 

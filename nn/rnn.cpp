@@ -82,6 +82,8 @@ RNNCellBase::RNNCellBase(RNNMode mode, int64_t input_size, int64_t hidden_size, 
     : mode(mode), input_size(input_size), hidden_size(hidden_size), fused(options.fused) {
   GG_CHECK(input_size > 0 && hidden_size > 0, "RNN cell: sizes must be positive, got input {} hidden {}", input_size,
            hidden_size);
+  GG_CHECK(!options.relu || mode == RNNMode::Relu,
+           "GRUCell and LSTMCell: relu is an option of RNNCell only (their gates' nonlinearities are fixed)");
   const int64_t G = gate_chunks(mode) * hidden_size;
   init_recurrent(weight_ih, {G, input_size}, hidden_size, options.dtype);
   init_recurrent(weight_hh, {G, hidden_size}, hidden_size, options.dtype);
@@ -120,6 +122,8 @@ RNNBase::RNNBase(RNNMode mode, int64_t input_size, int64_t hidden_size, RNNOptio
            "{}: sizes must be positive, got input {} hidden {} layers {}", "RNN", input_size, hidden_size,
            options.num_layers);
   GG_CHECK(options.dropout >= 0.0 && options.dropout < 1.0, "RNN: dropout must be in [0, 1), got {}", options.dropout);
+  GG_CHECK(!options.relu || mode == RNNMode::Relu,
+           "GRU and LSTM: relu is an option of RNN only (their gates' nonlinearities are fixed)");
   const int64_t D = options.bidirectional ? 2 : 1, G = gate_chunks(mode) * hidden_size;
   const auto n = static_cast<size_t>(options.num_layers * D);
   weight_ih.resize(n);  // sized once: registration keeps pointers to these elements

@@ -42,9 +42,18 @@ using font::kGlyphW;
 using font::kTop;
 
 // A label's code points (data/utf8.h). Labels come from validated text; should one not be
-// UTF-8, it is drawn as one '?' per byte instead of failing the picture.
+// UTF-8, each byte that breaks it is drawn as '?' instead of failing the picture.
 std::u32string decode_utf8(const std::string& s) {
-  return data::is_valid_utf8(s) ? data::decode_utf8(s) : std::u32string(s.size(), U'?');
+  std::u32string out;
+  std::string_view rest = s;
+  while (!rest.empty()) {
+    const std::optional<size_t> bad = data::find_invalid_utf8(rest);
+    out += data::decode_utf8(rest.substr(0, bad.value_or(rest.size())));
+    if (!bad) break;
+    out += U'?';
+    rest.remove_prefix(*bad + 1);
+  }
+  return out;
 }
 
 // A label of at most max_glyphs glyphs; a longer one is cut and ends in "..".

@@ -50,7 +50,7 @@ gg::app::Translator tiny_translator(const std::vector<gg::data::SentencePair>& t
 
 }  // namespace
 
-TEST_CASE("safetensors: round trip of every dtype, with metadata", "[models][checkpoint]") {
+TEST_CASE("safetensors: round trip of every dtype, with metadata", "[app][checkpoint]") {
   const std::string dir = temp_dir("st");
   gg::manual_seed(1);
   gg::NamedTensors tensors = {{"a.weight", gg::randn({3, 4})},
@@ -71,7 +71,7 @@ TEST_CASE("safetensors: round trip of every dtype, with metadata", "[models][che
   REQUIRE_THROWS_WITH(loaded.at("missing"), Catch::Contains("missing") && Catch::Contains("a.weight"));
 }
 
-TEST_CASE("safetensors: the Python standard library reads glassgrad's file", "[models][checkpoint]") {
+TEST_CASE("safetensors: the Python standard library reads glassgrad's file", "[app][checkpoint]") {
   if (std::system("python3 -c 'import json, struct' > /dev/null 2>&1") != 0) {
     WARN("python3 is not available; skipping the standard-library reader check");
     return;
@@ -90,7 +90,7 @@ TEST_CASE("safetensors: the Python standard library reads glassgrad's file", "[m
   CHECK_THAT(text, Catch::Contains("ids I64 [2, 2] 10.000000"));
 }
 
-TEST_CASE("safetensors: truncated or corrupt files are clear errors naming the file", "[models][checkpoint]") {
+TEST_CASE("safetensors: truncated or corrupt files are clear errors naming the file", "[app][checkpoint]") {
   const std::string dir = temp_dir("corrupt"), path = dir + "/m.safetensors";
   gg::save_safetensors(path, {{"w", gg::randn({16, 16})}});
   const std::string good = read_file(path);
@@ -127,7 +127,7 @@ TEST_CASE("safetensors: truncated or corrupt files are clear errors naming the f
   CHECK(gg::load_safetensors(path).at("w").shape() == gg::Shape{2, 2});
 }
 
-TEST_CASE("atomic save: a failed or interrupted save leaves the previous file intact", "[models][checkpoint]") {
+TEST_CASE("atomic save: a failed or interrupted save leaves the previous file intact", "[app][checkpoint]") {
   const std::string dir = temp_dir("atomic"), path = dir + "/m.safetensors";
   gg::save_safetensors(path, {{"w", gg::ones({4})}});
   const std::string before = read_file(path);
@@ -143,7 +143,7 @@ TEST_CASE("atomic save: a failed or interrupted save leaves the previous file in
            entry.path().filename().string() == "m.safetensors.tmp.12345"));  // the failed save cleaned up
 }
 
-TEST_CASE("translator: save and load give the same weights and translations", "[models][checkpoint]") {
+TEST_CASE("translator: save and load give the same weights and translations", "[app][checkpoint]") {
   const std::string dir = temp_dir("translator");
   auto pairs = gg::data::toy_task("reverse").generate(40, 3);
   gg::manual_seed(2);
@@ -166,7 +166,7 @@ TEST_CASE("translator: save and load give the same weights and translations", "[
   REQUIRE_THROWS_WITH(gg::app::Translator::load(dir), Catch::Contains("config.json") && Catch::Contains("JSON"));
 }
 
-TEST_CASE("trainer: a run without validation pairs trains, saves and draws what it has", "[models][checkpoint]") {
+TEST_CASE("trainer: a run without validation pairs trains, saves and draws what it has", "[app][checkpoint]") {
   // Such a run used to fail at its very end: the validation loss of no pairs is not a number,
   // and the loss curve refused to draw a series without a point it could put on its log scale.
   auto pairs = gg::data::toy_task("reverse").generate(16, 5);
@@ -185,7 +185,7 @@ TEST_CASE("trainer: a run without validation pairs trains, saves and draws what 
   }
 }
 
-TEST_CASE("trainer: resuming from a checkpoint continues exactly like an uninterrupted run", "[models][checkpoint]") {
+TEST_CASE("trainer: resuming from a checkpoint continues exactly like an uninterrupted run", "[app][checkpoint]") {
   auto pairs = gg::data::toy_task("reverse").generate(96, 5);
   std::vector<gg::data::SentencePair> train(pairs.begin(), pairs.begin() + 80), valid(pairs.begin() + 80, pairs.end());
   auto run = [&](const std::string& dir, int64_t epochs, bool resume) {
@@ -212,7 +212,7 @@ TEST_CASE("trainer: resuming from a checkpoint continues exactly like an uninter
     CHECK(full_weights.tensors[i].second.to_vector<float>() == rest_weights.tensors[i].second.to_vector<float>());
 }
 
-TEST_CASE("translate --replace-unk: each <unk> becomes the source token attended to most", "[models]") {
+TEST_CASE("translate --replace-unk: each <unk> becomes the source token attended to most", "[app]") {
   auto pairs = gg::data::toy_task("reverse").generate(8, 5);
   gg::manual_seed(3);
   auto t = tiny_translator(pairs);
@@ -245,7 +245,7 @@ TEST_CASE("translate --replace-unk: each <unk> becomes the source token attended
 }
 
 TEST_CASE("safetensors and config.json: the inputs the fuzzers found bugs with are read or refused cleanly",
-          "[models][checkpoint]") {
+          "[app][checkpoint]") {
   const std::string corpus = std::string(GG_SOURCE_DIR) + "/tests/fuzz/corpus/";
   auto parse = [&](const std::string& name) {
     return gg::parse_safetensors(read_file(corpus + "safetensors/" + name), name);

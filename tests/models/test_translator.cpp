@@ -228,12 +228,13 @@ TEST_CASE("model: Transformer decoding with the key/value cache equals re-runnin
   };
   const auto [greedy, beam] = decode_all(true);
   const auto [greedy_ref, beam_ref] = decode_all(false);
-  int64_t differ_from_reference = 0;  // the trained model must not simply copy: a real test of the choices
+  // The partly trained model still gets some sentences wrong, so its choices are not forced.
+  int64_t wrong = 0;
   for (size_t b = 0; b < greedy.size(); ++b) {
     INFO("sentence " << b);
     CHECK(greedy[b].tokens == greedy_ref[b].tokens);
     CHECK(greedy[b].log_prob == Approx(greedy_ref[b].log_prob).epsilon(1e-5));
-    differ_from_reference += greedy[b].tokens != toy.targets[b];
+    wrong += greedy[b].tokens != toy.targets[b];
     REQUIRE(beam[b].size() == beam_ref[b].size());
     for (size_t k = 0; k < beam[b].size(); ++k) {
       CHECK(beam[b][k].tokens == beam_ref[b][k].tokens);
@@ -249,7 +250,7 @@ TEST_CASE("model: Transformer decoding with the key/value cache equals re-runnin
       CHECK(worst < 1e-5);
     }
   }
-  CHECK(differ_from_reference > 0);
+  CHECK(wrong > 0);
 }
 
 TEST_CASE("model: beam search with beam 1 equals greedy decoding", "[models][decode]") {

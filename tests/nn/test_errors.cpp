@@ -29,6 +29,14 @@ TEST_CASE("errors: Linear with the wrong number of input features names both sha
   CHECK_THAT(error_message([] { nn::Linear(0, 3); }), Contains("in=0"));
 }
 
+TEST_CASE("errors: relu asked of a GRU or an LSTM is refused, not ignored", "[nn][errors][rnn]") {
+  CHECK_THAT(error_message([] { nn::LSTMCell(3, 4, {.relu = true}); }), Contains("relu is an option of RNNCell"));
+  CHECK_THAT(error_message([] { nn::GRUCell(3, 4, {.relu = true}); }), Contains("relu is an option of RNNCell"));
+  CHECK_THAT(error_message([] { nn::LSTM(3, 4, {.relu = true}); }), Contains("relu is an option of RNN only"));
+  CHECK_THAT(error_message([] { nn::GRU(3, 4, {.relu = true}); }), Contains("relu is an option of RNN only"));
+  CHECK(nn::RNNCell(3, 4, {.relu = true}).mode == nn::RNNMode::Relu);
+}
+
 TEST_CASE("errors: RNN with a 2-D input gives the unsqueeze hint", "[nn][errors][rnn]") {
   nn::LSTM m(3, 4);
   const std::string msg = error_message([&] { m.forward(gg::zeros({5, 3})); });

@@ -99,7 +99,7 @@ std::vector<float> toy_attention() {
 
 }  // namespace
 
-TEST_CASE("line plot: a PNG of the requested size, written atomically", "[models][plot]") {
+TEST_CASE("line plot: a PNG of the requested size, written atomically", "[pictures][plot]") {
   TempDir dir("loss");
   std::vector<double> steps, train, valid_steps, valid;
   for (int i = 0; i <= 200; ++i) {
@@ -121,7 +121,7 @@ TEST_CASE("line plot: a PNG of the requested size, written atomically", "[models
   CHECK_FALSE(fs::exists(file.string() + ".tmp"));
 }
 
-TEST_CASE("line plot: each series is drawn in its color, on linear and log axes", "[models][plot]") {
+TEST_CASE("line plot: each series is drawn in its color, on linear and log axes", "[pictures][plot]") {
   const gg::pictures::Rgb red{200, 0, 0}, green{0, 150, 0};
   for (bool log_y : {false, true}) {
     const Image img = gg::pictures::render_line_plot(
@@ -138,7 +138,7 @@ TEST_CASE("line plot: each series is drawn in its color, on linear and log axes"
   }
 }
 
-TEST_CASE("heatmap: a PNG with Spanish labels", "[models][plot]") {
+TEST_CASE("heatmap: a PNG with Spanish labels", "[pictures][plot]") {
   TempDir dir("heatmap");
   const fs::path file = dir.path / "attention.png";
   gg::pictures::write_heatmap_png(file.string(), toy_attention(), 5, 6, kTarget, kSource,
@@ -152,7 +152,7 @@ TEST_CASE("heatmap: a PNG with Spanish labels", "[models][plot]") {
   CHECK_FALSE(fs::exists(file.string() + ".tmp"));
 }
 
-TEST_CASE("heatmap: weight 1 is dark and weight 0 white, row-major with rows down", "[models][plot]") {
+TEST_CASE("heatmap: weight 1 is dark and weight 0 white, row-major with rows down", "[pictures][plot]") {
   const std::vector<std::string> labels = {"a", "b"};
   auto render = [&](const std::vector<float>& w) {
     return gg::pictures::render_heatmap(w, 2, 2, labels, labels, {.show_values = false});
@@ -169,7 +169,7 @@ TEST_CASE("heatmap: weight 1 is dark and weight 0 white, row-major with rows dow
   CHECK(zeros.at((top_right.x0 + top_right.x1) / 2, (top_right.y0 + top_right.y1) / 2) == white);
 }
 
-TEST_CASE("heatmap: accents are drawn, unknown characters become '?'", "[models][plot]") {
+TEST_CASE("heatmap: accents are drawn, unknown characters become '?'", "[pictures][plot]") {
   auto render = [](const std::string& label) { return gg::pictures::render_heatmap({0.5f}, 1, 1, {"x"}, {label}); };
   CHECK_FALSE(same(render("a"), render("á")));
   CHECK_FALSE(same(render("á"), render("à")));
@@ -180,7 +180,7 @@ TEST_CASE("heatmap: accents are drawn, unknown characters become '?'", "[models]
   CHECK(same(render("\xff"), render("?")));  // malformed UTF-8
 }
 
-TEST_CASE("heatmap: 60 x 60 tokens stay within max_size", "[models][plot]") {
+TEST_CASE("heatmap: 60 x 60 tokens stay within max_size", "[pictures][plot]") {
   std::vector<std::string> labels;
   for (int i = 0; i < 60; ++i) labels.push_back("palabra" + std::to_string(i));
   std::vector<float> w(60 * 60);
@@ -191,7 +191,7 @@ TEST_CASE("heatmap: 60 x 60 tokens stay within max_size", "[models][plot]") {
   CHECK(img.width >= 60 * 14);
 }
 
-TEST_CASE("plots: bad input is a gg::Error that says what is wrong", "[models][plot]") {
+TEST_CASE("plots: bad input is a gg::Error that says what is wrong", "[pictures][plot]") {
   using Catch::Matchers::Contains;
   TempDir dir("errors");
   const std::string missing = (dir.path / "no_such_dir" / "loss.png").string();
