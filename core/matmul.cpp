@@ -247,41 +247,29 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
   return out;
 }
 
-void matmul_bias_into(const Tensor& c, const Tensor& a, const Tensor& b, const Tensor& bias) {
-  GG_CHECK(bias.dim() == 1 && c.dim() == 2 && bias.size(0) == c.size(1) && bias.dtype() == c.dtype(),
-           "matmul_bias_into: expected a bias [{}] ({}), got {} ({})", c.dim() == 2 ? c.size(1) : -1,
-           dtype_name(c.dtype()), bias.shape(), dtype_name(bias.dtype()));
-  if (!in_bf16(c) || !bias.is_contiguous() || a.size(0) * b.size(0) * b.size(1) == 0) {
-    copy(c, bias);  // every row starts as the bias
-    matmul_into(c, a, b, 1.0);
-    return;
-  }
-  GG_CHECK(a.dim() == 2 && b.dim() == 2 && c.size(0) == a.size(0) && c.size(1) == b.size(1) && a.size(1) == b.size(0) &&
-               a.dtype() == c.dtype() && b.dtype() == c.dtype() && c.stride(1) == 1 && c.stride(0) >= c.size(1),
-           "matmul_bias_into: expected c [M, N] (rows contiguous) = a [M, K] @ b [K, N] + bias, got c {} a {} b {}",
-           c.shape(), a.shape(), b.shape());
-  const int64_t M = c.size(0), N = c.size(1), K = a.size(1);
-  GG_PROFILE("matmul bf16", 2.0 * static_cast<double>(M * N * K));
-  c.storage()->bump_version();
-  const Tensor ac = blas_view(a).ok ? a : contiguous(a), bc = blas_view(b).ok ? b : contiguous(b);
-  const BlasView va = blas_view(ac), vb = blas_view(bc);
-  gemm_bf16(bf16_operand(ac, ac.data<float>(), va, M, K, false), bf16_operand(bc, bc.data<float>(), vb, K, N, true), M,
-            N, K, c.data<float>(), c.stride(0), 0.0f, bias.data<float>());
-}
-
-void matmul_into(const Tensor& c, const Tensor& a_in, const Tensor& b_in, double beta) {
+namespace {
+// c = a @ b + beta c, or with a bias [N] (then beta = 0) c = a @ b + bias on every row: in
+// bf16 the product's kernel adds the bias, otherwise c starts as the bias and the product is
+// added to it.
+void product_into(const Tensor& c, const Tensor& a_in, const Tensor& b_in, double beta, const Tensor& bias,
+                  const char* op) {
   GG_CHECK(a_in.dim() == 2 && b_in.dim() == 2 && c.dim() == 2 && a_in.size(1) == b_in.size(0) &&
                c.size(0) == a_in.size(0) && c.size(1) == b_in.size(1),
-           "matmul_into: expected c [M, N] = a [M, K] @ b [K, N], got c {} a {} b {}", c.shape(), a_in.shape(),
+           "{}: expected c [M, N] = a [M, K] @ b [K, N], got c {} a {} b {}", op, c.shape(), a_in.shape(),
            b_in.shape());
   GG_CHECK(a_in.dtype() == c.dtype() && b_in.dtype() == c.dtype() && c.is_floating_point(),
-           "matmul_into: expected one float dtype, got c {} a {} b {}", dtype_name(c.dtype()), dtype_name(a_in.dtype()),
+           "{}: expected one float dtype, got c {} a {} b {}", op, dtype_name(c.dtype()), dtype_name(a_in.dtype()),
            dtype_name(b_in.dtype()));
   GG_CHECK(c.stride(1) == 1 && c.stride(0) >= std::max<int64_t>(c.size(1), 1),
-           "matmul_into: the output must have contiguous rows, got strides ({}, {})", c.stride(0), c.stride(1));
+           "{}: the output must have contiguous rows, got strides ({}, {})", op, c.stride(0), c.stride(1));
   const int64_t M = c.size(0), N = c.size(1), K = a_in.size(1);
   GG_PROFILE(in_bf16(c) ? "matmul bf16" : "matmul", 2.0 * static_cast<double>(M * N * K));
   if (M == 0 || N == 0) return;
+  const bool bias_in_kernel = bias.defined() && in_bf16(c) && bias.is_contiguous() && K > 0;
+  if (bias.defined() && !bias_in_kernel) {  // every row starts as the bias
+    copy(c, bias);
+    beta = 1;
+  }
   c.storage()->bump_version();  // an in-place write, like copy_: saved views of c see the change
   if (K == 0) {
     if (beta == 0) fill(c, 0);
@@ -292,13 +280,26 @@ void matmul_into(const Tensor& c, const Tensor& a_in, const Tensor& b_in, double
   const BlasView va = blas_view(a), vb = blas_view(b);
   if (in_bf16(c)) {
     gemm_bf16(bf16_operand(a, a.data<float>(), va, M, K, false), bf16_operand(b, b.data<float>(), vb, K, N, true), M,
-              N, K, c.data<float>(), c.stride(0), static_cast<float>(beta));
+              N, K, c.data<float>(), c.stride(0), static_cast<float>(beta),
+              bias_in_kernel ? bias.data<float>() : nullptr);
     return;
   }
-  visit_floating(c.dtype(), "matmul_into", [&]<class T>() {
+  visit_floating(c.dtype(), op, [&]<class T>() {
     gemm<T>(va.trans, vb.trans, M, N, K, a.data<T>(), va.ld, b.data<T>(), vb.ld, c.data<T>(), c.stride(0),
             static_cast<T>(beta));
   });
+}
+}  // namespace
+
+void matmul_into(const Tensor& c, const Tensor& a, const Tensor& b, double beta) {
+  product_into(c, a, b, beta, Tensor(), "matmul_into");
+}
+
+void matmul_bias_into(const Tensor& c, const Tensor& a, const Tensor& b, const Tensor& bias) {
+  GG_CHECK(bias.dim() == 1 && c.dim() == 2 && bias.size(0) == c.size(1) && bias.dtype() == c.dtype(),
+           "matmul_bias_into: expected a bias [{}] ({}), got {} ({})", c.dim() == 2 ? c.size(1) : -1,
+           dtype_name(c.dtype()), bias.shape(), dtype_name(bias.dtype()));
+  product_into(c, a, b, 0.0, bias, "matmul_bias_into");
 }
 
 const char* gemm_library() { return GG_GEMM_ONEDNN ? "oneDNN" : "OpenBLAS"; }
