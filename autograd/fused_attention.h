@@ -5,7 +5,7 @@
 // sums the [B, Tq, S, A] gradient back down twice. The fused op computes each hidden unit once
 // (keeping it for backward, as the composed tanh does) and produces all three gradients in one
 // pass. Its composed twin is nn::functional::additive_scores(..., fused = false); the tests in
-// tests/nn/test_fused_attention.cpp check that they agree and gradcheck the op in float64.
+// tests/autograd/test_fused_attention.cpp check that they agree and gradcheck the op in float64.
 //
 // Scaled dot-product attention over heads as one op and one backward node: for every batch row
 // b and head h,

@@ -5,8 +5,8 @@
 //   forward:  mu = mean(x), rstd = 1 / sqrt(var(x) + eps)   (over the last n elements of each row,
 //             biased variance as torch's layer_norm), xhat = (x - mu) rstd, y = xhat w + b
 //   backward: g = dy w;  dx = rstd (g - mean(g) - xhat mean(g xhat));  dw = sum dy xhat;  db = sum dy
-// The composed twin is nn::functional::layer_norm(..., fused = false); tests/nn/test_fused_layer_norm.cpp
-// checks that they agree and gradchecks the op in float64.
+// The composed twin is nn::functional::layer_norm(..., fused = false);
+// tests/autograd/test_fused_layer_norm.cpp checks that they agree and gradchecks the op in float64.
 #include "core/tensor.h"
 
 namespace gg {

@@ -10,8 +10,8 @@
 //   h' = sigmoid(o) * tanh(c')
 //
 // The composed versions stay (nn::RNNOptions::fused = false selects them): they are the
-// reference, and tests/nn/test_fused_lstm.cpp checks that both agree, forward and backward,
-// and gradchecks the fused ops in float64.
+// reference: tests/nn/test_lstm_twins.cpp checks that both agree, forward and backward, and
+// tests/autograd/test_fused_rnn.cpp gradchecks the fused ops in float64.
 #include "core/tensor.h"
 
 namespace gg {

@@ -3,7 +3,9 @@
 // what a node's backward returns.
 #include <memory>
 
-#include "grad_helpers.h"
+#include "testing.h"
+
+using namespace gg::testing;
 
 using Catch::Matchers::Contains;
 using gg::Tensor;
@@ -119,7 +121,7 @@ TEST_CASE("backward on a leaf adds the given gradient and never writes into it",
 }
 
 TEST_CASE("a leaf's gradient owns its storage when backward hands it an expanded view", "[autograd][engine]") {
-  const Tensor x = gg::zeros({2, 3}, gg_test::kLeaf64);
+  const Tensor x = gg::zeros({2, 3}, kLeaf64);
   gg::sum(x).backward();  // SumBackward returns dy expanded to [2, 3], all one element
   gg::sum(x).backward();
   CHECK(x.grad().is_contiguous());
@@ -129,13 +131,13 @@ TEST_CASE("a leaf's gradient owns its storage when backward hands it an expanded
 // ---- checks on backward's arguments ---------------------------------------------------------
 
 TEST_CASE("backward on a non-scalar without a gradient throws, naming the shape", "[autograd][engine]") {
-  const Tensor y = gg_test::leaf({2, 3}) * 2.0;
+  const Tensor y = leaf({2, 3}) * 2.0;
   REQUIRE_THROWS_AS(y.backward(), gg::Error);
   REQUIRE_THROWS_WITH(y.backward(), Contains("scalar") && Contains("[2, 3]"));
 }
 
 TEST_CASE("backward with a gradient of the wrong shape or dtype throws, naming both", "[autograd][engine]") {
-  const Tensor y = gg_test::leaf({2, 3}) * 2.0;
+  const Tensor y = leaf({2, 3}) * 2.0;
   REQUIRE_THROWS_AS(y.backward(gg::ones({3, 2}, {.dtype = gg::DType::Float64})), gg::Error);
   REQUIRE_THROWS_WITH(y.backward(gg::ones({3, 2}, {.dtype = gg::DType::Float64})),
                       Contains("[3, 2]") && Contains("[2, 3]"));
@@ -219,7 +221,7 @@ TEST_CASE("a leaf reached by no gradient keeps an undefined grad", "[autograd][e
 // ---- checks on what a node's backward returns -----------------------------------------------
 
 TEST_CASE("a node returning a gradient of the wrong shape is reported with both shapes", "[autograd][engine]") {
-  const Tensor x = gg_test::leaf({2, 3});
+  const Tensor x = leaf({2, 3});
   const Tensor loss = gg::sum(bad_gradient(x, false));
   REQUIRE_THROWS_AS(loss.backward(), gg::Error);
   const Tensor loss2 = gg::sum(bad_gradient(x, false));
@@ -228,7 +230,7 @@ TEST_CASE("a node returning a gradient of the wrong shape is reported with both 
 }
 
 TEST_CASE("a node returning too many gradients is reported", "[autograd][engine]") {
-  const Tensor loss = gg::sum(bad_gradient(gg_test::leaf({2}), true));
+  const Tensor loss = gg::sum(bad_gradient(leaf({2}), true));
   REQUIRE_THROWS_WITH(loss.backward(),
                       Contains("BadGradientBackward") && Contains("returned 2 gradients for 1 inputs"));
 }

@@ -2,17 +2,17 @@
 // ops, views feed kernels and gradients from many paths meet in the engine.
 #include <cmath>
 
-#include "grad_helpers.h"
+#include "testing.h"
+
+using namespace gg::testing;
 
 using gg::Tensor;
-using gg_test::expect_gradcheck;
-using gg_test::leaf;
 using In = std::vector<Tensor>;
 
 TEST_CASE("gradcheck: tiny MLP (matmul, add, tanh, log_softmax, gather) with cross-entropy", "[gradcheck][autograd]") {
   gg::manual_seed(601);
   // x [B=4, 3] -> tanh(x W1 + b1) [4, 5] -> logits [4, V=3] -> mean negative log-likelihood
-  const Tensor targets = gg_test::indices({2, 0, 1, 2}, {4, 1});
+  const Tensor targets = indices({2, 0, 1, 2}, {4, 1});
   auto mlp = [targets](const In& in) {
     const Tensor& x = in[0];
     Tensor h = gg::tanh(gg::matmul(x, in[1]) + in[2]);

@@ -3,11 +3,11 @@
 #include <algorithm>
 #include <functional>
 
-#include "grad_helpers.h"
+#include "testing.h"
+
+using namespace gg::testing;
 
 using gg::Tensor;
-using gg_test::expect_gradcheck;
-using gg_test::leaf;
 using In = std::vector<Tensor>;
 
 // ---- add, sub, mul, div, neg ----------------------------------------------------------------
@@ -103,7 +103,7 @@ TEST_CASE("gradcheck: sqrt [3,4], inputs in [0.5, 2]", "[gradcheck][autograd]") 
 TEST_CASE("gradcheck: abs [4,3], inputs at least 0.1 from 0", "[gradcheck][autograd]") {
   gg::manual_seed(16);
   expect_gradcheck("abs", "AbsBackward", [](const In& in) { return gg::abs(in[0]); },
-                   {gg_test::leaf_avoiding({4, 3}, -1.0, 1.0, {0.0})});
+                   {leaf_avoiding({4, 3}, -1.0, 1.0, {0.0})});
 }
 
 // ---- activations ----------------------------------------------------------------------------
@@ -122,12 +122,12 @@ TEST_CASE("gradcheck: sigmoid [3,4]", "[gradcheck][autograd]") {
 TEST_CASE("gradcheck: relu [4,1,3], inputs at least 0.1 from 0", "[gradcheck][autograd]") {
   gg::manual_seed(19);
   expect_gradcheck("relu", "ReluBackward", [](const In& in) { return gg::relu(in[0]); },
-                   {gg_test::leaf_avoiding({4, 1, 3}, -1.0, 1.0, {0.0})});
+                   {leaf_avoiding({4, 1, 3}, -1.0, 1.0, {0.0})});
 }
 
 TEST_CASE("gradcheck: clamp [5,4] to [-0.5, 0.5], inputs at least 0.1 from the bounds", "[gradcheck][autograd]") {
   gg::manual_seed(20);
-  const Tensor x = gg_test::leaf_avoiding({5, 4}, -1.0, 1.0, {-0.5, 0.5});
+  const Tensor x = leaf_avoiding({5, 4}, -1.0, 1.0, {-0.5, 0.5});
   // Some elements inside, some clamped on each side: both branches of the backward run.
   const std::vector<double> v = x.to_vector<double>();
   REQUIRE(std::count_if(v.begin(), v.end(), [](double e) { return e < -0.5; }) > 0);
@@ -141,13 +141,13 @@ TEST_CASE("gradcheck: clamp [5,4] to [-0.5, 0.5], inputs at least 0.1 from the b
 TEST_CASE("gradcheck: maximum with broadcasting [2,1,3] vs [4,1], no ties", "[gradcheck][autograd]") {
   gg::manual_seed(21);
   expect_gradcheck("maximum", "MaximumBackward", [](const In& in) { return gg::maximum(in[0], in[1]); },
-                   {gg_test::leaf_distinct({2, 1, 3}, 0.1), gg_test::leaf_distinct({4, 1}, 0.1, 0.05)});
+                   {leaf_distinct({2, 1, 3}, 0.1), leaf_distinct({4, 1}, 0.1, 0.05)});
 }
 
 TEST_CASE("gradcheck: minimum with broadcasting [3,4] vs [4], no ties", "[gradcheck][autograd]") {
   gg::manual_seed(22);
   expect_gradcheck("minimum", "MinimumBackward", [](const In& in) { return gg::minimum(in[0], in[1]); },
-                   {gg_test::leaf_distinct({3, 4}, 0.1), gg_test::leaf_distinct({4}, 0.3, 0.05)});
+                   {leaf_distinct({3, 4}, 0.1), leaf_distinct({4}, 0.3, 0.05)});
 }
 
 // ---- where, masked_fill ---------------------------------------------------------------------
@@ -178,7 +178,7 @@ TEST_CASE("gradcheck: masked_fill [2,4,3] with a broadcast mask [4,1]", "[gradch
 
 namespace {
 std::vector<double> grad_of(const std::function<Tensor(const Tensor&)>& f, const std::vector<double>& at) {
-  const Tensor x = gg::from_vector(at, {}, gg_test::kLeaf64);
+  const Tensor x = gg::from_vector(at, {}, kLeaf64);
   gg::sum(f(x)).backward();
   return x.grad().to_vector<double>();
 }
@@ -193,8 +193,8 @@ TEST_CASE("relu, abs and clamp at their kinks: 0 at 0 for relu and abs, 1 on cla
 }
 
 TEST_CASE("maximum and minimum split the gradient on ties", "[autograd][elementwise]") {
-  const Tensor a = gg::from_vector(std::vector<double>{1, 2, 5}, {}, gg_test::kLeaf64);
-  const Tensor b = gg::from_vector(std::vector<double>{1, 3, 4}, {}, gg_test::kLeaf64);
+  const Tensor a = gg::from_vector(std::vector<double>{1, 2, 5}, {}, kLeaf64);
+  const Tensor b = gg::from_vector(std::vector<double>{1, 3, 4}, {}, kLeaf64);
   gg::sum(gg::maximum(a, b) + gg::minimum(a, b) * 10.0).backward();
   CHECK(a.grad().to_vector<double>() == std::vector<double>{5.5, 10, 1});
   CHECK(b.grad().to_vector<double>() == std::vector<double>{5.5, 1, 10});

@@ -1,11 +1,10 @@
 // Gradchecks of the indexing ops (autograd/index.cpp). Repeated indices make the backward
 // add several upstream gradients into one slot, the case a copy instead of an add gets wrong.
-#include "grad_helpers.h"
+#include "testing.h"
+
+using namespace gg::testing;
 
 using gg::Tensor;
-using gg_test::expect_gradcheck;
-using gg_test::indices;
-using gg_test::leaf;
 using In = std::vector<Tensor>;
 
 TEST_CASE("gradcheck: index_select along dim 0 of [5,3] with repeated indices", "[gradcheck][autograd]") {
@@ -23,7 +22,7 @@ TEST_CASE("gradcheck: index_select along dim -1 of [2,1,4] with repeated indices
 }
 
 TEST_CASE("index_select sums the gradient of repeated rows", "[autograd][index]") {
-  const Tensor w = gg::zeros({3, 2}, gg_test::kLeaf64);
+  const Tensor w = gg::zeros({3, 2}, kLeaf64);
   gg::sum(gg::index_select(w, 0, indices({2, 0, 2, 2}))).backward();
   CHECK(w.grad().to_vector<double>() == std::vector<double>{1, 1, 0, 0, 3, 3});
 }

@@ -4,11 +4,11 @@
 // check that this gives the gradient the plain matmul formulation gives, in every situation
 // the engine must get right: many uses, uses mixed with other ops on the same weight, a bias
 // or none, a gradient already there, a weight that is not a leaf, and finite differences.
-#include "grad_helpers.h"
+#include "testing.h"
+
+using namespace gg::testing;
 
 using gg::Tensor;
-using gg_test::expect_gradcheck;
-using gg_test::leaf;
 using In = std::vector<Tensor>;
 
 namespace {

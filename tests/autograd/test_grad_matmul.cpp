@@ -1,10 +1,10 @@
 // Gradchecks of matmul (autograd/linalg.cpp): 2-D, batched, broadcast batch dims, 1-D
 // operands on either side, and transposed views fed to BLAS with its transpose flags.
-#include "grad_helpers.h"
+#include "testing.h"
+
+using namespace gg::testing;
 
 using gg::Tensor;
-using gg_test::expect_gradcheck;
-using gg_test::leaf;
 using In = std::vector<Tensor>;
 
 namespace {

@@ -1,6 +1,8 @@
 // Grad mode, detach, requires_grad_, in-place writes, and the version check that turns an
 // in-place write to a saved tensor into an error instead of a wrong gradient.
-#include "grad_helpers.h"
+#include "testing.h"
+
+using namespace gg::testing;
 
 using Catch::Matchers::Contains;
 using gg::Tensor;
@@ -8,7 +10,7 @@ using gg::Tensor;
 // ---- NoGradGuard ----------------------------------------------------------------------------
 
 TEST_CASE("NoGradGuard records nothing and restores the previous mode", "[autograd][grad_mode]") {
-  const Tensor x = gg_test::leaf({2, 3});
+  const Tensor x = leaf({2, 3});
   REQUIRE(gg::GradMode::is_enabled());
   {
     gg::NoGradGuard no_grad;
@@ -42,7 +44,7 @@ TEST_CASE("NoGradGuard restores the mode when an exception leaves its scope", "[
 // ---- detach ---------------------------------------------------------------------------------
 
 TEST_CASE("detach cuts the graph but shares storage", "[autograd][grad_mode]") {
-  const Tensor x = gg::from_vector(std::vector<double>{1, 2, 3}, {}, gg_test::kLeaf64);
+  const Tensor x = gg::from_vector(std::vector<double>{1, 2, 3}, {}, kLeaf64);
   const Tensor h = x * 2.0;
   const Tensor d = h.detach();
   CHECK(d.shares_storage_with(h));
@@ -70,7 +72,7 @@ TEST_CASE("requires_grad_ works on leaves and throws on a non-leaf or an int64 t
   x.requires_grad_(false);
   CHECK_FALSE(x.requires_grad());
 
-  Tensor y = gg_test::leaf({2}) * 2.0;
+  Tensor y = leaf({2}) * 2.0;
   REQUIRE_THROWS_AS(y.requires_grad_(false), gg::Error);
   REQUIRE_THROWS_WITH(y.requires_grad_(false), Contains("leaf") && Contains("MulBackward"));
 
@@ -83,7 +85,7 @@ TEST_CASE("requires_grad_ works on leaves and throws on a non-leaf or an int64 t
 // ---- in-place writes ------------------------------------------------------------------------
 
 TEST_CASE("in-place ops on a leaf that requires grad throw unless under NoGradGuard", "[autograd][grad_mode]") {
-  Tensor w = gg::from_vector(std::vector<double>{1, 2}, {}, gg_test::kLeaf64);
+  Tensor w = gg::from_vector(std::vector<double>{1, 2}, {}, kLeaf64);
   const Tensor other = gg::from_vector(std::vector<double>{10, 20}, {}, {.dtype = gg::DType::Float64});
   REQUIRE_THROWS_WITH(w.add_(other), Contains("add_") && Contains("NoGradGuard"));
   REQUIRE_THROWS_WITH(w.mul_(2.0), Contains("mul_") && Contains("requires grad"));
@@ -113,7 +115,7 @@ TEST_CASE("in-place ops on a leaf that requires grad throw unless under NoGradGu
 TEST_CASE("an in-place write to a tensor saved by a node makes backward throw, naming the node",
           "[autograd][grad_mode]") {
   SECTION("an input saved by MulBackward") {
-    Tensor x = gg_test::leaf({2, 3}), w = gg_test::leaf({2, 3});
+    Tensor x = leaf({2, 3}), w = leaf({2, 3});
     const Tensor y = x * w;
     {
       gg::NoGradGuard no_grad;
@@ -129,7 +131,7 @@ TEST_CASE("an in-place write to a tensor saved by a node makes backward throw, n
                         Contains("MulBackward") && Contains("modified in place") && Contains("[2, 3]"));
   }
   SECTION("an output saved by ExpBackward, written through a view") {
-    const Tensor x = gg_test::leaf({4});
+    const Tensor x = leaf({4});
     const Tensor y = gg::exp(x);
     {
       gg::NoGradGuard no_grad;
@@ -138,7 +140,7 @@ TEST_CASE("an in-place write to a tensor saved by a node makes backward throw, n
     REQUIRE_THROWS_WITH(gg::sum(y * 2.0).backward(), Contains("ExpBackward") && Contains("modified in place"));
   }
   SECTION("a write before the op is recorded is fine") {
-    Tensor x = gg_test::leaf({3}), w = gg_test::leaf({3});
+    Tensor x = leaf({3}), w = leaf({3});
     {
       gg::NoGradGuard no_grad;
       w.fill_(2.0);

@@ -1,10 +1,10 @@
 // Gradchecks of the reductions (autograd/reduce.cpp): sum, mean, var over various dims,
 // with and without keepdim, max/min with a dim and over everything, sum_to.
-#include "grad_helpers.h"
+#include "testing.h"
+
+using namespace gg::testing;
 
 using gg::Tensor;
-using gg_test::expect_gradcheck;
-using gg_test::leaf;
 using In = std::vector<Tensor>;
 
 // ---- sum, mean ------------------------------------------------------------------------------
@@ -64,7 +64,7 @@ TEST_CASE("gradcheck: var over dims {0,-1} of [2,3,4] with correction 0 and keep
 
 TEST_CASE("gradcheck: max over dim 1 of [3,4,2] (values), no ties", "[gradcheck][autograd]") {
   gg::manual_seed(109);
-  const Tensor x = gg_test::leaf_distinct({3, 4, 2});
+  const Tensor x = leaf_distinct({3, 4, 2});
   expect_gradcheck("max", "MaxBackward", [](const In& in) { return gg::max(in[0], 1).values; }, {x});
   expect_gradcheck("max", "MaxBackward", [](const In& in) { return gg::max(in[0], 1, true).values; }, {x});
 }
@@ -72,24 +72,24 @@ TEST_CASE("gradcheck: max over dim 1 of [3,4,2] (values), no ties", "[gradcheck]
 TEST_CASE("gradcheck: max over dim -1 of [4,1,5] with keepdim, no ties", "[gradcheck][autograd]") {
   gg::manual_seed(110);
   expect_gradcheck("max", "MaxBackward", [](const In& in) { return gg::max(in[0], -1, true).values; },
-                   {gg_test::leaf_distinct({4, 1, 5})});
+                   {leaf_distinct({4, 1, 5})});
 }
 
 TEST_CASE("gradcheck: min over dim 0 of [5,3], no ties", "[gradcheck][autograd]") {
   gg::manual_seed(111);
   expect_gradcheck("min", "MinBackward", [](const In& in) { return gg::min(in[0], 0).values; },
-                   {gg_test::leaf_distinct({5, 3})});
+                   {leaf_distinct({5, 3})});
 }
 
 TEST_CASE("gradcheck: max and min over all elements of [3,4], no ties", "[gradcheck][autograd]") {
   gg::manual_seed(112);
-  const Tensor x = gg_test::leaf_distinct({3, 4});
+  const Tensor x = leaf_distinct({3, 4});
   expect_gradcheck("max", "MaxBackward", [](const In& in) { return gg::max(in[0]); }, {x});
   expect_gradcheck("min", "MinBackward", [](const In& in) { return gg::min(in[0]); }, {x});
 }
 
 TEST_CASE("max over a dim sends the gradient to the largest element only", "[autograd][reduce]") {
-  const Tensor x = gg::from_vector(std::vector<double>{1, 5, 3, 7, 2, 6}, {2, 3}, gg_test::kLeaf64);
+  const Tensor x = gg::from_vector(std::vector<double>{1, 5, 3, 7, 2, 6}, {2, 3}, kLeaf64);
   auto [values, idx] = gg::max(x, 1);
   CHECK(values.to_vector<double>() == std::vector<double>{5, 7});
   CHECK(idx.to_vector<int64_t>() == std::vector<int64_t>{1, 0});
@@ -114,7 +114,7 @@ TEST_CASE("gradcheck: sum_to [2,1,4] -> [1,1,4] and down to a 0-d tensor", "[gra
 }
 
 TEST_CASE("sum_to to the same shape records nothing", "[autograd][reduce]") {
-  const Tensor x = gg_test::leaf({2, 3});
+  const Tensor x = leaf({2, 3});
   const Tensor y = gg::sum_to(x, {2, 3});
   CHECK(y.is_leaf());
   CHECK(y.shares_storage_with(x));
@@ -130,7 +130,7 @@ TEST_CASE("gradcheck: sum, mean, var and max over dim 0 of a 0-d tensor", "[grad
 }
 
 TEST_CASE("a mean over a size-1 dim is still called MeanBackward", "[autograd][reduce]") {
-  const Tensor x = gg_test::leaf({3, 1});
+  const Tensor x = leaf({3, 1});
   CHECK(gg::mean(x, {1}).grad_fn()->name() == "MeanBackward");
   CHECK(gg::sum(x, {1}).grad_fn()->name() == "SumBackward");
 }

@@ -1,11 +1,11 @@
 // Gradchecks of the shape ops (autograd/shape.cpp): views, copies, cat/stack/split/chunk.
 // A view's output is multiplied by the random projection like any other, so a gradient
 // put back in the wrong place (a missing inverse permutation, a wrong offset) shows up.
-#include "grad_helpers.h"
+#include "testing.h"
+
+using namespace gg::testing;
 
 using gg::Tensor;
-using gg_test::expect_gradcheck;
-using gg_test::leaf;
 using In = std::vector<Tensor>;
 
 // ---- reshape, view, squeeze, unsqueeze ------------------------------------------------------
@@ -158,7 +158,7 @@ TEST_CASE("views share storage with their input, cat, clone and contiguous copy"
 
 TEST_CASE("shape ops on a 0-d tensor: transpose(0, -1) is the identity, select, split, chunk throw",
           "[autograd][shape]") {
-  const Tensor x = gg_test::leaf({});
+  const Tensor x = leaf({});
   CHECK(x.transpose(0, -1).shape() == gg::Shape{});
   REQUIRE_THROWS_WITH(x.transpose(0, 1), Catch::Matchers::Contains("transpose"));
   REQUIRE_THROWS_WITH(x.select(0, 0), Catch::Matchers::Contains("select: a 0-d tensor"));

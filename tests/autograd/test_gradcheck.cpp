@@ -3,7 +3,9 @@
 // shows: a named node struct, SavedTensor members, gg::attach.
 #include <memory>
 
-#include "grad_helpers.h"
+#include "testing.h"
+
+using namespace gg::testing;
 
 using Catch::Matchers::Contains;
 using gg::Tensor;
@@ -75,7 +77,7 @@ Tensor forgot_transpose(const Tensor& x) {
 TEST_CASE("gradcheck reports a wrong gradient with function, node, input, element and both values",
           "[autograd][checker]") {
   gg::manual_seed(701);
-  const Tensor x = gg_test::leaf({2, 3});
+  const Tensor x = leaf({2, 3});
   const gg::GradcheckResult result =
       gg::gradcheck([](const In& in) { return wrong_element(in[0]); }, {x}, {.name = "wrong_element"});
   INFO(result.message);
@@ -96,7 +98,7 @@ TEST_CASE("gradcheck reports a wrong gradient with function, node, input, elemen
 TEST_CASE("gradcheck accepts a custom op with a correct node and catches 2 * dy on its second input",
           "[autograd][checker]") {
   gg::manual_seed(702);
-  const Tensor a = gg_test::leaf({3, 2}, 0.5, 1.0), b = gg_test::leaf({3, 2}, 0.5, 1.0);
+  const Tensor a = leaf({3, 2}, 0.5, 1.0), b = leaf({3, 2}, 0.5, 1.0);
   const gg::GradcheckResult right =
       gg::gradcheck([](const In& in) { return product(in[0], in[1], false); }, {a, b}, {.name = "product"});
   INFO(right.message);
@@ -120,7 +122,7 @@ TEST_CASE("gradcheck accepts a custom op with a correct node and catches 2 * dy 
 TEST_CASE("gradcheck catches a forgotten transpose (an all-ones upstream gradient would not)",
           "[autograd][checker]") {
   gg::manual_seed(703);
-  const Tensor x = gg_test::leaf({3, 3});
+  const Tensor x = leaf({3, 3});
   // With dy = ones, the wrong backward gives the right answer: why gradcheck projects with R.
   const Tensor probe = x.detach().clone().requires_grad_();
   gg::sum(forgot_transpose(probe)).backward();
@@ -137,7 +139,7 @@ TEST_CASE("gradcheck catches a forgotten transpose (an all-ones upstream gradien
 
 TEST_CASE("gradcheck reports a function that cuts the graph", "[autograd][checker]") {
   gg::manual_seed(704);
-  const Tensor x = gg_test::leaf({4});
+  const Tensor x = leaf({4});
   const gg::GradcheckResult result =
       gg::gradcheck([](const In& in) { return in[0].detach() * 2.0; }, {x}, {.name = "detached"});
   INFO(result.message);
@@ -162,14 +164,14 @@ TEST_CASE("gradcheck refuses when no input requires grad", "[autograd][checker]"
 }
 
 TEST_CASE("gradcheck refuses a function that returns float32", "[autograd][checker]") {
-  const Tensor x = gg_test::leaf({3});
+  const Tensor x = leaf({3});
   REQUIRE_THROWS_WITH(gg::gradcheck([](const In& in) { return in[0].to(gg::DType::Float32); }, {x}, {.name = "f"}),
                       Contains("f must return a float64 tensor") && Contains("float32"));
 }
 
 TEST_CASE("gradcheck leaves the caller's inputs and their gradients untouched", "[autograd][checker]") {
   gg::manual_seed(705);
-  const Tensor x = gg_test::leaf({2, 2});
+  const Tensor x = leaf({2, 2});
   const std::vector<double> before = x.to_vector<double>();
   const gg::GradcheckResult result = gg::gradcheck([](const In& in) { return gg::exp(in[0]); }, {x});
   CHECK(result.ok);

@@ -1,5 +1,7 @@
 // Graph inspection (autograd/graph.cpp): graph_string's tree and graph_dot's edges.
-#include "grad_helpers.h"
+#include "testing.h"
+
+using namespace gg::testing;
 
 using Catch::Matchers::Contains;
 using Catch::Matchers::StartsWith;
@@ -14,7 +16,7 @@ size_t count(const std::string& text, const std::string& what) {
 }  // namespace
 
 TEST_CASE("graph_string prints the tree with node names and shapes, inputs in order", "[autograd][graph]") {
-  const Tensor a = gg_test::leaf({2, 3}), b = gg_test::leaf({2, 3});
+  const Tensor a = leaf({2, 3}), b = leaf({2, 3});
   const Tensor loss = gg::sum(a * gg::tanh(b));
   CHECK(gg::graph_string(loss) ==
         "SumBackward []\n"
@@ -25,7 +27,7 @@ TEST_CASE("graph_string prints the tree with node names and shapes, inputs in or
 }
 
 TEST_CASE("graph_string prints a node used twice once, then \"(shown above)\"", "[autograd][graph]") {
-  const Tensor x = gg_test::leaf({2, 1});
+  const Tensor x = leaf({2, 1});
   const Tensor c = gg::ones({3}, {.dtype = gg::DType::Float64});
   const Tensor u = gg::tanh(x);
   const Tensor loss = gg::mean(gg::matmul(u * u, c.reshape({1, 3})) + c);
@@ -46,12 +48,12 @@ TEST_CASE("graph_string prints a node used twice once, then \"(shown above)\"", 
 }
 
 TEST_CASE("graph_string of a leaf and of a constant", "[autograd][graph]") {
-  CHECK(gg::graph_string(gg_test::leaf({2, 3})) == "leaf [2, 3]\n");
+  CHECK(gg::graph_string(leaf({2, 3})) == "leaf [2, 3]\n");
   CHECK(gg::graph_string(gg::zeros({4})) == "const [4]\n");
 }
 
 TEST_CASE("graph_dot is a digraph with one edge per input that needs a gradient", "[autograd][graph]") {
-  const Tensor a = gg_test::leaf({2, 3}), b = gg_test::leaf({2, 3});
+  const Tensor a = leaf({2, 3}), b = leaf({2, 3});
   const Tensor c = gg::ones({2, 3}, {.dtype = gg::DType::Float64});
   SECTION("a chain with a constant input") {
     // Sum <- Mul <- {a, Tanh <- Add <- {b, const c}}: the const edge needs no gradient.

@@ -8,7 +8,9 @@
 #include <exception>
 #include <functional>
 
-#include "grad_helpers.h"
+#include "testing.h"
+
+using namespace gg::testing;
 
 using gg::Tensor;
 using In = std::vector<Tensor>;
@@ -81,7 +83,7 @@ TEST_CASE("gradcheck: 20-step elementwise tanh recurrence h = tanh(h * w + x_t)"
   gg::manual_seed(801);
   const Tensor xs = gg::randn({20, 3}, {.dtype = gg::DType::Float64}) * 0.5;
   const gg::GradcheckResult result = gg::gradcheck([xs](const In& in) { return unroll(xs, in[0], in[1]); },
-                                                   {gg_test::leaf({3}), gg_test::leaf({3}, 0.5, 0.9)},
+                                                   {leaf({3}), leaf({3}, 0.5, 0.9)},
                                                    {.name = "recurrence"});
   INFO(result.message);
   REQUIRE(result.ok);
@@ -91,17 +93,17 @@ TEST_CASE("gradcheck: 20-step elementwise tanh recurrence h = tanh(h * w + x_t)"
 TEST_CASE("the short recurrence's gradients match the plain-double reference", "[autograd][engine]") {
   gg::manual_seed(802);
   const Tensor xs = gg::randn({20, 3}, {.dtype = gg::DType::Float64}) * 0.5;
-  const Tensor h0 = gg_test::leaf({3}), w = gg_test::leaf({3}, 0.5, 0.9);
+  const Tensor h0 = leaf({3}), w = leaf({3}, 0.5, 0.9);
   gg::sum(unroll(xs, h0, w)).backward();
   const Reference ref = reference_gradients(xs, h0, w);
-  gg_test::require_close(w.grad(), gg::from_vector(ref.dw), 1e-12, 1e-15);
-  gg_test::require_close(h0.grad(), gg::from_vector(ref.dh0), 1e-12, 1e-15);
+  require_close(w.grad(), gg::from_vector(ref.dw), 1e-12, "dw", 1e-15);
+  require_close(h0.grad(), gg::from_vector(ref.dh0), 1e-12, "dh0", 1e-15);
 }
 
 TEST_CASE("a 10,000-step recurrent unroll backpropagates on a small stack", "[autograd][engine]") {
   gg::manual_seed(803);
   const Tensor xs = gg::randn({10000, 2}, {.dtype = gg::DType::Float64}) * 0.5;
-  const Tensor h0 = gg_test::leaf({2}), w = gg_test::leaf({2}, 0.5, 0.9);
+  const Tensor h0 = leaf({2}), w = leaf({2}, 0.5, 0.9);
   size_t dot_edges = 0;
   run_with_small_stack([&] {
     const Tensor loss = gg::sum(unroll(xs, h0, w));
@@ -113,14 +115,14 @@ TEST_CASE("a 10,000-step recurrent unroll backpropagates on a small stack", "[au
   // Per step: TanhBackward <- AddBackward <- MulBackward (2 edges: h and w); then SumBackward.
   CHECK(dot_edges == 10000 * 4 + 1);
   const Reference ref = reference_gradients(xs, h0, w);
-  gg_test::require_close(w.grad(), gg::from_vector(ref.dw), 1e-9, 1e-15);
-  gg_test::require_close(h0.grad(), gg::from_vector(ref.dh0), 1e-9, 1e-15);
+  require_close(w.grad(), gg::from_vector(ref.dw), 1e-9, "dw", 1e-15);
+  require_close(h0.grad(), gg::from_vector(ref.dh0), 1e-9, "dh0", 1e-15);
 }
 
 TEST_CASE("destroying a 10,000-step graph without running backward does not overflow", "[autograd][engine]") {
   gg::manual_seed(804);
   const Tensor xs = gg::randn({10000, 2}, {.dtype = gg::DType::Float64}) * 0.5;
-  const Tensor h0 = gg_test::leaf({2}), w = gg_test::leaf({2}, 0.5, 0.9);
+  const Tensor h0 = leaf({2}), w = leaf({2}, 0.5, 0.9);
   bool built = false;
   run_with_small_stack([&] {
     Tensor h = unroll(xs, h0, w);
@@ -135,7 +137,7 @@ TEST_CASE("destroying a 10,000-step graph that uses h twice per step (h * h) doe
   gg::manual_seed(805);
   // Each MulBackward holds two edges to the previous step's TanhBackward.
   const Tensor xs = gg::randn({10000, 2}, {.dtype = gg::DType::Float64}) * 0.5;
-  const Tensor w = gg_test::leaf({2}, 0.5, 0.9);
+  const Tensor w = leaf({2}, 0.5, 0.9);
   bool built = false;
   run_with_small_stack([&] {
     Tensor h = gg::zeros({2}, {.dtype = gg::DType::Float64});

@@ -2,11 +2,11 @@
 // fused kernels against their composed twins built from gg ops, in values and gradients:
 //   softmax(x)     = exp(x - max) / sum(exp(x - max))
 //   log_softmax(x) = (x - max) - log(sum(exp(x - max)))
-#include "grad_helpers.h"
+#include "testing.h"
+
+using namespace gg::testing;
 
 using gg::Tensor;
-using gg_test::expect_gradcheck;
-using gg_test::leaf;
 using In = std::vector<Tensor>;
 
 namespace {
@@ -22,11 +22,11 @@ void expect_fused_matches_composed(const Tensor& x_in, const std::function<Tenso
   const Tensor x1 = x_in.detach().clone().requires_grad_(), x2 = x_in.detach().clone().requires_grad_();
   const Tensor y1 = fused(x1), y2 = composed(x2);
   REQUIRE(y1.shape() == x_in.shape());
-  gg_test::require_close(y1, y2, 1e-12, 1e-14);
+  require_close(y1, y2, 1e-12, "output", 1e-14);
   const Tensor r = gg::randn(y1.shape(), {.dtype = gg::DType::Float64});
   gg::sum(y1 * r).backward();
   gg::sum(y2 * r).backward();
-  gg_test::require_close(x1.grad(), x2.grad(), 1e-9, 1e-12);
+  require_close(x1.grad(), x2.grad(), 1e-9, "input gradient", 1e-12);
 }
 
 }  // namespace
@@ -80,7 +80,7 @@ TEST_CASE("gradcheck: log_softmax of a transposed view [5,3]^T over dim 1", "[gr
 
 TEST_CASE("softmax agrees with exp(x - max) / sum(exp(x - max)) in values and gradients", "[autograd][softmax]") {
   gg::manual_seed(310);
-  const Tensor x = gg_test::leaf_distinct({3, 4, 5}, 0.3);
+  const Tensor x = leaf_distinct({3, 4, 5}, 0.3);
   for (int64_t dim : {0, 1, 2, -1}) {
     INFO("dim " << dim);
     expect_fused_matches_composed(x, [dim](const Tensor& t) { return gg::softmax(t, dim); },
@@ -91,7 +91,7 @@ TEST_CASE("softmax agrees with exp(x - max) / sum(exp(x - max)) in values and gr
 TEST_CASE("log_softmax agrees with (x - max) - log(sum(exp(x - max))) in values and gradients",
           "[autograd][softmax]") {
   gg::manual_seed(311);
-  const Tensor x = gg_test::leaf_distinct({3, 4, 5}, 0.3);
+  const Tensor x = leaf_distinct({3, 4, 5}, 0.3);
   for (int64_t dim : {0, 1, 2, -1}) {
     INFO("dim " << dim);
     expect_fused_matches_composed(x, [dim](const Tensor& t) { return gg::log_softmax(t, dim); },
@@ -103,7 +103,7 @@ TEST_CASE("softmax and log_softmax stay finite and match the composed forms for 
           "[autograd][softmax]") {
   gg::manual_seed(312);
   // exp(800) overflows a double: only the max-shifted forms survive.
-  const Tensor x = gg_test::leaf_distinct({2, 6}, 0.3) * 1000.0 + 200.0;
+  const Tensor x = leaf_distinct({2, 6}, 0.3) * 1000.0 + 200.0;
   const Tensor y = gg::softmax(x, 1), ly = gg::log_softmax(x, 1);
   for (double v : y.to_vector<double>()) CHECK(std::isfinite(v));
   for (double v : ly.to_vector<double>()) CHECK(std::isfinite(v));

@@ -11,7 +11,7 @@
 
 #include "core/error.h"
 
-namespace data_test {
+namespace gg::testing {
 
 namespace fs = std::filesystem;
 
@@ -50,13 +50,13 @@ inline bool have_spa() { return fs::exists(spa_path()); }
 // Use at the top of a test that needs spa.txt: warns and returns when it is absent.
 #define GG_REQUIRE_SPA()                                                                       \
   do {                                                                                         \
-    if (!data_test::have_spa()) {                                                              \
-      WARN("skipped: " << data_test::spa_path() << " is absent (Tatoeba spa-eng, CC-BY 2.0)"); \
+    if (!gg::testing::have_spa()) {                                                              \
+      WARN("skipped: " << gg::testing::spa_path() << " is absent (Tatoeba spa-eng, CC-BY 2.0)"); \
       return;                                                                                  \
     }                                                                                          \
   } while (false)
 
-}  // namespace data_test
+}  // namespace gg::testing
 
 // CHECK_THROWS_WITH(expr, Contains("spa.txt:3")) for gg::Error.
 using Catch::Matchers::Contains;

@@ -8,6 +8,8 @@
 #include "data/batch.h"
 #include "data_testing.h"
 
+using namespace gg::testing;
+
 using namespace gg::data;
 using Ids = std::vector<int64_t>;
 

@@ -18,6 +18,8 @@
 #include "data/chrf.h"
 #include "data_testing.h"
 
+using namespace gg::testing;
+
 using namespace gg::data;
 using Strings = std::vector<std::string>;
 using Streams = std::vector<Strings>;

@@ -7,6 +7,8 @@
 #include "data/corpus.h"
 #include "data_testing.h"
 
+using namespace gg::testing;
+
 using namespace gg::data;
 using Indices = std::vector<int64_t>;
 
@@ -32,14 +34,14 @@ std::vector<SentencePair> numbered(int64_t n) {
 }  // namespace
 
 TEST_CASE("read_tsv: columns are 1-based, a bad line is an error naming file and line", "[data]") {
-  data_test::TempDir dir("tsv_errors");
-  auto path = data_test::write_file(dir.file("spa.txt"), kTsv);
+  TempDir dir("tsv_errors");
+  auto path = write_file(dir.file("spa.txt"), kTsv);
   CHECK_THROWS_WITH(read_tsv(path, 2, 1), Contains("spa.txt:2: no column 2 (the line has 1 column)"));
 
-  auto only_empty = data_test::write_file(dir.file("empty.txt"), "Go.\tVe.\nWho?\t  \n");
+  auto only_empty = write_file(dir.file("empty.txt"), "Go.\tVe.\nWho?\t  \n");
   CHECK_THROWS_WITH(read_tsv(only_empty, 2, 1), Contains("empty.txt:2: empty source (column 2)"));
   CHECK_THROWS_WITH(read_tsv(only_empty, 1, 2), Contains("empty.txt:2: empty target (column 2)"));
-  auto latin1 = data_test::write_file(dir.file("latin1.txt"), "Go.\tVe.\nWow!\t\xA1\x42uau!\n");
+  auto latin1 = write_file(dir.file("latin1.txt"), "Go.\tVe.\nWow!\t\xA1\x42uau!\n");
   CHECK_THROWS_WITH(read_tsv(latin1, 2, 1), Contains("latin1.txt:2: invalid UTF-8 at byte 6 (0xA1)"));
   CHECK_THROWS_WITH(read_tsv(path, 4, 1), Contains("spa.txt:1: no column 4 (the line has 2 columns)"));
   CHECK_THROWS_WITH(read_tsv(path, 0, 1), Contains("1-based"));
@@ -47,8 +49,8 @@ TEST_CASE("read_tsv: columns are 1-based, a bad line is an error naming file and
 }
 
 TEST_CASE("read_tsv: skip_bad skips and counts every kind of bad line", "[data]") {
-  data_test::TempDir dir("tsv_skip");
-  auto path = data_test::write_file(dir.file("spa.txt"), kTsv);
+  TempDir dir("tsv_skip");
+  auto path = write_file(dir.file("spa.txt"), kTsv);
   auto corpus = read_tsv(path, 2, 1, {.skip_bad = true});
   REQUIRE(corpus.pairs.size() == 3);
   CHECK(corpus.pairs[0].src == "Ve.");
@@ -69,18 +71,18 @@ TEST_CASE("read_tsv: skip_bad skips and counts every kind of bad line", "[data]"
 }
 
 TEST_CASE("read_tsv: trimming is optional", "[data]") {
-  data_test::TempDir dir("tsv_trim");
-  auto path = data_test::write_file(dir.file("a.tsv"), " uno \t one\n");
+  TempDir dir("tsv_trim");
+  auto path = write_file(dir.file("a.tsv"), " uno \t one\n");
   CHECK(read_tsv(path, 1, 2).pairs[0].src == "uno");
   CHECK(read_tsv(path, 1, 2, {.trim = false}).pairs[0].src == " uno ");
 }
 
 TEST_CASE("read_parallel: line-aligned files, different lengths name file and line", "[data]") {
-  data_test::TempDir dir("parallel");
-  auto de = data_test::write_file(dir.file("train.de"), "Guten Morgen.\nDanke.\n\nTschüss.\nNoch eine.\n");
-  auto en = data_test::write_file(dir.file("train.en"), "Good morning.\nThanks.\nEmpty source.\nBye.\n");
+  TempDir dir("parallel");
+  auto de = write_file(dir.file("train.de"), "Guten Morgen.\nDanke.\n\nTschüss.\nNoch eine.\n");
+  auto en = write_file(dir.file("train.en"), "Good morning.\nThanks.\nEmpty source.\nBye.\n");
   CHECK_THROWS_WITH(read_parallel(de, en), Contains("train.de:3: empty source"));
-  auto de_ok = data_test::write_file(dir.file("ok.de"), "Guten Morgen.\nDanke.\nNoch eine.\n");
+  auto de_ok = write_file(dir.file("ok.de"), "Guten Morgen.\nDanke.\nNoch eine.\n");
   CHECK_THROWS_WITH(read_parallel(de_ok, dir.file("train.en")),
                     Contains("train.en:4:") && Contains("ok.de ended after 3 lines"));
 
@@ -133,7 +135,7 @@ TEST_CASE("split_random: seeded, disjoint, sized by fractions", "[data]") {
 }
 
 TEST_CASE("Split: save, load and apply, load errors name file and line", "[data]") {
-  data_test::TempDir dir("split_io");
+  TempDir dir("split_io");
   auto pairs = numbered(200);
   auto split = split_by_index_mod(pairs);
   save_split(split, dir.file("split.txt"));
@@ -146,19 +148,19 @@ TEST_CASE("Split: save, load and apply, load errors name file and line", "[data]
   CHECK(parts.train.size() == 192);
   CHECK_THROWS_WITH(apply_split(numbered(100), split), Contains("the 'train' part has index 102 but no pair does"));
 
-  auto overlap = data_test::write_file(dir.file("overlap.txt"), "train 2\n5\n6\nvalid 1\n7\ntest 1\n6\n");
+  auto overlap = write_file(dir.file("overlap.txt"), "train 2\n5\n6\nvalid 1\n7\ntest 1\n6\n");
   CHECK_THROWS_WITH(load_split(overlap), Contains("overlap.txt:7: index 6 is already in 'train'"));
-  auto garbage = data_test::write_file(dir.file("garbage.txt"), "train 2\n5\nsix\nvalid 0\ntest 0\n");
+  auto garbage = write_file(dir.file("garbage.txt"), "train 2\n5\nsix\nvalid 0\ntest 0\n");
   CHECK_THROWS_WITH(load_split(garbage), Contains("garbage.txt:3: expected an index, got 'six'"));
-  auto header = data_test::write_file(dir.file("header.txt"), "train 1\n5\ntest 0\nvalid 0\n");
+  auto header = write_file(dir.file("header.txt"), "train 1\n5\ntest 0\nvalid 0\n");
   CHECK_THROWS_WITH(load_split(header), Contains("header.txt:3: expected 'valid <count>', got 'test 0'"));
-  auto truncated = data_test::write_file(dir.file("truncated.txt"), "train 3\n1\n2\n");
+  auto truncated = write_file(dir.file("truncated.txt"), "train 3\n1\n2\n");
   CHECK_THROWS_WITH(load_split(truncated), Contains("ends inside 'train' after 2 of 3 indices"));
 }
 
 TEST_CASE("Tatoeba spa.txt: reading and the benchmark split", "[data][corpus]") {
   GG_REQUIRE_SPA();
-  auto corpus = read_tsv(data_test::spa_path(), 2, 1);
+  auto corpus = read_tsv(spa_path(), 2, 1);
   CHECK(corpus.summary.lines_read == 118964);
   CHECK(corpus.summary.pairs_kept == 118964);
   CHECK(corpus.pairs[0].src == "Ve.");

@@ -8,6 +8,8 @@
 #include "data/toy.h"
 #include "data_testing.h"
 
+using namespace gg::testing;
+
 using namespace gg::data;
 
 namespace {
@@ -30,13 +32,13 @@ std::vector<std::string> training_sentences() {
 }  // namespace
 
 TEST_CASE("SentencePiece: BPE trains, round trips, saves and loads", "[data]") {
-  data_test::TempDir dir("spm_bpe");
+  TempDir dir("spm_bpe");
   auto sentences = training_sentences();
   auto sp = SentencePieceTokenizer::train(sentences, dir.file("bpe"), {.vocab_size = 120});
   CHECK(sp.vocab_size() <= 120);
   CHECK(sp.vocab_size() > 50);
-  CHECK(data_test::fs::exists(dir.file("bpe.model")));
-  CHECK_FALSE(data_test::fs::exists(dir.file("bpe.train.txt")));  // the temporary input is removed
+  CHECK(fs::exists(dir.file("bpe.model")));
+  CHECK_FALSE(fs::exists(dir.file("bpe.train.txt")));  // the temporary input is removed
 
   for (const std::string s : {"¿Dónde está el baño?", "the big dog sees a small cat", "la vok gran un mira pek vida"}) {
     auto pieces = sp.encode(s);
@@ -58,7 +60,7 @@ TEST_CASE("SentencePiece: BPE trains, round trips, saves and loads", "[data]") {
 }
 
 TEST_CASE("SentencePiece: unigram training is deterministic for a seed", "[data]") {
-  data_test::TempDir dir("spm_unigram");
+  TempDir dir("spm_unigram");
   auto sentences = training_sentences();
   SentencePieceOptions options{.vocab_size = 100, .model = SentencePieceModel::Unigram, .seed = 3};
   auto a = SentencePieceTokenizer::train(sentences, dir.file("a"), options);
@@ -71,10 +73,10 @@ TEST_CASE("SentencePiece: unigram training is deterministic for a seed", "[data]
 }
 
 TEST_CASE("SentencePiece: errors name the problem", "[data]") {
-  data_test::TempDir dir("spm_errors");
+  TempDir dir("spm_errors");
   CHECK_THROWS_WITH(SentencePieceTokenizer::load(dir.file("none.model")), Contains("no model file") &&
                                                                               Contains("none.model"));
-  auto bogus = data_test::write_file(dir.file("bogus.model"), "not a model");
+  auto bogus = write_file(dir.file("bogus.model"), "not a model");
   CHECK_THROWS_WITH(SentencePieceTokenizer::load(bogus), Contains("SentencePiece: loading") && Contains("bogus.model"));
   CHECK_THROWS_WITH(SentencePieceTokenizer::train({"a b c"}, dir.file("missing/dir/m")), Contains("does not exist"));
   CHECK_THROWS_WITH(SentencePieceTokenizer::train({}, dir.file("m")), Contains("no sentences"));
@@ -85,8 +87,8 @@ TEST_CASE("SentencePiece: errors name the problem", "[data]") {
 
 TEST_CASE("SentencePiece: a model of Tatoeba Spanish round trips", "[data][corpus]") {
   GG_REQUIRE_SPA();
-  data_test::TempDir dir("spm_tatoeba");
-  auto corpus = read_tsv(data_test::spa_path(), 2, 1);
+  TempDir dir("spm_tatoeba");
+  auto corpus = read_tsv(spa_path(), 2, 1);
   std::vector<std::string> spanish;
   for (const auto& p : corpus.pairs) spanish.push_back(p.src);
   auto sp = SentencePieceTokenizer::train(spanish, dir.file("es"), {.vocab_size = 2000, .max_sentences = 20000,

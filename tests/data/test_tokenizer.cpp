@@ -7,6 +7,8 @@
 #include "data/utf8.h"
 #include "data_testing.h"
 
+using namespace gg::testing;
+
 using namespace gg::data;
 using Tokens = std::vector<std::string>;
 
@@ -37,10 +39,10 @@ TEST_CASE("utf8: invalid sequences are found at their first byte", "[data]") {
 }
 
 TEST_CASE("utf8: a file with invalid UTF-8 names file, line and byte", "[data]") {
-  data_test::TempDir dir("utf8_file");
-  auto path = data_test::write_file(dir.file("bad.txt"), "fine\r\nalso fine\nbad \xE9 here\n");
+  TempDir dir("utf8_file");
+  auto path = write_file(dir.file("bad.txt"), "fine\r\nalso fine\nbad \xE9 here\n");
   CHECK_THROWS_WITH(read_lines(path), Contains("bad.txt:3: invalid UTF-8 at byte 5 (0xE9)"));
-  auto good = data_test::write_file(dir.file("good.txt"), "\xEF\xBB\xBFuno\r\ndos\n\ntres");
+  auto good = write_file(dir.file("good.txt"), "\xEF\xBB\xBFuno\r\ndos\n\ntres");
   CHECK(read_lines(good) == Tokens{"uno", "dos", "", "tres"});  // BOM and CR dropped, no final newline needed
   CHECK_THROWS_WITH(read_lines(dir.file("missing.txt")), Contains("cannot open") && Contains("missing.txt"));
 }
@@ -124,7 +126,7 @@ TEST_CASE("CharTokenizer: one token per code point, spaces included", "[data]") 
 
 TEST_CASE("WordTokenizer round trips almost all of Tatoeba", "[data][corpus]") {
   GG_REQUIRE_SPA();
-  auto corpus = read_tsv(data_test::spa_path(), 2, 1);
+  auto corpus = read_tsv(spa_path(), 2, 1);
   WordTokenizer word;
   CharTokenizer chars;
   int64_t exact = 0, total = 0;

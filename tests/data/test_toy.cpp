@@ -15,6 +15,8 @@
 #include "data/utf8.h"
 #include "data_testing.h"
 
+using namespace gg::testing;
+
 using namespace gg::data;
 
 namespace {

@@ -6,6 +6,8 @@
 #include "data/vocab.h"
 #include "data_testing.h"
 
+using namespace gg::testing;
+
 using namespace gg::data;
 using Tokens = std::vector<std::string>;
 using Ids = std::vector<int64_t>;
@@ -75,7 +77,7 @@ TEST_CASE("Vocab: encode with bos/eos, decode strips specials and stops at eos",
 }
 
 TEST_CASE("Vocab: save and load round trip", "[data]") {
-  data_test::TempDir dir("vocab_io");
+  TempDir dir("vocab_io");
   auto v = Vocab::build(sentences());
   v.save(dir.file("vocab.txt"));
   auto lines = gg::data::Vocab::load(dir.file("vocab.txt"));
@@ -87,19 +89,19 @@ TEST_CASE("Vocab: save and load round trip", "[data]") {
 }
 
 TEST_CASE("Vocab: load errors name file and line", "[data]") {
-  data_test::TempDir dir("vocab_errors");
-  auto dup = data_test::write_file(dir.file("dup.txt"), "<pad>\n<bos>\n<eos>\n<unk>\ncasa\nperro\ncasa\n");
+  TempDir dir("vocab_errors");
+  auto dup = write_file(dir.file("dup.txt"), "<pad>\n<bos>\n<eos>\n<unk>\ncasa\nperro\ncasa\n");
   CHECK_THROWS_WITH(Vocab::load(dup), Contains("dup.txt:7: duplicate token 'casa' (first on line 5)"));
-  auto specials = data_test::write_file(dir.file("specials.txt"), "<pad>\n<eos>\n<bos>\n<unk>\n");
+  auto specials = write_file(dir.file("specials.txt"), "<pad>\n<eos>\n<bos>\n<unk>\n");
   CHECK_THROWS_WITH(Vocab::load(specials), Contains("specials.txt:2: expected the special '<bos>' (id 1), got "
                                                     "'<eos>'"));
-  auto special_later = data_test::write_file(dir.file("later.txt"), "<pad>\n<bos>\n<eos>\n<unk>\nx\n<pad>\n");
+  auto special_later = write_file(dir.file("later.txt"), "<pad>\n<bos>\n<eos>\n<unk>\nx\n<pad>\n");
   CHECK_THROWS_WITH(Vocab::load(special_later), Contains("later.txt:6: duplicate token '<pad>' (first on line 1)"));
-  auto short_file = data_test::write_file(dir.file("short.txt"), "<pad>\n<bos>\n");
+  auto short_file = write_file(dir.file("short.txt"), "<pad>\n<bos>\n");
   CHECK_THROWS_WITH(Vocab::load(short_file), Contains("short.txt: 2 lines"));
-  auto empty = data_test::write_file(dir.file("empty.txt"), "<pad>\n<bos>\n<eos>\n<unk>\n\n");
+  auto empty = write_file(dir.file("empty.txt"), "<pad>\n<bos>\n<eos>\n<unk>\n\n");
   CHECK_THROWS_WITH(Vocab::load(empty), Contains("empty.txt:5: empty token"));
-  auto latin1 = data_test::write_file(dir.file("latin1.txt"), "<pad>\n<bos>\n<eos>\n<unk>\nni\xF1o\n");
+  auto latin1 = write_file(dir.file("latin1.txt"), "<pad>\n<bos>\n<eos>\n<unk>\nni\xF1o\n");
   CHECK_THROWS_WITH(Vocab::load(latin1), Contains("latin1.txt:5: invalid UTF-8 at byte 3"));
   Vocab bad = Vocab::from_tokens({"two\nlines"});
   CHECK_THROWS_WITH(bad.save(dir.file("bad.txt")), Contains("contains a line break"));

@@ -6,7 +6,9 @@
 #include <cmath>
 
 #include "glassgrad.h"
-#include "nn_testing.h"
+#include "testing.h"
+
+using namespace gg::testing;
 
 namespace F = gg::nn::functional;
 using gg::DType;
@@ -320,8 +322,8 @@ TEST_CASE("transformer: decoding one position at a time with the key/value cache
       Tensor step_weights;
       const Tensor y = decoder.forward_step(rows.narrow(0, t, 1), cache, pad, &step_weights);  // [1, B', D]
       INFO("position " << t);
-      nn_test::require_close(y, expected.narrow(0, t, 1), 1e-12, "step output");
-      nn_test::require_close(step_weights, expected_weights.narrow(1, t, 1), 1e-12, "cross-attention weights");
+      require_close(y, expected.narrow(0, t, 1), 1e-12, "step output");
+      require_close(step_weights, expected_weights.narrow(1, t, 1), 1e-12, "cross-attention weights");
     }
     CHECK(cache[0].self.k.size(1) == T);
   }

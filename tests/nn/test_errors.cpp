@@ -2,20 +2,21 @@
 // cause is known. Every one is a gg::Error, never a crash.
 #include <string>
 
-#include "nn_testing.h"
+#include "testing.h"
+
+using namespace gg::testing;
 
 using Catch::Matchers::Contains;
 using gg::Tensor;
-using nn_test::error_message;
 namespace nn = gg::nn;
 namespace F = gg::nn::functional;
 
 TEST_CASE("errors: Embedding with an id beyond the vocabulary names the id and the size", "[nn][errors]") {
   nn::Embedding m(10, 4);
-  const std::string msg = error_message([&] { m.forward(nn_test::ids({3, 12, 1}, {3})); });
+  const std::string msg = error_message([&] { m.forward(indices({3, 12, 1}, {3})); });
   CHECK_THAT(msg, Contains("token id 12"));
   CHECK_THAT(msg, Contains("size 10"));
-  CHECK_THAT(error_message([&] { m.forward(nn_test::ids({-1}, {1})); }), Contains("token id -1"));
+  CHECK_THAT(error_message([&] { m.forward(indices({-1}, {1})); }), Contains("token id -1"));
   CHECK_THAT(error_message([&] { m.forward(gg::zeros({2})); }), Contains("int64"));
   CHECK_THAT(error_message([] { nn::Embedding(10, 4, {.padding_idx = 10}); }), Contains("padding_idx 10"));
 }
@@ -62,9 +63,9 @@ TEST_CASE("errors: RNN with an empty sequence or batch says so", "[nn][errors][r
 TEST_CASE("errors: RNN lengths out of range, of the wrong dtype or count", "[nn][errors][rnn]") {
   nn::GRU m(3, 4);
   const Tensor x = gg::zeros({5, 2, 3});
-  CHECK_THAT(error_message([&] { m.forward(x, nn_test::ids({5, 6}, {2})); }), Contains("length 6 is outside 1..5"));
-  CHECK_THAT(error_message([&] { m.forward(x, nn_test::ids({0, 3}, {2})); }), Contains("length 0 is outside 1..5"));
-  CHECK_THAT(error_message([&] { m.forward(x, nn_test::ids({5, 3, 2}, {3})); }), Contains("int64 [2]"));
+  CHECK_THAT(error_message([&] { m.forward(x, indices({5, 6}, {2})); }), Contains("length 6 is outside 1..5"));
+  CHECK_THAT(error_message([&] { m.forward(x, indices({0, 3}, {2})); }), Contains("length 0 is outside 1..5"));
+  CHECK_THAT(error_message([&] { m.forward(x, indices({5, 3, 2}, {3})); }), Contains("int64 [2]"));
   CHECK_THAT(error_message([&] { m.forward(x, gg::tensor({5, 3})); }), Contains("float32"));
 }
 
@@ -87,19 +88,19 @@ TEST_CASE("errors: cross_entropy with float targets or a target out of range", "
   CHECK_THAT(dtype, Contains("targets must be int64"));
   CHECK_THAT(dtype, Contains("float32"));
   CHECK_THAT(dtype, Contains("hint"));
-  const std::string range = error_message([&] { F::cross_entropy(logits, nn_test::ids({1, 7, 2}, {3})); });
+  const std::string range = error_message([&] { F::cross_entropy(logits, indices({1, 7, 2}, {3})); });
   CHECK_THAT(range, Contains("target 7 at position 1 is out of range for 5 classes"));
-  CHECK_THAT(error_message([&] { F::cross_entropy(logits, nn_test::ids({1, -1, 2}, {3})); }),
+  CHECK_THAT(error_message([&] { F::cross_entropy(logits, indices({1, -1, 2}, {3})); }),
              Contains("target -1"));
-  CHECK_THAT(error_message([&] { F::cross_entropy(logits, nn_test::ids({1, 2}, {2})); }),
+  CHECK_THAT(error_message([&] { F::cross_entropy(logits, indices({1, 2}, {2})); }),
              Contains("need targets of shape [3]"));
-  CHECK_THAT(error_message([&] { F::cross_entropy(logits, nn_test::ids({1, 2, 3}, {3}), {.label_smoothing = 1.5}); }),
+  CHECK_THAT(error_message([&] { F::cross_entropy(logits, indices({1, 2, 3}, {3}), {.label_smoothing = 1.5}); }),
              Contains("label_smoothing"));
 }
 
 TEST_CASE("errors: nll_loss and mse_loss shape and dtype checks", "[nn][errors][loss]") {
   CHECK_THAT(error_message([] { F::nll_loss(gg::zeros({3, 5}), gg::tensor({1, 2, 3})); }), Contains("int64"));
-  CHECK_THAT(error_message([] { F::nll_loss(gg::zeros({3, 5}), nn_test::ids({1, 2}, {2})); }),
+  CHECK_THAT(error_message([] { F::nll_loss(gg::zeros({3, 5}), indices({1, 2}, {2})); }),
              Contains("need targets of shape [3]"));
   const std::string mse = error_message([] { F::mse_loss(gg::zeros({2, 3}), gg::zeros({3, 2})); });
   CHECK_THAT(mse, Contains("[2, 3]"));

@@ -3,13 +3,11 @@
 // layer returns (output, h, c) flattened into one tensor.
 #include <string>
 
-#include "nn_testing.h"
+#include "testing.h"
+
+using namespace gg::testing;
 
 using gg::Tensor;
-using nn_test::bind_members;
-using nn_test::expect_gradcheck;
-using nn_test::In;
-using nn_test::leaf;
 namespace nn = gg::nn;
 constexpr gg::DType F64 = gg::DType::Float64;
 
@@ -55,7 +53,7 @@ void check_cell(nn::RNNCellBase& m, const std::string& name, bool with_state) {
     if (lstm) inputs.push_back(leaf({3, 2}));
   }
   const size_t first = inputs.size();
-  for (const Tensor& p : nn_test::param_leaves(m)) inputs.push_back(p);
+  for (const Tensor& p : param_leaves(m)) inputs.push_back(p);
   auto fn = [&, with_state, lstm, first](const In& in) {
     bind_members(slots, in, first);
     nn::RNNState state;
@@ -65,7 +63,7 @@ void check_cell(nn::RNNCellBase& m, const std::string& name, bool with_state) {
   // From a zero state, h W_hh^T is zero whatever W_hh is: its gradient is zero too.
   std::vector<size_t> zero_ok;
   if (!with_state) zero_ok.push_back(first + 1);
-  expect_gradcheck(name, fn, inputs, zero_ok);
+  expect_gradcheck(name, "", fn, inputs, zero_ok);
 }
 
 struct LayerCase {
@@ -89,7 +87,7 @@ void check_layer(const std::string& name, nn::RNNOptions options, const LayerCas
     if (lstm) inputs.push_back(leaf({rows, c.B, 2}));
   }
   const size_t first = inputs.size();
-  for (const Tensor& p : nn_test::param_leaves(m)) inputs.push_back(p);
+  for (const Tensor& p : param_leaves(m)) inputs.push_back(p);
   auto fn = [&, lstm, first](const In& in) {
     bind_members(slots, in, first);
     nn::RNNState initial;
@@ -97,7 +95,7 @@ void check_layer(const std::string& name, nn::RNNOptions options, const LayerCas
     nn::RNNOutput out = m.forward(in[0], lengths, initial);
     return gg::cat({out.output.flatten(), flat(out.state)}, 0);
   };
-  expect_gradcheck(name, fn, inputs);
+  expect_gradcheck(name, "", fn, inputs);
 }
 
 const nn::RNNOptions kDeep{.num_layers = 2, .bidirectional = true};
@@ -177,14 +175,14 @@ TEST_CASE("gradcheck: GRU 2 layers with inter-layer dropout in training (fixed s
   REQUIRE(m.is_training());
   const std::vector<Tensor*> slots = layer_slots(m);
   In inputs{leaf({4, 2, 3})};
-  for (const Tensor& p : nn_test::param_leaves(m)) inputs.push_back(p);
+  for (const Tensor& p : param_leaves(m)) inputs.push_back(p);
   auto fn = [&](const In& in) {
     bind_members(slots, in, 1);
     gg::manual_seed(11);  // the same dropout mask on every call
     nn::RNNOutput out = m.forward(in[0]);
     return gg::cat({out.output.flatten(), out.state.h.flatten()}, 0);
   };
-  expect_gradcheck("GRU with dropout", fn, inputs);
+  expect_gradcheck("GRU with dropout", "", fn, inputs);
 }
 
 TEST_CASE("gradcheck: LSTM 2 layers bidirectional with lengths and an initial state", "[gradcheck][nn][rnn]") {

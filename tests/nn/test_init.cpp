@@ -2,7 +2,9 @@
 // orthogonality, and reproducibility under gg::manual_seed.
 #include <cmath>
 
-#include "nn_testing.h"
+#include "testing.h"
+
+using namespace gg::testing;
 
 using gg::Tensor;
 namespace nn = gg::nn;
@@ -102,21 +104,21 @@ TEST_CASE("init: orthogonal_ gives orthonormal rows (wide) or columns (tall)", "
   gg::manual_seed(3);
   Tensor wide = Tensor::empty({3, 7}, gg::DType::Float64);
   init::orthogonal_(wide);
-  nn_test::require_close(gram(wide), identity(3), 1e-12, "Q Q^T, wide");
+  require_close(gram(wide), identity(3), 1e-12, "Q Q^T, wide");
 
   Tensor tall = Tensor::empty({7, 3}, gg::DType::Float64);
   init::orthogonal_(tall);
-  nn_test::require_close(gram(tall.t()), identity(3), 1e-12, "Q^T Q, tall");
+  require_close(gram(tall.t()), identity(3), 1e-12, "Q^T Q, tall");
 
   Tensor square = Tensor::empty({4, 4}, gg::DType::Float64);
   init::orthogonal_(square, 2.0);
-  nn_test::require_close(gram(square), identity(4) * 4.0, 1e-12, "Q Q^T with gain 2");
-  nn_test::require_close(gram(square.t()), identity(4) * 4.0, 1e-12, "Q^T Q with gain 2");
+  require_close(gram(square), identity(4) * 4.0, 1e-12, "Q Q^T with gain 2");
+  require_close(gram(square.t()), identity(4) * 4.0, 1e-12, "Q^T Q with gain 2");
 
   // More than 2 dims: flattened to [size(0), rest], so the rows are orthonormal.
   Tensor conv = Tensor::empty({2, 3, 2}, gg::DType::Float64);
   init::orthogonal_(conv);
-  nn_test::require_close(gram(conv.reshape({2, 6})), identity(2), 1e-12, "flattened");
+  require_close(gram(conv.reshape({2, 6})), identity(2), 1e-12, "flattened");
 }
 
 TEST_CASE("init: Linear weight and bias within +-1/sqrt(in)", "[nn][init]") {
@@ -139,11 +141,11 @@ TEST_CASE("init: RNN, GRU, LSTM and cell weights within +-1/sqrt(H)", "[nn][init
 TEST_CASE("init: Embedding is N(0, 1) with the padding row zero", "[nn][init]") {
   gg::manual_seed(6);
   nn::Embedding m(1000, 64, {.padding_idx = 3});
-  CHECK(nn_test::all_zero(m.weight.select(0, 3)));
+  CHECK(all_zero(m.weight.select(0, 3)));
   const Stats s = stats(m.weight.narrow(0, 4, 996));
   CHECK(s.mean == Approx(0.0).margin(0.01));
   CHECK(s.std == Approx(1.0).epsilon(0.01));
-  CHECK_FALSE(nn_test::all_zero(m.weight.select(0, 2)));
+  CHECK_FALSE(all_zero(m.weight.select(0, 2)));
 }
 
 TEST_CASE("init: LayerNorm starts at weight 1, bias 0", "[nn][init]") {
@@ -151,7 +153,7 @@ TEST_CASE("init: LayerNorm starts at weight 1, bias 0", "[nn][init]") {
   CHECK(m.weight.shape() == gg::Shape{2, 3});
   CHECK(stats(m.weight).min == 1.0);
   CHECK(stats(m.weight).max == 1.0);
-  CHECK(nn_test::all_zero(m.bias));
+  CHECK(all_zero(m.bias));
   // At init it only normalizes: every row has mean 0 and variance ~1.
   const Tensor y = m.forward(gg::randn({4, 2, 3}) * 3.0 + 1.0);
   const Stats s = stats(y.select(0, 0));
@@ -173,7 +175,7 @@ TEST_CASE("init: the same seed gives the same initialization", "[nn][init]") {
   REQUIRE(sa.size() == sb.size());
   for (size_t i = 0; i < sa.size(); ++i) {
     INFO(sa[i].first);
-    CHECK(nn_test::max_abs_diff(sa[i].second, sb[i].second) == 0.0);
-    CHECK(nn_test::max_abs_diff(sa[i].second, sc[i].second) > 0.0);
+    CHECK(max_abs_diff(sa[i].second, sb[i].second) == 0.0);
+    CHECK(max_abs_diff(sa[i].second, sc[i].second) > 0.0);
   }
 }

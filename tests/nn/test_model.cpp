@@ -3,7 +3,9 @@
 // losses are pinned, so any change in initialization, forward or backward shows up at once.
 #include <cmath>
 
-#include "nn_testing.h"
+#include "testing.h"
+
+using namespace gg::testing;
 
 using gg::Tensor;
 namespace nn = gg::nn;

@@ -4,11 +4,12 @@
 #include <sstream>
 #include <string>
 
-#include "nn_testing.h"
+#include "testing.h"
+
+using namespace gg::testing;
 
 using Catch::Matchers::Contains;
 using gg::Tensor;
-using nn_test::error_message;
 namespace nn = gg::nn;
 
 namespace {
@@ -94,7 +95,7 @@ TEST_CASE("Module: train() and eval() propagate, Dropout is the identity in eval
   CHECK_FALSE(dropout->is_training());
   const Tensor x = gg::randn({8, 16});
   const Tensor y = dropout->forward(x);
-  CHECK(nn_test::max_abs_diff(y, x) == 0.0);
+  CHECK(max_abs_diff(y, x) == 0.0);
 
   m->train();
   CHECK(dropout->is_training());
@@ -110,7 +111,7 @@ TEST_CASE("Module: train() and eval() propagate, Dropout is the identity in eval
 
 TEST_CASE("Module: zero_grad drops every parameter's gradient, recursively", "[nn][module]") {
   Encoder e;
-  const Tensor ids = nn_test::ids({1, 2, 0, 3}, {2, 2});
+  const Tensor ids = indices({1, 2, 0, 3}, {2, 2});
   Tensor out = e.head->forward(e.rnn->forward(e.embed->forward(ids)).output) * e.scale;
   gg::sum(out).backward();
   for (const auto& [n, p] : e.named_parameters()) {
@@ -150,7 +151,7 @@ TEST_CASE("Module: to(Float64) and back converts parameters and buffers, which s
   for (size_t i = 0; i < after.size(); ++i) {
     INFO(after[i].first);
     CHECK(after[i].second.dtype() == gg::DType::Float32);
-    CHECK(nn_test::max_abs_diff(after[i].second, before[i].second) == 0.0);  // float -> double -> float is exact
+    CHECK(max_abs_diff(after[i].second, before[i].second) == 0.0);  // float -> double -> float is exact
   }
   for (const auto& p : e.parameters()) CHECK((p.is_leaf() && p.requires_grad()));
 
@@ -173,7 +174,7 @@ TEST_CASE("Module: state_dict and load_state_dict round trip", "[nn][module]") {
   REQUIRE(names(sa) == names(sb));
   for (size_t i = 0; i < sa.size(); ++i) {
     INFO(sa[i].first);
-    CHECK(nn_test::max_abs_diff(sa[i].second, sb[i].second) == 0.0);
+    CHECK(max_abs_diff(sa[i].second, sb[i].second) == 0.0);
     CHECK_FALSE(sa[i].second.shares_storage_with(sb[i].second));
   }
   CHECK(b.embed->weight.shares_storage_with(b_embed));
@@ -185,8 +186,8 @@ TEST_CASE("Module: state_dict and load_state_dict round trip", "[nn][module]") {
   Encoder c;
   const Tensor c_scale = c.scale.clone();
   c.load_state_dict({{"embed.weight", a.embed->weight}, {"decoder.weight", gg::zeros({2})}}, /*strict=*/false);
-  CHECK(nn_test::max_abs_diff(c.embed->weight, a.embed->weight) == 0.0);
-  CHECK(nn_test::max_abs_diff(c.scale, c_scale) == 0.0);
+  CHECK(max_abs_diff(c.embed->weight, a.embed->weight) == 0.0);
+  CHECK(max_abs_diff(c.scale, c_scale) == 0.0);
 }
 
 TEST_CASE("Module: load_state_dict names every bad key and changes nothing", "[nn][module]") {
@@ -198,7 +199,7 @@ TEST_CASE("Module: load_state_dict names every bad key and changes nothing", "[n
     const nn::StateDict now = e.state_dict();
     for (size_t i = 0; i < now.size(); ++i) {
       INFO(now[i].first);
-      REQUIRE(nn_test::max_abs_diff(now[i].second, before[i].second) == 0.0);
+      REQUIRE(max_abs_diff(now[i].second, before[i].second) == 0.0);
     }
   };
   auto good = [&] {
@@ -346,11 +347,11 @@ TEST_CASE("Module: RNN dropout is active in training only", "[nn][module][rnn]")
   const Tensor x = gg::randn({4, 2, 3});
   m.eval();
   const Tensor a = m.forward(x).output, b = m.forward(x).output;
-  CHECK(nn_test::max_abs_diff(a, b) == 0.0);
+  CHECK(max_abs_diff(a, b) == 0.0);
   m.train();
   gg::manual_seed(6);
   const Tensor c = m.forward(x).output;
-  CHECK(nn_test::max_abs_diff(a, c) > 1e-3);
+  CHECK(max_abs_diff(a, c) > 1e-3);
 }
 
 TEST_CASE("Module: a module without a one-tensor forward says so", "[nn][module]") {

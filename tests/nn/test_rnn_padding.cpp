@@ -3,7 +3,9 @@
 // same input gradient. RNN, GRU and LSTM; 2 layers, bidirectional, time-major and batch_first.
 #include <string>
 
-#include "nn_testing.h"
+#include "testing.h"
+
+using namespace gg::testing;
 
 using gg::Tensor;
 namespace nn = gg::nn;
@@ -47,24 +49,24 @@ void check_padding(const std::string& name, bool batch_first) {
     Tensor xb = sequence(x, batch_first, b, len).detach().clone().requires_grad_();
     nn::RNNOutput alone = m.forward(xb);  // batch of one, no lengths, no padding
 
-    nn_test::require_close(sequence(batched.output, batch_first, b, len), alone.output, 1e-12, "real-step output");
+    require_close(sequence(batched.output, batch_first, b, len), alone.output, 1e-12, "real-step output");
     if (len < kT) {
       const Tensor padded = batch_first ? batched.output.narrow(0, b, 1).narrow(1, len, kT - len)
                                         : batched.output.narrow(1, b, 1).narrow(0, len, kT - len);
-      CHECK(nn_test::all_zero(padded));
+      CHECK(all_zero(padded));
     }
-    nn_test::require_close(batched.state.h.narrow(1, b, 1), alone.state.h, 1e-12, "final h");
-    if (lstm) nn_test::require_close(batched.state.c.narrow(1, b, 1), alone.state.c, 1e-12, "final c");
+    require_close(batched.state.h.narrow(1, b, 1), alone.state.h, 1e-12, "final h");
+    if (lstm) require_close(batched.state.c.narrow(1, b, 1), alone.state.c, 1e-12, "final c");
 
     Tensor loss_b = gg::sum(alone.output * sequence(r_out, batch_first, b, len)) +
                     gg::sum(alone.state.h * r_h.narrow(1, b, 1));
     if (lstm) loss_b = loss_b + gg::sum(alone.state.c * r_c.narrow(1, b, 1));
     loss_b.backward();
-    nn_test::require_close(sequence(x.grad(), batch_first, b, len), xb.grad(), 1e-12, "input gradient");
+    require_close(sequence(x.grad(), batch_first, b, len), xb.grad(), 1e-12, "input gradient");
     if (len < kT) {
       const Tensor padded_grad = batch_first ? x.grad().narrow(0, b, 1).narrow(1, len, kT - len)
                                              : x.grad().narrow(1, b, 1).narrow(0, len, kT - len);
-      CHECK(nn_test::all_zero(padded_grad));  // padded input steps reach nothing
+      CHECK(all_zero(padded_grad));  // padded input steps reach nothing
     }
   }
 }
@@ -95,9 +97,9 @@ TEST_CASE("RNN: lengths all equal to T give the same result as no lengths", "[nn
   const Tensor x = gg::randn({kT, 3, kI}, {.dtype = F64});
   nn::RNNOutput with = m.forward(x, gg::from_vector(std::vector<int64_t>{kT, kT, kT}));
   nn::RNNOutput without = m.forward(x);
-  nn_test::require_close(with.output, without.output, 1e-15, "output");
-  nn_test::require_close(with.state.h, without.state.h, 1e-15, "h");
-  nn_test::require_close(with.state.c, without.state.c, 1e-15, "c");
+  require_close(with.output, without.output, 1e-15, "output");
+  require_close(with.state.h, without.state.h, 1e-15, "h");
+  require_close(with.state.c, without.state.c, 1e-15, "c");
 }
 
 TEST_CASE("RNN: the sequence layer equals its cell stepped by hand", "[nn][rnn]") {
@@ -115,9 +117,9 @@ TEST_CASE("RNN: the sequence layer equals its cell stepped by hand", "[nn][rnn]"
   nn::RNNState s{h0.select(0, 0), {}};
   for (int64_t t = 0; t < kT; ++t) {
     s = cell.forward(x.select(0, t), s);
-    nn_test::require_close(out.output.select(0, t), s.h, 1e-14, "step " + std::to_string(t));
+    require_close(out.output.select(0, t), s.h, 1e-14, "step " + std::to_string(t));
   }
-  nn_test::require_close(out.state.h.select(0, 0), s.h, 1e-14, "final h");
+  require_close(out.state.h.select(0, 0), s.h, 1e-14, "final h");
 }
 
 TEST_CASE("LSTM: the fused layers, which run a batch sorted by length, equal the composed ones with an initial "
@@ -144,6 +146,6 @@ TEST_CASE("LSTM: the fused layers, which run a batch sorted by length, equal the
     }
     const char* names[] = {"output", "final h", "final c", "x grad", "h0 grad", "c0 grad", "weight_hh[0] grad"};
     for (size_t i = 0; i < results[0].size(); ++i)
-      nn_test::require_close(results[0][i], results[1][i], 1e-12, names[i]);
+      require_close(results[0][i], results[1][i], 1e-12, names[i]);
   }
 }

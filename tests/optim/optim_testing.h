@@ -1,16 +1,13 @@
 #pragma once
-// Shared by the optim tests: float64 parameters with gradients set by hand, and error capture.
+// Shared by the optim tests: float64 parameters with gradients set by hand.
 #include <catch2/catch.hpp>
 
 #include <string>
 #include <vector>
 
-#include "error_message.h"
-#include "glassgrad.h"
+#include "testing.h"
 
-namespace optim_test {
-
-using gg::Tensor;
+namespace gg::testing {
 
 // A float64 leaf that requires grad.
 inline Tensor param(const std::vector<double>& values) {
@@ -42,6 +39,4 @@ inline void require_values(const Tensor& actual, const std::vector<double>& expe
   }
 }
 
-using gg::testing::error_message;  // tests/error_message.h
-
-}  // namespace optim_test
+}  // namespace gg::testing

@@ -5,11 +5,10 @@
 
 #include "optim_testing.h"
 
+using namespace gg::testing;
+
 using Catch::Matchers::Contains;
 using gg::Tensor;
-using optim_test::param;
-using optim_test::set_grad;
-using optim_test::values;
 namespace optim = gg::optim;
 
 namespace {
@@ -81,7 +80,7 @@ TEST_CASE("clip_grad_norm_: a NaN or inf gradient is an error by default, or ret
     Params p;
     set_grad(p.a, {3.0, nan});
     const std::string msg =
-        optim_test::error_message([&] { optim::clip_grad_norm_(p.all(), 1.0, {.norm_type = norm_type}); });
+        error_message([&] { optim::clip_grad_norm_(p.all(), 1.0, {.norm_type = norm_type}); });
     CHECK_THAT(msg, Contains("nan"));
     CHECK_THAT(msg, Contains("hint"));
     CHECK(values(p.b.grad()) == Vec{-12.0});
@@ -94,14 +93,14 @@ TEST_CASE("clip_grad_norm_: a NaN or inf gradient is an error by default, or ret
 
     Params last;
     set_grad(last.b, {nan});
-    CHECK_THAT(optim_test::error_message([&] { optim::clip_grad_norm_(last.all(), 1.0, {.norm_type = norm_type}); }),
+    CHECK_THAT(error_message([&] { optim::clip_grad_norm_(last.all(), 1.0, {.norm_type = norm_type}); }),
                Contains("nan"));
     CHECK(std::isnan(optim::clip_grad_norm_(last.all(), 1.0, {.norm_type = norm_type, .error_if_nonfinite = false})));
     CHECK(values(last.a.grad()) == Vec{3.0, 4.0});
 
     Params q;
     set_grad(q.b, {inf});
-    CHECK_THAT(optim_test::error_message([&] { optim::clip_grad_norm_(q.all(), 1.0, {.norm_type = norm_type}); }),
+    CHECK_THAT(error_message([&] { optim::clip_grad_norm_(q.all(), 1.0, {.norm_type = norm_type}); }),
                Contains("inf"));
     CHECK(std::isinf(optim::clip_grad_norm_(q.all(), 1.0, {.norm_type = norm_type, .error_if_nonfinite = false})));
     CHECK(values(q.a.grad()) == Vec{3.0, 4.0});
@@ -145,7 +144,7 @@ TEST_CASE("clip_grad_norm_: the one-pass 2-norm of large float32 and float64 gra
     double squares = 0;
     for (Tensor& p : ps) {
       p.requires_grad_();
-      optim_test::set_grad(p, gg::randn(p.shape(), {.dtype = dtype}));
+      set_grad(p, gg::randn(p.shape(), {.dtype = dtype}));
       for (double g : p.grad().to_vector<double>()) squares += g * g;
     }
     const double norm = optim::clip_grad_norm_(ps, 1.0);

@@ -6,10 +6,9 @@
 
 #include "optim_testing.h"
 
+using namespace gg::testing;
+
 using gg::Tensor;
-using optim_test::param;
-using optim_test::require_values;
-using optim_test::set_grad;
 namespace optim = gg::optim;
 
 namespace {
@@ -155,7 +154,7 @@ TEST_CASE("Adam: the fused pass and the op-by-op update agree on float32 and flo
         for (Tensor& p : ps) p.requires_grad_();
         optim::Adam opt(ps, {.lr = 0.01, .weight_decay = 0.1, .fused = fused}, decoupled);
         for (int step = 0; step < 5; ++step) {
-          for (Tensor& p : ps) optim_test::set_grad(p, gg::randn(p.shape(), {.dtype = dtype}));
+          for (Tensor& p : ps) set_grad(p, gg::randn(p.shape(), {.dtype = dtype}));
           opt.step();
         }
         finals.push_back(gg::cat({ps[0].detach().flatten(), ps[1].detach()}, 0));
@@ -225,16 +224,16 @@ TEST_CASE("optimizers: parameters with no gradient are skipped, and get no state
       set_grad(used, kG1);
       opt.step();
     }
-    CHECK(optim_test::values(unused) == Vec{3.0, 4.0});  // not even weight decay touches it
-    CHECK(optim_test::values(used) != kP0);
+    CHECK(values(unused) == Vec{3.0, 4.0});  // not even weight decay touches it
+    CHECK(values(used) != kP0);
     for (const auto& [key, _] : opt.state_dict()) CHECK(key.rfind("state.0.1.", 0) == std::string::npos);
 
     // zero_grad drops every gradient, so the next step changes nothing.
     opt.zero_grad();
     CHECK_FALSE(used.grad().defined());
-    const Vec before = optim_test::values(used);
+    const Vec before = values(used);
     opt.step();
-    CHECK(optim_test::values(used) == before);
+    CHECK(values(used) == before);
   };
   using P = std::vector<Tensor>;
   check("SGD", [](P p) { return optim::SGD(p, {.lr = 0.1, .momentum = 0.9, .weight_decay = 0.1}); });
@@ -273,7 +272,7 @@ TEST_CASE("optimizers: a parameter that first gets a gradient late starts its ow
 TEST_CASE("optimizers: a parameter must be a leaf that requires grad", "[optim]") {
   Tensor p = param(kP0);
   Tensor not_leaf = p * 2.0;
-  CHECK_THAT(optim_test::error_message([&] { optim::SGD({not_leaf}); }),
+  CHECK_THAT(error_message([&] { optim::SGD({not_leaf}); }),
              Catch::Matchers::Contains("parameter 0 of group 0 must be a leaf tensor that requires grad"));
   CHECK_THROWS_AS(optim::SGD({gg::zeros({2})}), gg::Error);
   CHECK_THROWS_AS(optim::SGD(std::vector<optim::ParamGroup>{{{p}, -1.0}}), gg::Error);

@@ -5,6 +5,8 @@
 
 #include "optim_testing.h"
 
+using namespace gg::testing;
+
 using gg::Tensor;
 namespace optim = gg::optim;
 
@@ -12,7 +14,7 @@ namespace {
 
 // An SGD optimizer over one parameter with the given base lr.
 struct Fixture {
-  Tensor p = optim_test::param({1.0});
+  Tensor p = param({1.0});
   optim::SGD opt;
   explicit Fixture(double lr) : opt({p}, {.lr = lr}) {}
 };
@@ -114,11 +116,11 @@ TEST_CASE("ReduceLROnPlateau: patience, factor, threshold and min_lr", "[optim][
 TEST_CASE("schedules drive the optimizer: the lr set by step() is the one the next update uses", "[optim][schedule]") {
   Fixture f(1.0);
   optim::StepLR s(f.opt, 1, 0.1);
-  optim_test::set_grad(f.p, {1.0});
+  set_grad(f.p, {1.0});
   f.opt.step();  // lr 1
   s.step();
   f.opt.step();  // lr 0.1
-  CHECK(optim_test::values(f.p)[0] == Approx(1.0 - 1.0 - 0.1).epsilon(1e-15));
+  CHECK(values(f.p)[0] == Approx(1.0 - 1.0 - 0.1).epsilon(1e-15));
 }
 
 TEST_CASE("schedules: each parameter group follows the schedule from its own base lr", "[optim][schedule]") {

@@ -6,6 +6,8 @@
 
 #include "optim_testing.h"
 
+using namespace gg::testing;
+
 using Catch::Matchers::Contains;
 using gg::Tensor;
 namespace nn = gg::nn;
@@ -108,9 +110,9 @@ TEST_CASE("optimizers: state_dict and load_state_dict resume training exactly", 
 }
 
 TEST_CASE("optimizers: state_dict names its entries and holds copies", "[optim]") {
-  Tensor p = optim_test::param({1.0, 2.0});
+  Tensor p = param({1.0, 2.0});
   optim::Adam opt({p}, {.lr = 0.1});
-  optim_test::set_grad(p, {0.5, 0.5});
+  set_grad(p, {0.5, 0.5});
   opt.step();
   const nn::StateDict state = opt.state_dict();
   std::vector<std::string> keys;
@@ -129,9 +131,9 @@ TEST_CASE("optimizers: state_dict names its entries and holds copies", "[optim]"
 }
 
 TEST_CASE("optimizers: load_state_dict rejects a wrongly shaped buffer and changes nothing", "[optim]") {
-  Tensor p = optim_test::param({1.0, 2.0});
+  Tensor p = param({1.0, 2.0});
   optim::Adam opt({p}, {.lr = 0.1});
-  optim_test::set_grad(p, {0.5, -0.5});
+  set_grad(p, {0.5, -0.5});
   opt.step();
   const nn::StateDict before = opt.state_dict();
 
@@ -139,7 +141,7 @@ TEST_CASE("optimizers: load_state_dict rejects a wrongly shaped buffer and chang
   for (auto& [k, t] : bad)
     if (k == "state.0.0.exp_avg") t = gg::zeros({3}, {.dtype = gg::DType::Float64});
   bad[0].second = gg::scalar_tensor(0.5, {.dtype = gg::DType::Float64});  // would change the lr
-  const std::string msg = optim_test::error_message([&] { opt.load_state_dict(bad); });
+  const std::string msg = error_message([&] { opt.load_state_dict(bad); });
   CHECK_THAT(msg, Contains("'state.0.0.exp_avg'"));
   CHECK_THAT(msg, Contains("[3]"));
   CHECK_THAT(msg, Contains("[2]"));
@@ -148,21 +150,21 @@ TEST_CASE("optimizers: load_state_dict rejects a wrongly shaped buffer and chang
 
   nn::StateDict extra = opt.state_dict();
   extra.emplace_back("state.0.5.exp_avg", gg::zeros({2}));
-  CHECK_THAT(optim_test::error_message([&] { opt.load_state_dict(extra); }), Contains("'state.0.5.exp_avg'"));
+  CHECK_THAT(error_message([&] { opt.load_state_dict(extra); }), Contains("'state.0.5.exp_avg'"));
   nn::StateDict unknown = opt.state_dict();
   unknown.emplace_back("momentum", gg::zeros({2}));
-  CHECK_THAT(optim_test::error_message([&] { opt.load_state_dict(unknown); }), Contains("unexpected key 'momentum'"));
+  CHECK_THAT(error_message([&] { opt.load_state_dict(unknown); }), Contains("unexpected key 'momentum'"));
   nn::StateDict bad_count = opt.state_dict();
   for (auto& [k, t] : bad_count)
     if (k == "state.0.0.step") t = gg::zeros({2});
-  CHECK_THAT(optim_test::error_message([&] { opt.load_state_dict(bad_count); }),
+  CHECK_THAT(error_message([&] { opt.load_state_dict(bad_count); }),
              Contains("'state.0.0.step' must hold one count"));
   nn::StateDict no_step = opt.state_dict();
   no_step.erase(no_step.begin() + 1);
-  CHECK_THAT(optim_test::error_message([&] { opt.load_state_dict(no_step); }), Contains("no 'step' entry"));
+  CHECK_THAT(error_message([&] { opt.load_state_dict(no_step); }), Contains("no 'step' entry"));
   nn::StateDict no_lr = opt.state_dict();
   no_lr.erase(no_lr.begin());
-  CHECK_THAT(optim_test::error_message([&] { opt.load_state_dict(no_lr); }), Contains("no 'group.0.lr' entry"));
+  CHECK_THAT(error_message([&] { opt.load_state_dict(no_lr); }), Contains("no 'group.0.lr' entry"));
   require_equal_states(opt.state_dict(), before);
 }
 

@@ -4,11 +4,11 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
-#include <cmath>
 #include <fstream>
 #include <string>
 
 #include "glassgrad.h"
+#include "testing.h"
 
 namespace parity {
 
@@ -43,25 +43,8 @@ class Fixture {
   nlohmann::json json_;
 };
 
-// Passes when max |actual - expected| <= rtol * max |expected|: the error relative to the
-// tensor's scale, so elements near zero are held to the same absolute standard as the rest.
-inline void require_close(const gg::Tensor& actual, const gg::Tensor& expected, double rtol, const std::string& what) {
-  INFO(what << ": shapes " << actual.shape() << " vs " << expected.shape());
-  REQUIRE(actual.shape() == expected.shape());
-  std::vector<double> a = actual.to_vector<double>(), e = expected.to_vector<double>();
-  double scale = 0, worst = 0;
-  size_t at = 0;
-  for (size_t i = 0; i < e.size(); ++i) {
-    scale = std::max(scale, std::fabs(e[i]));
-    if (std::fabs(a[i] - e[i]) > worst || std::isnan(a[i])) {
-      worst = std::isnan(a[i]) ? INFINITY : std::fabs(a[i] - e[i]);
-      at = i;
-    }
-  }
-  INFO(what << ": worst element " << at << ": glassgrad " << (a.empty() ? 0 : a[at]) << " vs PyTorch "
-            << (e.empty() ? 0 : e[at]) << ", |diff| " << worst << " vs allowed " << rtol * scale);
-  REQUIRE(worst <= rtol * scale);
-}
+// Every comparison is gg::testing::require_close: the error relative to the tensor's scale.
+using gg::testing::require_close;
 
 // Tolerances: the fixtures are float64; float32 runs are held to 1e-5 of scale, float64 to 1e-10.
 inline double rtol_for(gg::DType dtype) { return dtype == gg::DType::Float32 ? 1e-5 : 1e-10; }

@@ -1,12 +1,14 @@
-// The fused additive score (autograd/fused_attention.h) against its composed twin, forward and
-// backward, and a float64 gradcheck of the op itself; then through the module with a mask.
-#include "nn_testing.h"
+// The fused attention ops (autograd/fused_attention.h, autograd/packed_attention.cpp): the
+// additive score, the masked softmax, the attention pair and attention on packed rows, each
+// against its composed twin, forward and backward; float64 gradchecks of each op; their errors.
+#include "testing.h"
+
+using namespace gg::testing;
 
 using gg::Tensor;
 namespace F = gg::nn::functional;
-using nn_test::In;
 
-TEST_CASE("fused additive score agrees with the composed ops", "[nn][attention]") {
+TEST_CASE("fused additive score agrees with the composed ops", "[autograd][attention]") {
   for (auto [dtype, rtol] : {std::pair{gg::DType::Float64, 1e-12}, std::pair{gg::DType::Float32, 2e-5}}) {
     INFO(gg::dtype_name(dtype));
     std::vector<std::vector<Tensor>> results;
@@ -21,34 +23,19 @@ TEST_CASE("fused additive score agrees with the composed ops", "[nn][attention]"
       results.push_back({scores, q.grad(), kp.grad(), U.grad(), v.grad()});
     }
     const char* names[] = {"scores", "query grad", "keys_proj grad", "U grad", "v grad"};
-    for (size_t i = 0; i < results[0].size(); ++i) nn_test::require_close(results[0][i], results[1][i], rtol, names[i]);
+    for (size_t i = 0; i < results[0].size(); ++i) require_close(results[0][i], results[1][i], rtol, names[i]);
   }
 }
 
-TEST_CASE("gradcheck: fused additive score op", "[gradcheck][nn][attention]") {
+TEST_CASE("gradcheck: fused additive score op", "[gradcheck][autograd][attention]") {
   gg::manual_seed(82);
   auto fn = [](const In& in) { return gg::additive_score_fused(in[0], in[1], in[2]); };
-  nn_test::expect_gradcheck("additive_score_fused", fn,
-                            {nn_test::leaf({2, 3, 4}, -1.5, 1.5), nn_test::leaf({2, 5, 4}, -1.5, 1.5), nn_test::leaf({4})});
+  expect_gradcheck("additive_score_fused", "AdditiveScoreBackward", fn,
+                            {leaf({2, 3, 4}, -1.5, 1.5), leaf({2, 5, 4}, -1.5, 1.5), leaf({4})});
 }
 
-TEST_CASE("additive attention module: fused and composed give the same weights and gradients under a padding mask",
-          "[nn][attention]") {
-  std::vector<std::vector<Tensor>> results;
-  for (bool fused : {true, false}) {
-    gg::manual_seed(83);
-    gg::nn::AdditiveAttention att(5, 6, 7, {.dtype = gg::DType::Float64, .fused = fused});
-    Tensor q = nn_test::leaf({3, 5}), keys = nn_test::leaf({3, 4, 6});
-    const Tensor mask = F::padding_mask(gg::from_vector<int64_t>({4, 1, 2}), 4);  // [B, 1, S]
-    gg::nn::AttentionOutput out = att.forward(q, keys, keys, mask);
-    gg::sum(out.context * gg::randn(out.context.shape(), {.dtype = gg::DType::Float64})).backward();
-    results.push_back({out.weights, out.context, q.grad(), keys.grad(), att.v.grad(), att.U->weight.grad(), att.W->weight.grad()});
-  }
-  for (size_t i = 0; i < results[0].size(); ++i) nn_test::require_close(results[0][i], results[1][i], 1e-12, "output " + std::to_string(i));
-}
-
-TEST_CASE("fused additive score names the op and the shapes on bad input", "[nn][attention]") {
-  CHECK_THAT(nn_test::error_message([] { gg::additive_score_fused(gg::zeros({2, 3, 4}), gg::zeros({2, 5, 3}), gg::zeros({4})); }),
+TEST_CASE("fused additive score names the op and the shapes on bad input", "[autograd][attention]") {
+  CHECK_THAT(error_message([] { gg::additive_score_fused(gg::zeros({2, 3, 4}), gg::zeros({2, 5, 3}), gg::zeros({4})); }),
              Catch::Matchers::Contains("additive_score_fused") && Catch::Matchers::Contains("[2, 5, 3]"));
 }
 
@@ -70,7 +57,7 @@ std::vector<std::pair<gg::Shape, Tensor>> softmax_masks() {
 }
 }  // namespace
 
-TEST_CASE("fused masked softmax agrees with the composed ops, forward and backward", "[nn][attention]") {
+TEST_CASE("fused masked softmax agrees with the composed ops, forward and backward", "[autograd][attention]") {
   for (auto [dtype, rtol] : {std::pair{gg::DType::Float64, 1e-12}, std::pair{gg::DType::Float32, 2e-6}}) {
     for (const auto& [shape, mask] : softmax_masks()) {
       INFO(gg::dtype_name(dtype) << " scores " << shape << " mask " << mask.shape());
@@ -83,8 +70,8 @@ TEST_CASE("fused masked softmax agrees with the composed ops, forward and backwa
         gg::sum(w * gg::randn(shape, {.dtype = dtype})).backward();
         results.push_back({w, x.grad()});
       }
-      nn_test::require_close(results[0][0], results[1][0], rtol, "weights");
-      nn_test::require_close(results[0][1], results[1][1], rtol, "scores grad");
+      require_close(results[0][0], results[1][0], rtol, "weights");
+      require_close(results[0][1], results[1][1], rtol, "scores grad");
       const auto w = results[0][0].to(gg::DType::Float64).to_vector<double>();
       const auto m = mask.expand(shape).contiguous().to_vector<bool>();
       for (size_t i = 0; i < w.size(); ++i)
@@ -93,19 +80,19 @@ TEST_CASE("fused masked softmax agrees with the composed ops, forward and backwa
   }
 }
 
-TEST_CASE("gradcheck: fused masked softmax", "[gradcheck][nn][attention]") {
+TEST_CASE("gradcheck: fused masked softmax", "[gradcheck][autograd][attention]") {
   for (const auto& [shape, mask] : softmax_masks()) {
     INFO("mask " << mask.shape());
     gg::manual_seed(85);
     auto fn = [mask](const In& in) { return gg::masked_softmax(in[0], mask); };
-    nn_test::expect_gradcheck("masked_softmax", fn, {nn_test::leaf(shape, -2.0, 2.0)});
+    expect_gradcheck("masked_softmax", "SoftmaxBackward", fn, {leaf(shape, -2.0, 2.0)});
   }
 }
 
-TEST_CASE("fused masked softmax names the op and the shapes on bad input", "[nn][attention]") {
-  CHECK_THAT(nn_test::error_message([] { gg::masked_softmax(gg::zeros({2, 3, 4}), gg::zeros({2, 1, 5}).to(gg::DType::Bool)); }),
+TEST_CASE("fused masked softmax names the op and the shapes on bad input", "[autograd][attention]") {
+  CHECK_THAT(error_message([] { gg::masked_softmax(gg::zeros({2, 3, 4}), gg::zeros({2, 1, 5}).to(gg::DType::Bool)); }),
              Catch::Matchers::Contains("masked_softmax") && Catch::Matchers::Contains("[2, 1, 5]"));
-  CHECK_THAT(nn_test::error_message([] { gg::masked_softmax(gg::zeros({2, 3, 4}), gg::zeros({2, 1, 4})); }),
+  CHECK_THAT(error_message([] { gg::masked_softmax(gg::zeros({2, 3, 4}), gg::zeros({2, 1, 4})); }),
              Catch::Matchers::Contains("masked_softmax") && Catch::Matchers::Contains("bool"));
 }
 
@@ -148,7 +135,7 @@ std::vector<Tensor> attention_inputs(const AttentionCase& c, gg::DType dtype) {
 }  // namespace
 
 TEST_CASE("fused attention agrees with the composed ops: output, weights and gradients, with and without dropout",
-          "[nn][attention]") {
+          "[autograd][attention]") {
   for (auto [dtype, rtol] : {std::pair{gg::DType::Float64, 1e-12}, std::pair{gg::DType::Float32, 2e-5}}) {
     for (const AttentionCase& c : kAttentionCases) {
       gg::manual_seed(86);
@@ -177,7 +164,7 @@ TEST_CASE("fused attention agrees with the composed ops: output, weights and gra
         }
         const char* names[] = {"output", "weights", "q grad", "k grad", "v grad"};
         for (size_t i = 0; i < results[0].size(); ++i)
-          nn_test::require_close(results[0][i], results[1][i], rtol, names[i]);
+          require_close(results[0][i], results[1][i], rtol, names[i]);
         if (mask.defined()) {  // masked keys get exactly zero weight, fully masked rows zero output
           const auto w = results[0][1].to(gg::DType::Float64).to_vector<double>();
           const auto m = mask.expand({c.B, c.h, c.Tq, c.S}).contiguous().to_vector<bool>();
@@ -189,24 +176,24 @@ TEST_CASE("fused attention agrees with the composed ops: output, weights and gra
   }
 }
 
-TEST_CASE("gradcheck: fused attention", "[gradcheck][nn][attention]") {
+TEST_CASE("gradcheck: fused attention", "[gradcheck][autograd][attention]") {
   const AttentionCase c{2, 2, 3, 5, 3, 2};
   gg::manual_seed(88);
   for (const Tensor& mask : attention_masks(c)) {
     INFO("mask " << (mask.defined() ? mask.shape() : gg::Shape{}));
     auto fn = [mask](const In& in) { return gg::attention_fused(in[0], in[1], in[2], mask, 0.8); };
-    nn_test::expect_gradcheck("attention_fused", fn,
-                              {nn_test::leaf({2, 2, 3, 3}), nn_test::leaf({2, 2, 5, 3}), nn_test::leaf({2, 2, 5, 2})});
+    expect_gradcheck("attention_fused", "AttentionBackward", fn,
+                              {leaf({2, 2, 3, 3}), leaf({2, 2, 5, 3}), leaf({2, 2, 5, 2})});
   }
 }
 
-TEST_CASE("gradcheck: fused attention with dropout", "[gradcheck][nn][attention]") {
+TEST_CASE("gradcheck: fused attention with dropout", "[gradcheck][autograd][attention]") {
   const AttentionCase c{2, 2, 3, 5, 3, 2};
   gg::manual_seed(96);
   const Tensor drop = F::dropout_scale({2, 2, 3, 5}, 0.4, gg::DType::Float64), mask = attention_masks(c)[3];
   auto fn = [&](const In& in) { return gg::attention_fused(in[0], in[1], in[2], mask, 0.8, nullptr, drop); };
-  nn_test::expect_gradcheck("attention_fused with dropout", fn,
-                            {nn_test::leaf({2, 2, 3, 3}), nn_test::leaf({2, 2, 5, 3}), nn_test::leaf({2, 2, 5, 2})});
+  expect_gradcheck("attention_fused with dropout", "AttentionBackward", fn,
+                            {leaf({2, 2, 3, 3}), leaf({2, 2, 5, 3}), leaf({2, 2, 5, 2})});
 }
 
 // ---- the same attention on packed rows (gg::attention_packed) against attention_fused on the
@@ -249,7 +236,7 @@ Tensor packed_reference(const Tensor& q_src, int64_t q_col, const Tensor& kv_src
 }
 }  // namespace
 
-TEST_CASE("attention on packed rows equals the padded fused attention: output and gradients", "[nn][attention]") {
+TEST_CASE("attention on packed rows equals the padded fused attention: output and gradients", "[autograd][attention]") {
   const gg::nn::Packing q_rows = gg::nn::Packing::from_padding(kQueryPadding);
   const gg::nn::Packing k_rows = gg::nn::Packing::from_padding(kKeyPadding);
   const int64_t H = 2, d = 3, E = H * d, B = 4, Tq = 5, S = 6;
@@ -287,13 +274,13 @@ TEST_CASE("attention on packed rows equals the padded fused attention: output an
         }
         const char* names[] = {"output", "q source grad", "kv source grad"};
         for (size_t i = 0; i < results[0].size(); ++i)
-          nn_test::require_close(results[0][i], results[1][i], rtol, names[i]);
+          require_close(results[0][i], results[1][i], rtol, names[i]);
       }
     }
   }
 }
 
-TEST_CASE("gradcheck: attention on packed rows", "[gradcheck][nn][attention]") {
+TEST_CASE("gradcheck: attention on packed rows", "[gradcheck][autograd][attention]") {
   gg::manual_seed(93);
   const gg::nn::Packing rows = gg::nn::Packing::from_padding(padding_rows({{0, 0, 0, 1}, {1, 0, 0, 0}, {0, 1, 1, 1}}));
   const gg::nn::Packing keys = gg::nn::Packing::from_padding(padding_rows({{0, 0, 1}, {0, 1, 0}, {1, 1, 1}}));
@@ -301,25 +288,25 @@ TEST_CASE("gradcheck: attention on packed rows", "[gradcheck][nn][attention]") {
   auto self = [&](const In& in) {
     return gg::attention_packed(in[0], 0, in[0], 4, 8, 2, 2, packed_rows(rows), packed_rows(rows), causal, 0.7);
   };
-  nn_test::expect_gradcheck("attention_packed, one source", self, {nn_test::leaf({rows.tokens(), 12})});
+  expect_gradcheck("attention_packed, one source", "PackedAttentionBackward", self, {leaf({rows.tokens(), 12})});
   auto cross = [&](const In& in) {
     return gg::attention_packed(in[0], 1, in[1], 4, 0, 2, 2, packed_rows(rows), packed_rows(keys), per_head, 0.7);
   };
-  nn_test::expect_gradcheck("attention_packed, two sources", cross,
-                            {nn_test::leaf({rows.tokens(), 5}), nn_test::leaf({keys.tokens(), 8})});
+  expect_gradcheck("attention_packed, two sources", "PackedAttentionBackward", cross,
+                            {leaf({rows.tokens(), 5}), leaf({keys.tokens(), 8})});
   const Tensor drop = F::dropout_scale({3, 2, 4, 3}, 0.4, gg::DType::Float64);
   auto dropped = [&](const In& in) {
     return gg::attention_packed(in[0], 1, in[1], 4, 0, 2, 2, packed_rows(rows), packed_rows(keys), {}, 0.7, drop);
   };
-  nn_test::expect_gradcheck("attention_packed, dropout", dropped,
-                            {nn_test::leaf({rows.tokens(), 5}), nn_test::leaf({keys.tokens(), 8})});
+  expect_gradcheck("attention_packed, dropout", "PackedAttentionBackward", dropped,
+                            {leaf({rows.tokens(), 5}), leaf({keys.tokens(), 8})});
 }
 
-TEST_CASE("attention on packed rows names the problem on bad input", "[nn][attention]") {
+TEST_CASE("attention on packed rows names the problem on bad input", "[autograd][attention]") {
   const gg::nn::Packing rows = gg::nn::Packing::from_padding(padding_rows({{0, 0, 1}, {0, 1, 1}}));  // 3 tokens
   const Tensor qkv = gg::zeros({3, 12});
   const gg::PackedRows r = packed_rows(rows);
-  auto message = [&](auto f) { return nn_test::error_message(f); };
+  auto message = [&](auto f) { return error_message(f); };
   CHECK_THAT(message([&] { gg::attention_packed(qkv, 0, qkv, 2, 8, 2, 2, r, r, {}, 1.0); }),
              Catch::Matchers::Contains("attention_packed") && Catch::Matchers::Contains("overlap"));
   CHECK_THAT(message([&] { gg::attention_packed(qkv, 0, qkv, 4, 10, 2, 2, r, r, {}, 1.0); }),
@@ -337,41 +324,13 @@ TEST_CASE("attention on packed rows names the problem on bad input", "[nn][atten
              Catch::Matchers::Contains("attn_mask") && Catch::Matchers::Contains("[3, 4]"));
 }
 
-TEST_CASE("multi-head attention: the fused and composed attention give the same outputs and gradients",
-          "[nn][attention]") {
-  for (auto [packed, dropout] : {std::pair{false, 0.0}, std::pair{true, 0.0}, std::pair{false, 0.3}, std::pair{true, 0.3}}) {
-    INFO((packed ? "forward_packed" : "forward") << ", dropout " << dropout);
-    std::vector<std::vector<Tensor>> results;
-    for (bool fused : {true, false}) {
-      gg::manual_seed(89);
-      gg::nn::MultiHeadAttention mha(
-          12, 3, {.dropout = dropout, .batch_first = true, .dtype = gg::DType::Float64, .fused = fused});
-      Tensor x = nn_test::leaf({3, 5, 12});
-      const Tensor lengths = gg::from_vector<int64_t>({5, 2, 4});
-      const Tensor padding = F::padding_mask(lengths, 5).squeeze(1);  // [B, S]
-      const Tensor causal = F::causal_mask(5, 5);
-      Tensor out;
-      if (packed) {
-        const gg::nn::Packing rows = gg::nn::Packing::from_padding(padding);
-        out = mha.forward_packed(rows.pack(x), rows.pack(x), rows.pack(x), rows, rows, causal);
-      } else {
-        out = mha.forward(x, x, x, padding, causal, /*need_weights=*/false).output;
-      }
-      gg::sum(out * gg::randn(out.shape(), {.dtype = gg::DType::Float64})).backward();
-      results.push_back({out, x.grad(), mha.in_proj_weight.grad(), mha.out_proj->weight.grad()});
-    }
-    for (size_t i = 0; i < results[0].size(); ++i)
-      nn_test::require_close(results[0][i], results[1][i], 1e-12, "output " + std::to_string(i));
-  }
-}
-
-TEST_CASE("fused attention names the op and the shapes on bad input", "[nn][attention]") {
+TEST_CASE("fused attention names the op and the shapes on bad input", "[autograd][attention]") {
   const Tensor q = gg::zeros({2, 3, 4, 5}), kv = gg::zeros({2, 3, 6, 5});
-  CHECK_THAT(nn_test::error_message([&] { gg::attention_fused(q, gg::zeros({2, 3, 6, 4}), kv, {}, 1.0); }),
+  CHECK_THAT(error_message([&] { gg::attention_fused(q, gg::zeros({2, 3, 6, 4}), kv, {}, 1.0); }),
              Catch::Matchers::Contains("attention_fused") && Catch::Matchers::Contains("[2, 3, 6, 4]"));
-  CHECK_THAT(nn_test::error_message([&] { gg::attention_fused(q, kv, kv, gg::zeros({2, 1, 1, 6}), 1.0); }),
+  CHECK_THAT(error_message([&] { gg::attention_fused(q, kv, kv, gg::zeros({2, 1, 1, 6}), 1.0); }),
              Catch::Matchers::Contains("attention_fused") && Catch::Matchers::Contains("bool"));
   const Tensor wrong = gg::zeros({2, 1, 1, 7}).to(gg::DType::Bool);
-  CHECK_THAT(nn_test::error_message([&] { gg::attention_fused(q, kv, kv, wrong, 1.0); }),
+  CHECK_THAT(error_message([&] { gg::attention_fused(q, kv, kv, wrong, 1.0); }),
              Catch::Matchers::Contains("[2, 1, 1, 7]"));
 }

@@ -1,13 +1,14 @@
 // The fused layer norm (autograd/fused_layer_norm.h) against its composed twin, forward and
 // backward, over one and two normalized dims, with and without weight and bias; gradchecks
 // of the op in float64.
-#include "nn_testing.h"
+#include "testing.h"
+
+using namespace gg::testing;
 
 using gg::Tensor;
 namespace F = gg::nn::functional;
-using nn_test::In;
 
-TEST_CASE("fused layer norm agrees with the composed ops", "[nn][layer_norm]") {
+TEST_CASE("fused layer norm agrees with the composed ops", "[autograd][layer_norm]") {
   for (auto [dtype, rtol] : {std::pair{gg::DType::Float64, 1e-12}, std::pair{gg::DType::Float32, 2e-5}})
     for (const gg::Shape& normalized : {gg::Shape{6}, gg::Shape{4, 6}})
       for (int64_t lead : {3, 25})  // 25 x 4 = 100 rows of 6: several blocks of the backward's row sums, one ragged
@@ -30,22 +31,22 @@ TEST_CASE("fused layer norm agrees with the composed ops", "[nn][layer_norm]") {
           }
         }
         const char* names[] = {"y", "x grad", "weight grad", "bias grad"};
-        for (size_t i = 0; i < results[0].size(); ++i) nn_test::require_close(results[0][i], results[1][i], rtol, names[i]);
+        for (size_t i = 0; i < results[0].size(); ++i) require_close(results[0][i], results[1][i], rtol, names[i]);
       }
 }
 
-TEST_CASE("gradcheck: fused layer norm op", "[gradcheck][nn][layer_norm]") {
+TEST_CASE("gradcheck: fused layer norm op", "[gradcheck][autograd][layer_norm]") {
   gg::manual_seed(92);
   auto affine = [](const In& in) { return gg::layer_norm_fused(in[0], 5, in[1], in[2], 1e-5); };
-  nn_test::expect_gradcheck("layer_norm_fused (affine)", affine,
-                            {nn_test::leaf({3, 2, 5}, -1, 2), nn_test::leaf({5}, 0.5, 1.5), nn_test::leaf({5})});
+  expect_gradcheck("layer_norm_fused (affine)", "LayerNormBackward", affine,
+                            {leaf({3, 2, 5}, -1, 2), leaf({5}, 0.5, 1.5), leaf({5})});
   auto plain = [](const In& in) { return gg::layer_norm_fused(in[0], 10, {}, {}, 1e-5); };
-  nn_test::expect_gradcheck("layer_norm_fused (no affine, two dims)", plain, {nn_test::leaf({3, 2, 5}, -1, 2)});
+  expect_gradcheck("layer_norm_fused (no affine, two dims)", "LayerNormBackward", plain, {leaf({3, 2, 5}, -1, 2)});
 }
 
-TEST_CASE("fused layer norm names the op and the sizes on bad input", "[nn][layer_norm]") {
-  CHECK_THAT(nn_test::error_message([] { gg::layer_norm_fused(gg::zeros({3, 5}), 5, gg::ones({4}), {}, 1e-5); }),
+TEST_CASE("fused layer norm names the op and the sizes on bad input", "[autograd][layer_norm]") {
+  CHECK_THAT(error_message([] { gg::layer_norm_fused(gg::zeros({3, 5}), 5, gg::ones({4}), {}, 1e-5); }),
              Catch::Matchers::Contains("layer_norm_fused") && Catch::Matchers::Contains("5 float32 elements"));
-  CHECK_THAT(nn_test::error_message([] { gg::layer_norm_fused(gg::zeros({3, 5}), 4, {}, {}, 1e-5); }),
+  CHECK_THAT(error_message([] { gg::layer_norm_fused(gg::zeros({3, 5}), 4, {}, {}, 1e-5); }),
              Catch::Matchers::Contains("4 elements per row do not divide x of shape [3, 5]"));
 }
