@@ -30,78 +30,6 @@ namespace gg::kernel::attention_pair {
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wpsabi"
 
-// The weights of one query, float64: p[0, S) holds its scores q . k_j, scaled here; w receives
-// the softmax over the keys m leaves visible (m null: all; stride_s 0: one value for the row).
-// Rows with every key masked are zeros.
-template <class T>
-void scaled_masked_softmax(T* p, const uint8_t* m, int64_t stride_s, int64_t S, T scale, T* w) {
-  for (int64_t j = 0; j < S; ++j) p[j] *= scale;
-  if (m && stride_s == 0) {
-    if (*m) {
-      std::fill(w, w + S, T(0));
-      return;
-    }
-    m = nullptr;
-  }
-  if (m) kernel::masked_softmax_row(p, reinterpret_cast<const bool*>(m), w, S);
-  else kernel::softmax_row<false>(p, w, S);
-}
-
-// The float32 version, in place, on explicit 8-float vectors over the row padded to Sp (a
-// multiple of 8; p[S, Sp) come out 0). Loops over p[0, S) left to the compiler peel scalar
-// iterations to align the stores and ran the masked max one element at a time: 100-130 ns
-// per 16-key row, more than the two products of its pair; this takes 29 ns.
-inline void scaled_masked_softmax(float* p, const uint8_t* m, int64_t stride_s, int64_t S, int64_t Sp, float scale) {
-  using fast::float8;
-  using fast::int32x8;
-  typedef uint8_t bytes8 __attribute__((vector_size(8)));
-  const float8 low = float8{} - std::numeric_limits<float>::infinity();
-  if (m && stride_s == 0) {
-    if (*m) {
-      std::fill(p, p + Sp, 0.0f);
-      return;
-    }
-    m = nullptr;
-  }
-  const int32x8 lane = {0, 1, 2, 3, 4, 5, 6, 7};
-  float8 mx = low;
-  for (int64_t j = 0; j < Sp; j += 8) {
-    float8 x;
-    std::memcpy(&x, p + j, sizeof x);
-    int32x8 hide = lane + static_cast<int32_t>(j) >= static_cast<int32_t>(S);  // the padding
-    if (m && j < S) {
-      bytes8 mb{};
-      if (j + 8 <= S) std::memcpy(&mb, m + j, sizeof mb);  // one load
-      else for (int64_t l = 0; l < S - j; ++l) mb[l] = m[j + l];  // never past the mask's row
-      hide |= __builtin_convertvector(mb, int32x8) != 0;
-    }
-    x = hide ? low : x * scale;
-    std::memcpy(p + j, &x, sizeof x);
-    mx = x > mx ? x : mx;
-  }
-  mx = fast::across_lanes(mx, [](float8 a, float8 b) { return a > b ? a : b; });
-  const float top = mx[0];
-  if (top == low[0] && (S == 0 || (m && std::find(m, m + S, uint8_t{0}) == m + S))) {  // every key masked
-    std::fill(p, p + Sp, 0.0f);
-    return;
-  }
-  float8 total{};
-  for (int64_t j = 0; j < Sp; j += 8) {
-    float8 x;
-    std::memcpy(&x, p + j, sizeof x);
-    x = fast::exp(x - mx);
-    std::memcpy(p + j, &x, sizeof x);
-    total += x;
-  }
-  const float8 inv = 1.0f / fast::across_lanes(total, [](float8 a, float8 b) { return a + b; });
-  for (int64_t j = 0; j < Sp; j += 8) {
-    float8 x;
-    std::memcpy(&x, p + j, sizeof x);
-    x *= inv;
-    std::memcpy(p + j, &x, sizeof x);
-  }
-}
-
 // dS = P * (dP - sum_j P_j dP_j) * scale over a padded row (P is 0 in the padding, so dS is too);
 // ds holds dP on entry. On 8-float vectors for float32, for the same reason as the softmax.
 template <class T>
@@ -202,13 +130,8 @@ void pair_forward(int64_t nq, int64_t nk, int64_t d, int64_t dv, Rows<const T> q
     T* si = s + i * Sp;
     T* pi = p.at + i * p.ld;
     const auto [mi, ms] = mask_row(i);
-    if constexpr (std::is_same_v<T, float>) {
-      scaled_masked_softmax(si, mi, ms, nk, Sp, scale);
-      std::copy(si, si + nk, pi);
-    } else {
-      scaled_masked_softmax(si, mi, ms, nk, scale, pi);
-      std::copy(pi, pi + nk, si);  // the weighted sum below reads si
-    }
+    kernel::masked_softmax_row(si, mi, ms, si, nk, scale);
+    std::copy(si, si + nk, pi);
     if (const T* di = drop_row(i))
       for (int64_t j = 0; j < nk; ++j) si[j] *= di[j];
   }

@@ -158,21 +158,7 @@ Tensor masked_softmax(const Tensor& x_in, const Tensor& mask_in) {
             idx[i] = 0;
           }
         }
-        const bool* m = pm + moff;
-        const T* row = px + r * n;
-        T* orow = po + r * n;
-        if (ms[dims - 1] == 0) {  // one mask value for the whole row
-          if (*m) {
-            std::fill(orow, orow + n, T(0));
-            continue;
-          }
-          m = nullptr;
-        }
-        if (!m) {
-          softmax_row<false>(row, orow, n);
-          continue;
-        }
-        masked_softmax_row(row, m, orow, n);
+        masked_softmax_row(px + r * n, reinterpret_cast<const uint8_t*>(pm + moff), ms[dims - 1], po + r * n, n);
       }
     });
   });

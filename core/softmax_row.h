@@ -1,10 +1,12 @@
 #pragma once
-// One row's softmax, the kernels under kernel::softmax, log_softmax and masked_softmax
-// (core/softmax.cpp) and the float64 path of the attention kernels (core/attention_pair.h).
+// One row's softmax: the kernels under kernel::softmax, log_softmax and masked_softmax
+// (core/softmax.cpp) and under the attention pairs (core/attention_pair.h).
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
+#include <type_traits>
 
 #include "core/fast_math.h"
 
@@ -45,30 +47,91 @@ void softmax_row(const T* row, T* out, int64_t n) {
   }
 }
 
-// One row with its mask (true = masked key): masked keys become -inf, whose exp is exactly 0
-// (fast::exp and std::exp both return 0 for -inf); a row with every key masked is all zeros.
-// Three passes, each a SIMD loop: the select reads the mask as bytes and both operands
-// unconditionally, and the max is a plain comparison (with `m[j] ? -inf : row[j]` GCC loads
-// row[j] only under the condition, and std::max returns a reference: both loops ran one
-// element at a time). An attention head's row is short (often 16 keys), so per-row work is
-// what it costs.
+// Functions taking an 8-float vector: see core/fast_math.h on -Wpsabi.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+// One row of attention weights, the kernel under masked_softmax (core/softmax.cpp) and the
+// attention pairs (core/attention_pair.h): out[j] = softmax over the visible keys of
+// scale * x[j], where m[j * m_stride] != 0 masks key j (m_stride 0: one value masks the whole
+// row or none of it; m null: every key is visible). Masked keys become -inf, whose exp is
+// exactly 0; a row with every key masked is all zeros. x may be out itself.
+//
+// float32 runs on explicit 8-float vectors, the row's tail (n % 8) through a zero-padded
+// vector: an attention row is short (often 16 keys), so per-row overhead is what it costs,
+// and loops left to the compiler peel scalar iterations to align and run a masked max one
+// element at a time. Its sum is over 8 float lanes; float64's is a plain sum.
 template <class T>
-void masked_softmax_row(const T* __restrict row, const bool* __restrict m, T* __restrict out, int64_t n) {
-  constexpr T kLow = -std::numeric_limits<T>::infinity();
-  const auto* masked = reinterpret_cast<const uint8_t*>(m);
-  T mx = kLow;
+void masked_softmax_row(const T* x, const uint8_t* m, int64_t m_stride, T* out, int64_t n, T scale = 1) {
+  if (m && m_stride == 0) {
+    if (*m) {
+      std::fill(out, out + n, T(0));
+      return;
+    }
+    m = nullptr;
+  }
+  // Every key masked: the max is -inf (a finite max means some key is visible), then check.
+  auto all_masked = [&](T mx) {
+    return mx == -std::numeric_limits<T>::infinity() && (n == 0 || (m && std::find(m, m + n, uint8_t{0}) == m + n));
+  };
+  if constexpr (std::is_same_v<T, float>) {
+    using fast::float8;
+    using fast::int32x8;
+    typedef uint8_t bytes8 __attribute__((vector_size(8)));
+    const float8 low = float8{} - std::numeric_limits<float>::infinity();
+    const int32x8 lane = {0, 1, 2, 3, 4, 5, 6, 7};
+    const int64_t whole = n - n % 8;  // [whole, n) is the tail, read and written element-wise
+    auto load = [&](const float* p, int64_t j) {
+      float8 v{};
+      std::memcpy(&v, p + j, j < whole ? sizeof v : sizeof(float) * static_cast<size_t>(n - j));
+      return v;
+    };
+    auto store = [&](float* p, int64_t j, float8 v) {
+      std::memcpy(p + j, &v, j < whole ? sizeof v : sizeof(float) * static_cast<size_t>(n - j));
+    };
+    float8 mx = low;
+    for (int64_t j = 0; j < n; j += 8) {  // out = scale * x; masked keys and the tail -inf
+      int32x8 hide = lane + static_cast<int32_t>(j) >= static_cast<int32_t>(n);
+      if (m) {
+        bytes8 mb{};
+        std::memcpy(&mb, m + j, j < whole ? sizeof mb : static_cast<size_t>(n - j));
+        hide |= __builtin_convertvector(mb, int32x8) != 0;
+      }
+      const float8 v = hide ? low : load(x, j) * scale;
+      store(out, j, v);
+      mx = v > mx ? v : mx;
+    }
+    mx = fast::across_lanes(mx, [](float8 a, float8 b) { return a > b ? a : b; });
+    if (all_masked(mx[0])) {
+      std::fill(out, out + n, 0.0f);
+      return;
+    }
+    float8 total{};
+    for (int64_t j = 0; j < n; j += 8) {
+      const int32x8 tail = lane + static_cast<int32_t>(j) >= static_cast<int32_t>(n);
+      const float8 e = tail ? float8{} : fast::exp(load(out, j) - mx);
+      store(out, j, e);
+      total += e;
+    }
+    const float8 inv = 1.0f / fast::across_lanes(total, [](float8 a, float8 b) { return a + b; });
+    for (int64_t j = 0; j < n; j += 8) store(out, j, load(out, j) * inv);
+  } else {
+    constexpr T kLow = -std::numeric_limits<T>::infinity();
+    T mx = kLow;
 #pragma omp simd reduction(max : mx)
-  for (int64_t j = 0; j < n; ++j) {
-    const T x = row[j];
-    const T y = masked[j] != 0 ? kLow : x;
-    out[j] = y;
-    mx = y > mx ? y : mx;
+    for (int64_t j = 0; j < n; ++j) {
+      const T y = m && m[j] != 0 ? kLow : x[j] * scale;
+      out[j] = y;
+      mx = y > mx ? y : mx;
+    }
+    if (all_masked(mx)) {
+      std::fill(out, out + n, T(0));
+      return;
+    }
+    exp_normalize(out, mx, out, n);
   }
-  if (mx == kLow && std::find(m, m + n, false) == m + n) {  // every key masked
-    std::fill(out, out + n, T(0));
-    return;
-  }
-  exp_normalize(out, mx, out, n);
 }
+
+#pragma GCC diagnostic pop
 
 }  // namespace gg::kernel
