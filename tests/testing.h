@@ -1,12 +1,16 @@
 #pragma once
 // What every test folder shares: float64 leaves for gradchecks, one expect_gradcheck, one
-// require_close, and the message of a gg::Error. Folder-specific helpers (the core tests'
+// require_close, the message of a gg::Error, and scratch directories and files. Folder-specific helpers (the core tests'
 // strided readers, the data tests' temporary directories) live beside their tests and use
 // the same namespace.
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -158,6 +162,29 @@ std::string error_message(F&& f) {
   }
   FAIL("expected a gg::Error, but nothing was thrown");
   return "";
+}
+
+// A fresh, empty directory for one test: <tmp>/glassgrad-test-PID/NAME. The process's
+// whole glassgrad-test-PID tree is removed when it exits, so a test run leaves nothing behind.
+inline std::filesystem::path scratch_dir(const std::string& name) {
+  struct Root {
+    std::filesystem::path path;
+    ~Root() {
+      std::error_code ec;
+      std::filesystem::remove_all(path, ec);
+    }
+  };
+  static const Root root{std::filesystem::temp_directory_path() / ("glassgrad-test-" + std::to_string(::getpid()))};
+  const std::filesystem::path dir = root.path / name;
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+// Writes `bytes` as the whole file and returns its path. (Reading one back: gg::read_file.)
+inline std::string write_file(const std::filesystem::path& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+  return path.string();
 }
 
 }  // namespace gg::testing

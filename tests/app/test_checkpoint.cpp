@@ -3,6 +3,7 @@
 // uninterrupted run.
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -11,29 +12,16 @@
 #include "data/toy.h"
 #include "glassgrad.h"
 #include "app/checkpoint.h"
+#include "core/file_io.h"
 #include "app/trainer.h"
 #include "app/translator.h"
+#include "testing.h"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-std::string temp_dir(const std::string& name) {
-  fs::path dir = fs::temp_directory_path() / ("glassgrad-test-" + name + "-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir.string();
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << bytes;
-}
+std::string temp_dir(const std::string& name) { return gg::testing::scratch_dir(name).string(); }
 
 gg::app::Translator tiny_translator(const std::vector<gg::data::SentencePair>& train) {
   gg::app::TranslatorConfig config;
@@ -84,7 +72,7 @@ TEST_CASE("safetensors: the Python standard library reads glassgrad's file", "[a
   const std::string out = dir + "/out.txt";
   const std::string cmd = "python3 " GG_SOURCE_DIR "/tests/safetensors_reader.py " + dir + "/m.safetensors > " + out;
   REQUIRE(std::system(cmd.c_str()) == 0);
-  const std::string text = read_file(out);
+  const std::string text = gg::read_file(out);
   CHECK_THAT(text, Catch::Contains("metadata framework=glassgrad"));
   CHECK_THAT(text, Catch::Contains("w F32 [3] 3.750000"));
   CHECK_THAT(text, Catch::Contains("ids I64 [2, 2] 10.000000"));
@@ -93,18 +81,18 @@ TEST_CASE("safetensors: the Python standard library reads glassgrad's file", "[a
 TEST_CASE("safetensors: truncated or corrupt files are clear errors naming the file", "[app][checkpoint]") {
   const std::string dir = temp_dir("corrupt"), path = dir + "/m.safetensors";
   gg::save_safetensors(path, {{"w", gg::randn({16, 16})}});
-  const std::string good = read_file(path);
-  write_bytes(path, good.substr(0, good.size() - 100));  // cut in the middle of the data
+  const std::string good = gg::read_file(path);
+  gg::testing::write_file(path, good.substr(0, good.size() - 100));  // cut in the middle of the data
   REQUIRE_THROWS_WITH(gg::load_safetensors(path), Catch::Contains(path) && Catch::Contains("truncated"));
-  write_bytes(path, good.substr(0, 5));
+  gg::testing::write_file(path, good.substr(0, 5));
   REQUIRE_THROWS_WITH(gg::load_safetensors(path), Catch::Contains(path) && Catch::Contains("truncated"));
   std::string bad_json = good;
   bad_json[8] = '#';  // the header's opening brace
-  write_bytes(path, bad_json);
+  gg::testing::write_file(path, bad_json);
   REQUIRE_THROWS_WITH(gg::load_safetensors(path), Catch::Contains(path) && Catch::Contains("JSON"));
   std::string huge_header = good;
   huge_header[7] = '\x7f';  // the header length claims far more bytes than the file has
-  write_bytes(path, huge_header);
+  gg::testing::write_file(path, huge_header);
   REQUIRE_THROWS_WITH(gg::load_safetensors(path), Catch::Contains(path) && Catch::Contains("header claims"));
   REQUIRE_THROWS_WITH(gg::load_safetensors(dir + "/nope.safetensors"), Catch::Contains("cannot open"));
   // Shapes whose number of elements (or bytes) does not fit in 64 bits: 2^32 x 2^32 wraps to 0,
@@ -114,7 +102,7 @@ TEST_CASE("safetensors: truncated or corrupt files are clear errors naming the f
     std::string file(8, '\0');
     const uint64_t n = header.size();
     std::memcpy(file.data(), &n, 8);
-    write_bytes(path, file + header + std::string(16, '\0'));
+    gg::testing::write_file(path, file + header + std::string(16, '\0'));
   };
   for (const char* shape : {"[4294967296, 4294967296]", "[4611686018427387904]", "[18446744073709551615]"}) {
     INFO(shape);
@@ -130,14 +118,14 @@ TEST_CASE("safetensors: truncated or corrupt files are clear errors naming the f
 TEST_CASE("atomic save: a failed or interrupted save leaves the previous file intact", "[app][checkpoint]") {
   const std::string dir = temp_dir("atomic"), path = dir + "/m.safetensors";
   gg::save_safetensors(path, {{"w", gg::ones({4})}});
-  const std::string before = read_file(path);
+  const std::string before = gg::read_file(path);
   // An interrupted save leaves only its temporary file behind; the checkpoint still loads.
-  write_bytes(path + ".tmp.12345", before.substr(0, 20));
+  gg::testing::write_file(path + ".tmp.12345", before.substr(0, 20));
   CHECK(gg::load_safetensors(path).at("w").to_vector<float>() == std::vector<float>{1, 1, 1, 1});
   // A save that cannot complete (here: the target is a directory) is an error and changes nothing.
   fs::create_directories(dir + "/blocked");
   REQUIRE_THROWS_AS(gg::save_safetensors(dir + "/blocked", {{"w", gg::zeros({4})}}), gg::Error);
-  CHECK(read_file(path) == before);
+  CHECK(gg::read_file(path) == before);
   for (const auto& entry : fs::directory_iterator(dir))
     CHECK((entry.path().filename().string().find(".tmp.") == std::string::npos ||
            entry.path().filename().string() == "m.safetensors.tmp.12345"));  // the failed save cleaned up
@@ -162,7 +150,7 @@ TEST_CASE("translator: save and load give the same weights and translations", "[
   CHECK(a[0].text == b[0].text);
   CHECK(a[1].text == b[1].text);
   REQUIRE_THROWS_WITH(gg::app::Translator::load(dir + "/missing"), Catch::Contains("not a model directory"));
-  write_bytes(dir + "/config.json", "{ not json");
+  gg::testing::write_file(dir + "/config.json", "{ not json");
   REQUIRE_THROWS_WITH(gg::app::Translator::load(dir), Catch::Contains("config.json") && Catch::Contains("JSON"));
 }
 
@@ -179,7 +167,15 @@ TEST_CASE("trainer: a run without validation pairs trains, saves and draws what 
     gg::app::TrainOptions o{.out_dir = dir, .epochs = 2, .batch_size = 8, .valid_bleu_sentences = 0,
                                .log_every = log_every, .quiet = true};
     const auto result = gg::app::train(t, enc, {}, {}, o);
-    CHECK(result.epochs.size() == 2);
+    CHECK(result.steps == 4);  // 16 pairs in batches of 8, two epochs
+    REQUIRE(result.epochs.size() == 2);
+    for (size_t e = 0; e < 2; ++e) {
+      CHECK(result.epochs[e].step == 2 * static_cast<int64_t>(e + 1));
+      CHECK(std::isfinite(result.epochs[e].train_loss));
+      CHECK(result.epochs[e].train_loss > 0);
+      CHECK(result.epochs[e].valid_loss == 0.0);  // no pairs: no loss, not 0 / 0
+    }
+    CHECK(result.step_losses.size() == (log_every == 1 ? 4u : 0u));
     CHECK(gg::app::list_checkpoints(dir).size() == 3);  // at the start and after each epoch
     CHECK(std::filesystem::exists(dir + "/loss.png") == (log_every == 1));  // the training curve, or nothing to draw
   }
@@ -248,7 +244,7 @@ TEST_CASE("safetensors and config.json: the inputs the fuzzers found bugs with a
           "[app][checkpoint]") {
   const std::string corpus = std::string(GG_SOURCE_DIR) + "/tests/fuzz/corpus/";
   auto parse = [&](const std::string& name) {
-    return gg::parse_safetensors(read_file(corpus + "safetensors/" + name), name);
+    return gg::parse_safetensors(gg::read_file(corpus + "safetensors/" + name), name);
   };
   // A tensor with no elements ([0, 4]) read a null buffer; now it loads, contiguous as any
   // fresh tensor ([0, 0] was not, for a while: found by the fuzzer in CI).
@@ -265,7 +261,7 @@ TEST_CASE("safetensors and config.json: the inputs the fuzzers found bugs with a
   REQUIRE_THROWS_WITH(parse("found-float-offset"), Catch::Contains("not two non-negative integers"));
   REQUIRE_THROWS_WITH(parse("found-shape-overflow"), Catch::Contains("strides larger than a 64-bit count"));
   // An integer size given as 1e30 was converted to int64 (undefined); 1.5 was truncated.
-  const auto config = nlohmann::json::parse(read_file(corpus + "translator_config/found-float-size"));
+  const auto config = nlohmann::json::parse(gg::read_file(corpus + "translator_config/found-float-size"));
   REQUIRE_THROWS_WITH(gg::app::TranslatorConfig::from_json(config, "config.json"),
                       Catch::Contains("config.json: '") && Catch::Contains("must be an integer"));
 }

@@ -15,7 +15,9 @@
 #include <thread>
 #include <vector>
 
+#include "core/file_io.h"
 #include "data/toy.h"
+#include "testing.h"
 
 namespace cli {
 
@@ -31,18 +33,8 @@ struct RunResult {
   std::string out, err;
 };
 
-inline std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-// A fresh directory for one test: /tmp/gg-reliability-PID/NAME.
-inline std::filesystem::path scratch(const std::string& name) {
-  const auto dir = std::filesystem::temp_directory_path() / ("gg-reliability-" + std::to_string(::getpid())) / name;
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir;
-}
+// A fresh directory for one test (testing.h's scratch_dir).
+inline std::filesystem::path scratch(const std::string& name) { return gg::testing::scratch_dir(name); }
 
 // `count` generated date pairs as DIR/data.tsv: no external data.
 inline std::string write_dates_tsv(const std::filesystem::path& dir, int64_t count) {
@@ -61,9 +53,7 @@ struct Spawned {
 
 inline Spawned spawn(const std::string& program, const std::vector<std::string>& args, const RunOptions& o = {}) {
   static int count = 0;
-  const auto scratch = std::filesystem::temp_directory_path() / ("gg-run-" + std::to_string(::getpid())) /
-                       std::to_string(count++);
-  std::filesystem::create_directories(scratch);
+  const std::filesystem::path scratch = gg::testing::scratch_dir("run-" + std::to_string(count++));
   const std::string in_path = (scratch / "in").string();
   Spawned child{.out_path = (scratch / "out").string(), .err_path = (scratch / "err").string()};
   std::ofstream(in_path, std::ios::binary) << o.input;
@@ -87,8 +77,8 @@ inline RunResult wait(const Spawned& child) {
   ::waitpid(child.pid, &wstatus, 0);
   RunResult r;
   r.status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
-  r.out = slurp(child.out_path);
-  r.err = slurp(child.err_path);
+  r.out = gg::read_file(child.out_path);
+  r.err = gg::read_file(child.err_path);
   return r;
 }
 

@@ -14,18 +14,14 @@
 #include "app/checkpoint.h"
 #include "app/trainer.h"
 #include "app/translator.h"
+#include "testing.h"
 
 namespace fs = std::filesystem;
 using gg::app::Checkpoint;
 
 namespace {
 
-std::string temp_dir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("gg-ckpt-" + name + "-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir.string();
-}
+std::string temp_dir(const std::string& name) { return gg::testing::scratch_dir(name).string(); }
 
 Checkpoint checkpoint_at(int64_t step) {
   const float v = static_cast<float>(step);

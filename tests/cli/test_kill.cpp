@@ -63,11 +63,11 @@ std::string newest_checkpoint(const std::string& dir) {
 
 void require_same_run(const std::string& reference, const std::string& dir) {
   CHECK(metrics(dir) == metrics(reference));
-  CHECK(cli::slurp(dir + "/model.safetensors") == cli::slurp(reference + "/model.safetensors"));
+  CHECK(gg::read_file(dir + "/model.safetensors") == gg::read_file(reference + "/model.safetensors"));
   const std::string a = newest_checkpoint(reference), b = newest_checkpoint(dir);
   CHECK(fs::path(a).filename() == fs::path(b).filename());
-  CHECK(cli::slurp(a + "/model.safetensors") == cli::slurp(b + "/model.safetensors"));
-  CHECK(cli::slurp(a + "/optimizer.safetensors") == cli::slurp(b + "/optimizer.safetensors"));
+  CHECK(gg::read_file(a + "/model.safetensors") == gg::read_file(b + "/model.safetensors"));
+  CHECK(gg::read_file(a + "/optimizer.safetensors") == gg::read_file(b + "/optimizer.safetensors"));
 }
 
 }  // namespace

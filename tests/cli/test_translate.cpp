@@ -135,7 +135,7 @@ TEST_CASE("translate average: the mean of the last checkpoints' weights, as a mo
                  "--hidden", "16", "--valid-bleu", "0", "--keep-checkpoints", "0", "--average-last", "2"});
   INFO(r.err);
   REQUIRE(r.status == 0);
-  CHECK(cli::slurp(again + "-average/model.safetensors") == cli::slurp(averaged + "/model.safetensors"));
+  CHECK(gg::read_file(again + "-average/model.safetensors") == gg::read_file(averaged + "/model.safetensors"));
   fs::remove_all(dir);
 }
 

@@ -1,47 +1,28 @@
 #pragma once
-// Shared by the data tests: a temporary directory that cleans up after itself, a file
-// writer, the path of the Tatoeba corpus (tests that need it skip when it is absent), and
+// Shared by the data tests: a temporary directory, the path of the Tatoeba corpus (tests that need it skip when it is absent), and
 // a matcher for gg::Error messages.
 #include <catch2/catch.hpp>
 
 #include <filesystem>
-#include <fstream>
 #include <string>
-#include <unistd.h>
 
 #include "core/error.h"
+#include "testing.h"
 
 namespace gg::testing {
 
 namespace fs = std::filesystem;
 
-// A fresh directory under the system temp dir, removed with everything in it.
+// A fresh directory for one test (testing.h's scratch_dir), with its files' paths.
 class TempDir {
  public:
-  explicit TempDir(const std::string& name) {
-    path_ = fs::temp_directory_path() / ("gg_data_test_" + std::to_string(::getpid()) + "_" + name);
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
+  explicit TempDir(const std::string& name) : path_(scratch_dir(name)) {}
   std::string file(const std::string& name) const { return (path_ / name).string(); }
   const fs::path& path() const { return path_; }
 
  private:
   fs::path path_;
 };
-
-// Writes `content` byte for byte and returns the path.
-inline std::string write_file(const std::string& path, const std::string& content) {
-  std::ofstream out(path, std::ios::binary);
-  out << content;
-  return path;
-}
 
 // Tatoeba spa.txt (English<TAB>Spanish), shared outside the repository; never copied into it.
 inline std::string spa_path() { return GG_SOURCE_DIR "/../shared/data/tatoeba-spa-eng/spa.txt"; }

@@ -79,7 +79,7 @@ TEST_CASE("masked softmax: masked keys get exactly zero, the rest sum to one, a 
   }
 }
 
-TEST_CASE("attention: a fully masked row gives zero context and finite gradients", "[nn][attention]") {
+TEST_CASE("attention: a fully masked row gives zero context and zero gradients", "[nn][attention]") {
   gg::manual_seed(2);
   for (DType dtype : {DType::Float32, DType::Float64}) {
     Tensor q = gg::randn({1, 2, 4}, {.dtype = dtype, .requires_grad = true});
@@ -89,8 +89,8 @@ TEST_CASE("attention: a fully masked row gives zero context and finite gradients
     for (double x : out.context.to_vector<double>()) CHECK(x == 0.0);
     for (double x : out.weights.to_vector<double>()) CHECK(x == 0.0);
     (gg::sum(out.context * out.context) + gg::sum(out.weights)).backward();
-    for (const Tensor& g : {q.grad(), k.grad()})
-      for (double x : g.to_vector<double>()) CHECK(std::isfinite(x));
+    for (const Tensor& g : {q.grad(), k.grad()})  // the weights are constant zeros: nothing flows back
+      for (double x : g.to_vector<double>()) CHECK(x == 0.0);
   }
 }
 

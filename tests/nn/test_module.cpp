@@ -112,17 +112,27 @@ TEST_CASE("Module: train() and eval() propagate, Dropout is the identity in eval
 TEST_CASE("Module: zero_grad drops every parameter's gradient, recursively", "[nn][module]") {
   Encoder e;
   const Tensor ids = indices({1, 2, 0, 3}, {2, 2});
-  Tensor out = e.head->forward(e.rnn->forward(e.embed->forward(ids)).output) * e.scale;
-  gg::sum(out).backward();
+  auto forward_backward = [&] {
+    const Tensor out = e.head->forward(e.rnn->forward(e.embed->forward(ids)).output) * e.scale;
+    gg::sum(out).backward();
+    return out;
+  };
+  const Tensor out = forward_backward();
+  CHECK(e.scale.grad().item() == Approx(gg::sum(out).item() / e.scale.item()).epsilon(1e-6));  // d sum(out) / d scale
+  std::vector<Tensor> first;
   for (const auto& [n, p] : e.named_parameters()) {
     INFO(n);
-    CHECK(p.grad().defined());
+    REQUIRE(p.grad().defined());
+    first.push_back(p.grad().clone());
   }
   e.zero_grad();
   for (const auto& [n, p] : e.named_parameters()) {
     INFO(n);
     CHECK_FALSE(p.grad().defined());
   }
+  forward_backward();  // starts from nothing again: the same gradients, not twice them
+  size_t i = 0;
+  for (const auto& [n, p] : e.named_parameters()) require_close(p.grad(), first[i++], 0.0, n);
 }
 
 TEST_CASE("Module: to(Float64) and back converts parameters and buffers, which stay trainable leaves",

@@ -1,6 +1,7 @@
 // Optimizer checkpoints: save the model and the optimizer mid-training, load both into fresh
 // objects, and the resumed run is bit-for-bit the run that never stopped.
 #include <algorithm>
+#include <cmath>
 #include <functional>
 #include <memory>
 
@@ -173,10 +174,20 @@ TEST_CASE("optimizers: a float64 checkpoint loads into a float32 optimizer", "[o
   optim::Adam opt({p});
   nn::StateDict state{{"group.0.lr", gg::scalar_tensor(0.01, {.dtype = gg::DType::Float64})},
                       {"step", gg::scalar_tensor(4, {.dtype = gg::DType::Int64})},
+                      {"state.0.0.step", gg::scalar_tensor(4, {.dtype = gg::DType::Int64})},
                       {"state.0.0.exp_avg", gg::ones({2}, {.dtype = gg::DType::Float64})},
                       {"state.0.0.exp_avg_sq", gg::ones({2}, {.dtype = gg::DType::Float64})}};
   opt.load_state_dict(state);
   for (const auto& [k, t] : opt.state_dict())
-    if (k.rfind("state.", 0) == 0 && t.numel() == 2) CHECK(t.dtype() == gg::DType::Float32);
+    if (k.rfind("state.", 0) == 0 && t.numel() == 2) {
+      CHECK(t.dtype() == gg::DType::Float32);
+      CHECK(values(t) == std::vector<double>{1.0, 1.0});
+    }
   CHECK(opt.steps() == 4);
+  // Step 5 with gradient 1 from m = v = 1: m and v stay 1, so p -= lr * (1 / (1 - 0.9^5)) / (sqrt(1 / (1 - 0.999^5)) + eps).
+  set_grad(p, gg::from_vector(std::vector<float>{1.0f, 1.0f}, {2}));
+  opt.step();
+  const double m_hat = 1 / (1 - std::pow(0.9, 5)), v_hat = 1 / (1 - std::pow(0.999, 5));
+  const double update = 0.01 * m_hat / (std::sqrt(v_hat) + 1e-8);
+  require_values(p, {1.0 - update, 2.0 - update}, 1e-6);
 }

@@ -1,6 +1,5 @@
 // PNG plots: the files are real PNGs of the size drawn, written atomically; the pictures put
 // dark cells where the weights are high; labels keep their accents; bad input is a gg::Error.
-#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <cmath>
@@ -10,21 +9,17 @@
 
 #include "core/error.h"
 #include "pictures/plot.h"
+#include "testing.h"
 
 namespace fs = std::filesystem;
 using gg::pictures::Image;
 
 namespace {
 
-// A fresh directory under the system temp directory, removed at the end of the test.
+// A fresh directory for one test (testing.h's scratch_dir).
 struct TempDir {
   fs::path path;
-  explicit TempDir(const std::string& name)
-      : path(fs::temp_directory_path() / ("gg_plot_test_" + std::to_string(::getpid()) + "_" + name)) {
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
+  explicit TempDir(const std::string& name) : path(gg::testing::scratch_dir(name)) {}
 };
 
 struct PngHeader {
