@@ -23,16 +23,12 @@ double gnmt_penalty(size_t length, double alpha) {
   return alpha == 0 ? 1.0 : std::pow((5.0 + static_cast<double>(length)) / 6.0, alpha);
 }
 
-// Whether one of a sentence's alive hypotheses (slots [first, first + alive) of scores, their
-// log-probabilities) could still finish among the n_best (at least n_best are finished). A
-// log-probability only falls as tokens are added, and the length penalty divides it by at
-// most the penalty of the longest length allowed (limit tokens and the <eos>), so log_prob /
-// that penalty bounds what the hypothesis can still score.
 // The `count` best tokens of one row of log-probabilities [V], best first (a tie: the smaller
 // token first); `barred` (-1: none) is never picked. A beam needs only its 2K best
 // extensions, and those are among the 2K best tokens of each hypothesis' row: one pass over
 // the row, instead of sorting K x V candidates per sentence and step.
-void best_tokens(const double* row, int64_t V, size_t count, int64_t barred, std::vector<int64_t>& out) {
+template <class T>
+void best_tokens(const T* row, int64_t V, size_t count, int64_t barred, std::vector<int64_t>& out) {
   out.clear();
   auto better = [&](int64_t a, int64_t b) { return row[a] > row[b] || (row[a] == row[b] && a < b); };
   for (int64_t v = 0; v < V; ++v) {
@@ -42,6 +38,11 @@ void best_tokens(const double* row, int64_t V, size_t count, int64_t barred, std
   }
 }
 
+// Whether one of a sentence's alive hypotheses (slots [first, first + alive) of scores, their
+// log-probabilities) could still finish among the n_best (at least n_best are finished). A
+// log-probability only falls as tokens are added, and the length penalty divides it by at
+// most the penalty of the longest length allowed (limit tokens and the <eos>), so log_prob /
+// that penalty bounds what the hypothesis can still score.
 bool can_overtake(const std::vector<Hypothesis>& finished, const std::vector<double>& scores, int64_t first,
                   int64_t alive, int64_t limit, const BeamOptions& beam) {
   std::vector<double> best;
@@ -196,46 +197,47 @@ std::vector<std::vector<Hypothesis>> beam_search(Seq2Seq& model, const Tensor& s
   const int64_t B = src.size(0), K = beam.beam;
   const std::vector<int64_t> limit = max_lengths(src_lengths, o);
   auto state = model.encode(src, src_lengths);
-  // Row b * K + k holds hypothesis k of sentence b; all K start as copies of the sentence.
-  std::vector<int64_t> start(B * K);
+  // The state holds K rows for each sentence still searching: rows i * K + k are hypothesis k
+  // of sentence active[i]. A sentence whose search is over leaves the state at the next
+  // select, so the steps cost what the live sentences need. All K start as copies.
+  std::vector<int64_t> active(B), start(B * K);
+  std::iota(active.begin(), active.end(), 0);
   for (int64_t i = 0; i < B * K; ++i) start[i] = i / K;
   state->select(from_vector(start));
   std::vector<Hypothesis> alive(B * K);
   std::vector<double> scores(B * K, -std::numeric_limits<double>::infinity());
-  for (int64_t b = 0; b < B; ++b) scores[b * K] = 0;  // only one live copy at the start
+  for (int64_t i = 0; i < B; ++i) scores[i * K] = 0;  // only one live copy at the start
   std::vector<std::vector<Hypothesis>> finished(B);
-  std::vector<bool> done(B, false);
   Tensor tokens = full({B * K}, static_cast<double>(o.bos), {.dtype = DType::Int64});
 
-  for (int64_t t = 0;; ++t) {
+  for (int64_t t = 0; !active.empty(); ++t) {
     Tensor weights;
-    Tensor logp = model.decode_step(*state, tokens, o.keep_attention ? &weights : nullptr);  // [B*K, V]
-    const int64_t V = logp.size(1);
-    const std::vector<double> lp_values = logp.to_vector<double>();
-    const double* lp = lp_values.data();
-    std::vector<int64_t> best;
-    std::vector<int64_t> parents(B * K, 0), next(B * K, o.eos);
-    std::vector<Hypothesis> next_alive(B * K);
-    std::vector<double> next_scores(B * K, -std::numeric_limits<double>::infinity());
-    for (int64_t b = 0; b < B; ++b) {
-      if (done[b]) {
-        for (int64_t k = 0; k < K; ++k) parents[b * K + k] = b * K;  // keep the rows, ignore them
-        continue;
-      }
+    const Tensor logp = model.decode_step(*state, tokens, o.keep_attention ? &weights : nullptr).contiguous();
+    const int64_t V = logp.size(1);  // logp [A*K, V], float32 (or float64), read in place
+    const bool f32 = logp.dtype() == DType::Float32;
+    auto lp = [&](int64_t r, int64_t v) -> double {
+      return f32 ? logp.data<float>()[r * V + v] : logp.data<double>()[r * V + v];
+    };
+    std::vector<int64_t> best, still_active, parents, next;
+    std::vector<Hypothesis> next_alive;
+    std::vector<double> next_scores;
+    for (size_t i = 0; i < active.size(); ++i) {
+      const int64_t b = active[i];
       // The 2K best extensions of the sentence's K hypotheses.
       std::vector<std::pair<double, int64_t>> candidates;  // (score, row * V + token)
-      for (int64_t k = 0; k < K; ++k) {
-        const int64_t r = b * K + k;
+      for (int64_t r = static_cast<int64_t>(i) * K; r < static_cast<int64_t>(i + 1) * K; ++r) {
         if (!std::isfinite(scores[r])) continue;
-        best_tokens(lp + r * V, V, static_cast<size_t>(2 * K), t < o.min_len ? o.eos : -1, best);
-        for (int64_t v : best) candidates.emplace_back(scores[r] + lp[r * V + v], r * V + v);
+        const int64_t barred = t < o.min_len ? o.eos : -1;
+        if (f32) best_tokens(logp.data<float>() + r * V, V, static_cast<size_t>(2 * K), barred, best);
+        else best_tokens(logp.data<double>() + r * V, V, static_cast<size_t>(2 * K), barred, best);
+        for (int64_t v : best) candidates.emplace_back(scores[r] + lp(r, v), r * V + v);
       }
       const size_t keep = std::min(candidates.size(), static_cast<size_t>(2 * K));
       std::partial_sort(candidates.begin(), candidates.begin() + static_cast<std::ptrdiff_t>(keep), candidates.end(),
                         [](const auto& x, const auto& y) { return x.first > y.first || (x.first == y.first && x.second < y.second); });
       const bool last_step = t + 1 >= limit[b];
-      int64_t filled = 0;
-      for (size_t c = 0; c < keep && filled < K; ++c) {
+      const size_t first = parents.size();  // this sentence's K slots in the next step
+      for (size_t c = 0; c < keep && parents.size() < first + static_cast<size_t>(K); ++c) {
         const auto [score, flat] = candidates[c];
         const int64_t r = flat / V, v = flat % V;
         Hypothesis h = alive[r];
@@ -248,19 +250,32 @@ std::vector<std::vector<Hypothesis>> beam_search(Seq2Seq& model, const Tensor& s
           continue;
         }
         h.tokens.push_back(v);
-        const int64_t slot = b * K + filled++;
-        parents[slot] = r;
-        next[slot] = v;
-        next_scores[slot] = score;
-        next_alive[slot] = std::move(h);
+        parents.push_back(r);
+        next.push_back(v);
+        next_scores.push_back(score);
+        next_alive.push_back(std::move(h));
       }
-      for (int64_t k = filled; k < K; ++k) parents[b * K + k] = b * K;  // empty slots
-      if (last_step || filled == 0 || (static_cast<int64_t>(finished[b].size()) >= K &&
-                                       !can_overtake(finished[b], next_scores, b * K, filled, limit[b], beam))) {
-        done[b] = true;
+      const int64_t filled = static_cast<int64_t>(parents.size() - first);
+      const bool over = last_step || filled == 0 ||
+                        (static_cast<int64_t>(finished[b].size()) >= K &&
+                         !can_overtake(finished[b], next_scores, static_cast<int64_t>(first), filled, limit[b], beam));
+      if (over) {  // the sentence leaves the state
+        parents.resize(first);
+        next.resize(first);
+        next_scores.resize(first);
+        next_alive.resize(first);
+        continue;
       }
+      for (int64_t k = filled; k < K; ++k) {  // empty slots: a copy of the first row, never extended
+        parents.push_back(parents[first]);
+        next.push_back(o.eos);
+        next_scores.push_back(-std::numeric_limits<double>::infinity());
+        next_alive.emplace_back();
+      }
+      still_active.push_back(b);
     }
-    if (std::all_of(done.begin(), done.end(), [](bool d) { return d; })) break;
+    active = std::move(still_active);
+    if (active.empty()) break;
     state->select(from_vector(parents));
     alive = std::move(next_alive);
     scores = std::move(next_scores);

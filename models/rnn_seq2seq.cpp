@@ -37,27 +37,31 @@ std::string attention_name(AttentionKind kind) {
   return "?";
 }
 
-// Everything the decoder needs between steps.
+// Everything the decoder needs between steps. B decoding rows read M source rows.
 struct RNNSeq2Seq::State : DecoderState {
-  Tensor memory;     // encoder outputs [B, S, H]
-  Tensor keys_proj;  // additive attention's W h_j [B, S, A], computed once
-  Tensor mask;       // [B, 1, S], true at source padding
+  Tensor memory;     // encoder outputs [M, S, H]
+  Tensor keys_proj;  // additive attention's W h_j [M, S, A], computed once
+  Tensor mask;       // [M, 1, S], true at source padding
   std::vector<nn::RNNState> layers;  // per decoder layer, [B, H]
   Tensor feed;       // a_{t-1} [B, H] (input feeding)
   int64_t S = 0;
+  SourceRows source;
 
+  explicit State(int64_t B) : source(B) {}
   void select(const Tensor& index) override {
-    auto pick = [&](Tensor& t) {
-      if (t.defined()) t = index_select(t, 0, index);
+    auto pick = [](Tensor& t, const Tensor& rows) {
+      if (t.defined()) t = index_select(t, 0, rows);
     };
-    pick(memory);
-    pick(keys_proj);
-    pick(mask);
-    pick(feed);
+    pick(feed, index);
     for (auto& l : layers) {
-      pick(l.h);
-      pick(l.c);
+      pick(l.h, index);
+      pick(l.c, index);
     }
+    const Tensor kept = source.select(index);
+    if (!kept.defined()) return;
+    pick(memory, kept);
+    pick(keys_proj, kept);
+    pick(mask, kept);
   }
 };
 
@@ -112,8 +116,8 @@ std::string RNNSeq2Seq::extra_repr() const {
 std::unique_ptr<DecoderState> RNNSeq2Seq::encode(const Tensor& src, const Tensor& src_lengths) {
   GG_CHECK(src.dim() == 2 && src.dtype() == DType::Int64, "RNNSeq2Seq.encode: src must be int64 [B, S], got {} {}",
            dtype_name(src.dtype()), src.shape());
-  auto state = std::make_unique<State>();
   const int64_t B = src.size(0), S = src.size(1), L = options.layers;
+  auto state = std::make_unique<State>(B);
   Tensor x = nn::functional::dropout(src_embed->forward(src), options.dropout, is_training());  // [B, S, E]
   nn::RNNOutput enc = encoder->forward(x, src_lengths);
   state->memory = enc.output;  // [B, S, H]
@@ -146,9 +150,13 @@ Tensor RNNSeq2Seq::step(State& st, const Tensor& tokens, Tensor* weights) {
     if (weights) *weights = zeros({x.size(0), st.S}, {.dtype = x.dtype()});
     return x;  // a_t = h_t
   }
+  // Each run of G = B / M rows reads one source row: as G queries of that row.
+  const int64_t B = x.size(0), M = st.memory.size(0);
+  const Tensor query = B == M ? x : x.reshape({M, B / M, x.size(1)});  // [B, H] or [M, G, H]
   nn::AttentionOutput att;
-  if (!st.keys_proj.defined()) att = attention->forward(x, st.memory, st.memory, st.mask);
-  else att = static_cast<nn::AdditiveAttention&>(*attention).forward_projected(x, st.keys_proj, st.memory, st.mask);
+  if (!st.keys_proj.defined()) att = attention->forward(query, st.memory, st.memory, st.mask);
+  else att = static_cast<nn::AdditiveAttention&>(*attention).forward_projected(query, st.keys_proj, st.memory, st.mask);
+  if (B != M) att = {att.context.reshape({B, -1}), att.weights.reshape({B, -1})};
   if (weights) *weights = att.weights;  // [B, S]
   if (!attentional) {  // Bahdanau-style: feed c_t, read [h_t; c_t]
     if (options.input_feeding) st.feed = att.context;

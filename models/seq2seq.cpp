@@ -1,10 +1,51 @@
 #include "models/seq2seq.h"
 
+#include <algorithm>
+#include <numeric>
+#include <optional>
+
 #include "autograd/index.h"
 #include "autograd/softmax.h"
 #include "nn/functional.h"
 
 namespace gg::models {
+
+namespace {
+
+// If `rows` is runs of one length, each of one value ([a, a, b, b, c, c]), those values.
+std::optional<std::vector<int64_t>> runs_of_one_length(const std::vector<int64_t>& rows) {
+  std::vector<size_t> starts;
+  for (size_t r = 0; r < rows.size(); ++r)
+    if (r == 0 || rows[r] != rows[r - 1]) starts.push_back(r);
+  if (starts.empty() || rows.size() % starts.size() != 0) return std::nullopt;
+  const size_t G = rows.size() / starts.size();
+  std::vector<int64_t> values;
+  for (size_t j = 0; j < starts.size(); ++j) {
+    if (starts[j] != j * G) return std::nullopt;
+    values.push_back(rows[j * G]);
+  }
+  return values;
+}
+
+}  // namespace
+
+SourceRows::SourceRows(int64_t B, bool shared) : of_row(static_cast<size_t>(B)), shared(shared) {
+  std::iota(of_row.begin(), of_row.end(), int64_t{0});
+}
+
+Tensor SourceRows::select(const Tensor& index) {
+  std::vector<int64_t> rows;  // the source row each new decoding row reads
+  for (int64_t i : index.to_vector<int64_t>()) rows.push_back(of_row.at(static_cast<size_t>(i)));
+  const int64_t M = of_row.empty() ? 0 : *std::max_element(of_row.begin(), of_row.end()) + 1;
+  const std::optional<std::vector<int64_t>> runs = shared ? runs_of_one_length(rows) : std::nullopt;
+  const std::vector<int64_t>& keep = runs ? *runs : rows;  // the source rows still read, in order
+  const size_t G = runs ? rows.size() / runs->size() : 1;
+  of_row.resize(rows.size());
+  for (size_t r = 0; r < rows.size(); ++r) of_row[r] = static_cast<int64_t>(r / G);
+  std::vector<int64_t> all(static_cast<size_t>(M));
+  std::iota(all.begin(), all.end(), int64_t{0});
+  return keep == all ? Tensor() : from_vector(keep);
+}
 
 Tensor Seq2Seq::forward(const Tensor& src, const Tensor& src_lengths, const Tensor& tgt_in) {
   return project(features(src, src_lengths, tgt_in));

@@ -7,6 +7,7 @@
 // Shapes: B batch, S source length, T target length, V target vocabulary.
 // Token ids are int64 with <pad> = 0 (data/vocab.h).
 #include <memory>
+#include <vector>
 
 #include "autograd/loss.h"
 #include "nn/module.h"
@@ -19,6 +20,21 @@ struct DecoderState {
   // Keeps the rows `index` (int64 [B']) of every tensor, in that order: how beam search
   // follows the hypotheses it keeps (and starts K of them from each sentence).
   virtual void select(const Tensor& index) = 0;
+};
+
+// Which source row each decoding row reads. Beam search keeps K rows per sentence, a
+// sentence's K consecutive; a state that keeps its source (the encoder's memory and what is
+// computed from it) once per sentence, not once per row, moves no source when the beam
+// reorders its hypotheses and gathers it only when sentences leave. Attention then reads
+// each run of B / M consecutive rows against one source row, as B / M queries of that row.
+struct SourceRows {
+  std::vector<int64_t> of_row;  // decoding row r reads source row of_row[r]
+  bool shared = true;           // false: one source row per decoding row, M = B always
+
+  explicit SourceRows(int64_t B, bool shared = true);
+  // Follows DecoderState::select(index). Returns the source rows to keep (int64 [M']) where
+  // they change, otherwise an undefined tensor.
+  Tensor select(const Tensor& index);
 };
 
 class Seq2Seq : public nn::Module {

@@ -13,16 +13,23 @@ namespace gg::models {
 namespace {
 
 struct State : DecoderState {
-  Tensor memory;      // [B, S, D]; with the cache, only until the first step projects it
-  Tensor source_pad;  // [B, S] bool, true at padding
+  Tensor memory;      // [M, S, D]; with the cache, only until the first step projects it
+  Tensor source_pad;  // [M, S] bool, true at padding
   Tensor prefix;      // [B, t] int64: the tokens fed so far (without the cache)
   nn::TransformerDecoder::Cache cache;  // each layer's keys and values (with it)
   int64_t steps = 0;                    // positions decoded so far
+  SourceRows source;  // shared between rows with the cache; without it, M = B (the prefix is re-run on it)
+
+  State(int64_t B, bool shared) : source(B, shared) {}
   void select(const Tensor& index) override {
-    if (memory.defined()) memory = index_select(memory, 0, index);
-    source_pad = index_select(source_pad, 0, index);
     if (prefix.defined()) prefix = index_select(prefix, 0, index);
-    for (auto& layer : cache) layer.select(index);
+    for (auto& layer : cache)
+      if (layer.self.k.defined()) layer.self.select(index);
+    const Tensor kept = source.select(index);
+    if (!kept.defined()) return;
+    if (memory.defined()) memory = index_select(memory, 0, kept);
+    source_pad = index_select(source_pad, 0, kept);
+    for (auto& layer : cache) layer.memory.select(kept);
   }
 };
 
@@ -55,7 +62,7 @@ Tensor TransformerSeq2Seq::project(const Tensor& x) {
 std::unique_ptr<DecoderState> TransformerSeq2Seq::encode(const Tensor& src, const Tensor& src_lengths) {
   GG_CHECK(src.dim() == 2 && src.dtype() == DType::Int64, "TransformerSeq2Seq.encode: src must be int64 [B, S], got {} {}",
            dtype_name(src.dtype()), src.shape());
-  auto state = std::make_unique<State>();
+  auto state = std::make_unique<State>(src.size(0), kv_cache);
   state->source_pad = nn::functional::padding_mask(src_lengths, src.size(1)).squeeze(1);  // [B, S]
   state->memory = encoder->forward(embed(*src_embed, src), {}, state->source_pad);
   return state;

@@ -65,10 +65,13 @@ class MultiHeadAttention : public Module {
     // Keeps the rows `index` (int64 [B']) of both, in that order: how beam search reorders them.
     void select(const Tensor& index);
   };
-  // key [S, B, kdim] and value [S, B, vdim] (or batch-first) -> their projections, once.
+  // key [S, M, kdim] and value [S, M, vdim] (or batch-first) -> their projections, once.
   KeyValues project_keys_values(const Tensor& key, const Tensor& value);
   // forward(query, key, value, key_padding_mask) with key and value given as
-  // project_keys_values(key, value): the same numbers without projecting them again.
+  // project_keys_values(key, value): the same numbers without projecting them again. The
+  // query's batch B may be a multiple of the keys' M: each run of B / M consecutive query rows
+  // then reads one row of keys and values (and of key_padding_mask [M, S]), as a beam's
+  // hypotheses of one sentence read its source.
   MultiHeadAttentionOutput forward_projected(const Tensor& query, const KeyValues& kv,
                                              const Tensor& key_padding_mask = {}, bool need_weights = false);
   // Causal self-attention one position at a time. x [1, B, D] (or [B, 1, D]) is the newest

@@ -11,6 +11,7 @@
 
 #include "autograd/fused_attention.h"
 #include "autograd/index.h"
+#include "autograd/reduce.h"
 #include "autograd/shape.h"
 #include "nn/functional.h"
 #include "nn/multihead.h"
@@ -48,11 +49,22 @@ MultiHeadAttention::KeyValues MultiHeadAttention::project_keys_values(const Tens
 MultiHeadAttentionOutput MultiHeadAttention::forward_projected(const Tensor& query_in, const KeyValues& kv,
                                                                const Tensor& key_padding_mask, bool need_weights) {
   const Tensor query = batch_first(query_in);
-  GG_CHECK(query.dim() == 3 && query.size(2) == embed_dim && kv.k.dim() == 3 && kv.k.size(0) == query.size(0),
-           "{}.forward_projected: query {} must be 3-D with width {} and the batch of the keys {}", name(),
-           query_in.shape(), embed_dim, kv.k.shape());
+  GG_CHECK(query.dim() == 3 && query.size(2) == embed_dim && kv.k.dim() == 3 && kv.k.size(0) > 0 &&
+               query.size(0) % kv.k.size(0) == 0,
+           "{}.forward_projected: query {} must be 3-D with width {} and a batch that is a multiple of the keys' {}",
+           name(), query_in.shape(), embed_dim, kv.k.shape());
+  // G = B / M consecutive query rows read one row of keys and values (a beam's hypotheses of one
+  // sentence). They attend as G Tq positions of that row: the same numbers, per query, without
+  // copying the keys and values G times.
+  const int64_t B = query.size(0), M = kv.k.size(0), Tq = query.size(1), S = kv.k.size(1);
   const Tensor q = functional::linear(query, in_weight(0, 1, q_proj_weight), in_bias(0, 1));  // [B, Tq, E]
-  return attend_and_project(q, kv.k, kv.v, key_padding_mask, Tensor(), need_weights, true);
+  Tensor weights;
+  const Tensor context = attend(q.reshape({M, B / M * Tq, embed_dim}), kv.k, kv.v, key_padding_mask, Tensor(),
+                                need_weights ? &weights : nullptr);  // [M, G Tq, E]
+  MultiHeadAttentionOutput result;
+  result.output = batch_first(out_proj->forward(context.reshape({B, Tq, embed_dim})));
+  if (need_weights) result.weights = mean(weights, {1}).reshape({B, Tq, S});  // averaged over the heads
+  return result;
 }
 
 Tensor MultiHeadAttention::forward_step(const Tensor& x_in, KeyValues& cache) {

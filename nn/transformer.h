@@ -96,15 +96,17 @@ class TransformerDecoderLayer : public Module {
 
   // Incremental decoding (a key/value cache): what the layer keeps between steps, per row.
   struct Cache {
-    MultiHeadAttention::KeyValues self;    // keys and values of the target positions so far
-    MultiHeadAttention::KeyValues memory;  // the encoder's memory, projected once
-    void select(const Tensor& index);      // keeps rows `index` (int64 [B']), as beam search does
+    MultiHeadAttention::KeyValues self;    // keys and values of the target positions so far [B, t, E]
+    // The encoder's memory, projected once [M, S, E]: M = B, or fewer, each run of B / M
+    // consecutive rows reading one memory row (MultiHeadAttention::forward_projected).
+    MultiHeadAttention::KeyValues memory;
+    void select(const Tensor& index);      // keeps rows `index` (int64 [B']) of both, with M = B
   };
-  // The cache before the first step of decoding against `memory` ([S, B, D] or batch-first).
+  // The cache before the first step of decoding against `memory` ([S, M, D] or batch-first).
   Cache start(const Tensor& memory);
   // One target position, tgt [1, B, D] (or [B, 1, D]): its output equals that position's
   // output of forward() over the whole prefix with causal_mask, up to rounding, at the cost
-  // of one position. cross_weights, if given, receives [B, 1, S].
+  // of one position. memory_key_padding_mask is [M, S]; cross_weights, if given, receives [B, 1, S].
   Tensor forward_step(const Tensor& tgt, Cache& cache, const Tensor& memory_key_padding_mask = {},
                       Tensor* cross_weights = nullptr);
 

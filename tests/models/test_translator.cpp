@@ -210,6 +210,22 @@ TEST_CASE("model: beam search gives each sentence the same translation whatever 
   }
 }
 
+TEST_CASE("SourceRows: a beam's rows share their sentence's source row, which moves only when sentences leave",
+          "[models][decode]") {
+  auto rows = [](std::vector<int64_t> v) { return gg::from_vector(v); };
+  auto kept = [](const gg::Tensor& t) { return t.defined() ? t.to_vector<int64_t>() : std::vector<int64_t>{-1}; };
+  gg::models::SourceRows source(3);  // 3 sentences
+  CHECK(kept(source.select(rows({0, 0, 1, 1, 2, 2}))) == std::vector<int64_t>{-1});  // beam 2: nothing moves
+  CHECK(source.of_row == std::vector<int64_t>{0, 0, 1, 1, 2, 2});
+  CHECK(kept(source.select(rows({1, 1, 3, 2, 4, 4}))) == std::vector<int64_t>{-1});  // reordered within sentences
+  CHECK(kept(source.select(rows({0, 1, 4, 4}))) == std::vector<int64_t>{0, 2});     // sentence 1 is done
+  CHECK(source.of_row == std::vector<int64_t>{0, 0, 1, 1});
+  CHECK(kept(source.select(rows({0, 2, 3}))) == std::vector<int64_t>{0, 1, 1});      // not runs: one row each
+  CHECK(source.of_row == std::vector<int64_t>{0, 1, 2});
+  gg::models::SourceRows unshared(2, false);  // one source row per decoding row, always
+  CHECK(kept(unshared.select(rows({0, 0, 1, 1}))) == std::vector<int64_t>{0, 0, 1, 1});
+}
+
 TEST_CASE("model: Transformer decoding with the key/value cache equals re-running the decoder over the prefix",
           "[models][decode]") {
   // A partly trained model (the beams have real choices), two decoder layers, a padded batch.
