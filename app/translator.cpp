@@ -217,7 +217,7 @@ std::vector<Translation> Translator::translate(const std::vector<std::string>& s
   std::iota(order.begin(), order.end(), size_t{0});
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return ids[a].size() < ids[b].size(); });
   const models::DecodeOptions options{.bos = data::Vocab::bos_id, .eos = data::Vocab::eos_id,
-                              .keep_attention = o.keep_attention || o.replace_unk};
+                              .keep_attention = o.keep_attention || o.replace_unk, .precision = o.precision};
   // The hypothesis' tokens as text, each <unk> replaced by the source token it attended to most.
   auto words = [&](const models::Hypothesis& h, const std::vector<std::string>& source) {
     std::vector<std::string> out = tgt_vocab.decode(h.tokens);

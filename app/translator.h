@@ -53,6 +53,11 @@ struct TranslateOptions {
   // it (Luong et al., 2015), so a rare name or number is copied instead of lost. The RNN's
   // attention, or the Transformer's last layer of cross-attention averaged over heads.
   bool replace_unk = false;
+  // BFloat16: decoding's matrix products read bfloat16 (models::DecodeOptions::precision):
+  // faster where the CPU multiplies bfloat16 (AVX512_BF16). A near-tie may then pick another
+  // token than float32 would, or than the same line decoded in a batch of another size (the
+  // bfloat16 products round differently by shape); float32 output does not depend on the batch.
+  Precision precision = Precision::Float32;
 };
 
 class Translator {

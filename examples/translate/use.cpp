@@ -4,14 +4,28 @@
 #include <unistd.h>
 
 #include <iostream>
+#include <optional>
 
 #include "commands.h"
 #include "core/file_io.h"
+#include "core/profiler.h"
 #include "common.h"
 #include "pictures/attention_text.h"
 #include "app/trainer.h"
 
 namespace translate_cli {
+
+namespace {
+
+// --precision of eval and translate: fp32, or bf16 where the CPU multiplies bfloat16 (else said, and fp32).
+gg::Precision decode_precision(const std::string& flag) {
+  const gg::Precision p = gg::parse_precision(flag, "--precision");
+  if (p != gg::Precision::BFloat16 || gg::bf16_is_fast()) return p;
+  fmt::print(stderr, "--precision bf16: {}; decoding in float32\n", gg::bf16_not_fast_reason());
+  return gg::Precision::Float32;
+}
+
+}  // namespace
 
 void add_eval(CLI::App& app) {
   auto* cmd = app.add_subcommand("eval", "BLEU (with its sacreBLEU signature), exact match and perplexity on test data");
@@ -21,7 +35,8 @@ void add_eval(CLI::App& app) {
   static bool allow_changed_data = false;
   static int64_t batch_size = 32;
   static std::string output;
-  static bool replace_unk = false;
+  static bool replace_unk = false, profile = false;
+  static std::string precision = "fp32";
   cmd->add_option("--model", model_dir, "a model directory written by translate train")->required()->check(CLI::ExistingDirectory);
   cmd->add_option("--data", d.tsv, "a TSV file to test on (all its lines)")->check(CLI::ExistingFile);
   cmd->add_option("--src-col", d.src_col)->capture_default_str();
@@ -35,6 +50,9 @@ void add_eval(CLI::App& app) {
       ->check(at_least(1))->capture_default_str();
   cmd->add_option("--output", output, "write the (detokenized) translations here, one per line in test order");
   cmd->add_flag("--replace-unk", replace_unk, "an <unk> in the output becomes the source token it attended to most");
+  cmd->add_flag("--profile", profile, "print the op profiler's table of the decoding (time per op) at the end");
+  cmd->add_option("--precision", precision, "decoding's matrix products in fp32, or bf16 (the scores stay float32)")
+      ->capture_default_str();
   cmd->callback([] {
     auto t = gg::app::Translator::load(model_dir);
     std::vector<gg::data::SentencePair> test;
@@ -49,7 +67,14 @@ void add_eval(CLI::App& app) {
     }
     GG_CHECK(!test.empty(), "eval: no test pairs");
     const double loss = gg::app::evaluate_loss(*t.model, encode(t, test));
-    Scores s = score(t, test, {.beam = beam, .batch_size = batch_size, .replace_unk = replace_unk});
+    std::optional<gg::Profiler> profiler;
+    if (profile) profiler.emplace();
+    Scores s = score(t, test, {.beam = beam, .batch_size = batch_size, .replace_unk = replace_unk,
+                               .precision = decode_precision(precision)});
+    if (profiler) {
+      fmt::print("decoding {} sentences, {:.2f} s in ops:\n{}", test.size(), profiler->total_seconds(), profiler->table(25));
+      profiler.reset();
+    }
     if (!output.empty()) {
       std::string text;
       for (const auto& h : s.hypotheses) text += h + "\n";
@@ -70,6 +95,7 @@ void add_translate(CLI::App& app) {
   static std::string model_dir, output;
   static int64_t beam = 1, batch_size = 32, n_best = 1, max_length = 1000;
   static bool show = false, skip_bad = false, replace_unk = false;
+  static std::string precision = "fp32";
   cmd->add_option("--model", model_dir)->required()->check(CLI::ExistingDirectory);
   cmd->add_option("--beam", beam, "beam size (1: greedy)")->check(at_least(1))->capture_default_str();
   cmd->add_option("--batch-size", batch_size, "sentences decoded together, in batches of similar length")
@@ -83,7 +109,9 @@ void add_translate(CLI::App& app) {
   cmd->add_flag("--show-attention", show, "print where the model looked, as a text heatmap");
   cmd->add_flag("--replace-unk", replace_unk, "an <unk> in the output becomes the source token it attended to most");
   cmd->add_flag("--skip-bad", skip_bad, "leave out lines that cannot be translated, instead of an empty line for each");
+  cmd->add_option("--precision", precision, "decoding's matrix products in fp32, or bf16")->capture_default_str();
   cmd->callback([] {
+    const gg::Precision decode = decode_precision(precision);
     GG_CHECK(n_best <= beam, "--nbest {} needs a beam at least as wide (--beam {})", n_best, beam);
     auto t = gg::app::Translator::load(model_dir);
     // One output line per input line, in input order: a blank line gives a blank line, and a
@@ -122,7 +150,8 @@ void add_translate(CLI::App& app) {
         }
       }
       const auto done =
-          t.translate(good, {.beam = beam, .batch_size = batch_size, .n_best = n_best, .keep_attention = show, .replace_unk = replace_unk});
+          t.translate(good, {.beam = beam, .batch_size = batch_size, .n_best = n_best, .keep_attention = show,
+                             .replace_unk = replace_unk, .precision = decode});
       for (size_t i = 0, k = 0; i < lines.size(); ++i) {
         if (state[i] == 2 && skip_bad) continue;
         const gg::app::Translation* tr = state[i] == 1 ? &done[k++] : nullptr;

@@ -67,21 +67,34 @@ TEST_CASE("translate translate: batches of any size give what one line at a time
     CHECK(nbest_lines[0].starts_with("0 ||| " + best_lines[0] + " ||| "));
     CHECK(nbest_lines[3].starts_with("1 ||| "));
     CHECK(nbest_lines[3 * 18] == "18 |||  ||| 0");  // the blank line
+    // --precision bf16: bfloat16 products (float32, and a note, where the CPU lacks them); a
+    // near-tie may change a token, never the shape of the output.
+    const RunResult bf16 = translate({"translate", "--model", model, "--beam", "3", "--precision", "bf16"}, {.input = input});
+    REQUIRE(bf16.status == 0);
+    CHECK(lines_of(bf16.out).size() == 41);
+    CHECK(lines_of(bf16.out)[18].empty());
+    if (!gg::bf16_is_fast()) CHECK(bf16.err.find("decoding in float32") != std::string::npos);
+    const RunResult bad = translate({"translate", "--model", model, "--precision", "fp16"}, {.input = input});
+    CHECK(bad.status != 0);
+    CHECK(bad.err.find("--precision") != std::string::npos);
   }
   fs::remove_all(dir);
 }
 
-TEST_CASE("translate eval --output writes the hypotheses in test order, batching does not change the scores") {
+TEST_CASE("translate eval --output writes the hypotheses in test order, batching does not change the scores, --profile adds the op table") {
   const fs::path dir = cli::scratch("eval-output");
   const std::string data = cli::write_dates_tsv(dir, 300), model = (dir / "model").string();
   REQUIRE(translate({"train", "--data", data, "--out", model, "--split-mod", "10", "--epochs", "2", "--embed", "16",
                      "--hidden", "32", "--valid-bleu", "0"}).status == 0);
   const std::string file = (dir / "hyp.txt").string();
   const RunResult one = translate({"eval", "--model", model, "--batch-size", "1", "--samples", "2"});
-  const RunResult batched = translate({"eval", "--model", model, "--batch-size", "16", "--output", file, "--samples", "2"});
+  const RunResult batched =
+      translate({"eval", "--model", model, "--batch-size", "16", "--output", file, "--samples", "2", "--profile"});
   INFO(one.err << batched.err);
   REQUIRE(one.status == 0);
   REQUIRE(batched.status == 0);
+  CHECK(batched.out.find("decoding 30 sentences") != std::string::npos);  // --profile: the op table
+  CHECK(batched.out.find("matmul ") != std::string::npos);
   const auto a = lines_of(one.out), b = lines_of(batched.out);
   auto bleu_line = [](const std::vector<std::string>& lines) {
     for (const auto& l : lines)
