@@ -86,6 +86,14 @@ void Optimizer::load_state_dict(const StateDict& state) {
   GG_CHECK(steps >= 0, "{}.load_state_dict: the state has no 'step' entry", name());
   for (size_t g = 0; g < lrs.size(); ++g)
     GG_CHECK(lrs[g] >= 0, "{}.load_state_dict: the state has no 'group.{}.lr' entry", name(), g);
+  if (counts_updates())
+    for (const auto& [key, t] : buffers) {
+      const std::string count = key.substr(0, key.rfind('.')) + ".step";
+      GG_CHECK(buffers.count(count) > 0,
+               "{}.load_state_dict: '{}' comes without its update count '{}' (the bias correction would start "
+               "again at step 1)",
+               name(), key, count);
+    }
   for (size_t g = 0; g < lrs.size(); ++g) groups_[g].lr = lrs[g];
   steps_ = steps;
   state_ = std::move(buffers);

@@ -50,6 +50,9 @@ class Optimizer {
   // update. Per parameter, as torch.optim: one that first gets a gradient late still starts
   // Adam's bias correction and Adagrad's lr decay at t = 1.
   int64_t count_update(size_t g, size_t i);
+  // True for optimizers that call count_update (Adam, Adagrad): their saved state must then
+  // hold each parameter's count beside its buffers, or the bias correction would restart.
+  virtual bool counts_updates() const { return false; }
   int64_t steps_ = 0;  // completed step() calls
 
  private:

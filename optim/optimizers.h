@@ -43,6 +43,7 @@ class Adam : public Optimizer {
   Adam(std::vector<ParamGroup> groups, AdamOptions options = {}, bool decoupled_weight_decay = false);
   void step() override;
   std::string name() const override { return decoupled_ ? "AdamW" : "Adam"; }
+  bool counts_updates() const override { return true; }
   AdamOptions options;
 
  private:
@@ -86,6 +87,7 @@ class Adagrad : public Optimizer {
   Adagrad(std::vector<Tensor> params, AdagradOptions options = {});
   void step() override;
   std::string name() const override { return "Adagrad"; }
+  bool counts_updates() const override { return true; }
   AdagradOptions options;
 };
 

@@ -160,6 +160,10 @@ TEST_CASE("optimizers: load_state_dict rejects a wrongly shaped buffer and chang
     if (k == "state.0.0.step") t = gg::zeros({2});
   CHECK_THAT(error_message([&] { opt.load_state_dict(bad_count); }),
              Contains("'state.0.0.step' must hold one count"));
+  nn::StateDict no_count = opt.state_dict();
+  std::erase_if(no_count, [](const auto& entry) { return entry.first == "state.0.0.step"; });
+  CHECK_THAT(error_message([&] { opt.load_state_dict(no_count); }),
+             Contains("'state.0.0.exp_avg' comes without its update count 'state.0.0.step'"));
   nn::StateDict no_step = opt.state_dict();
   no_step.erase(no_step.begin() + 1);
   CHECK_THAT(error_message([&] { opt.load_state_dict(no_step); }), Contains("no 'step' entry"));
