@@ -22,9 +22,10 @@ namespace translate_cli {
 namespace {
 
 struct ModelFlags {
-  std::string arch = "rnn", cell = "lstm", attention = "additive", tokenizer = "word";
+  std::string arch = "rnn", cell = "lstm", attention = "additive", tokenizer = "word", sp_model = "bpe";
   int64_t embed = 256, hidden = 512, layers = 1, sp_vocab = 8000, min_freq = 2, max_vocab = 0;
-  bool unidirectional = false, no_input_feeding = false, tie = false, lowercase = false, norm_first = false;
+  bool unidirectional = false, no_input_feeding = false, tie = false, lowercase = false, norm_first = false,
+       sp_joint = false;
   double dropout = 0.2;
   int64_t d_model = 256, heads = 4, enc_layers = 3, dec_layers = 3, ff = 1024;
 };
@@ -48,7 +49,9 @@ void add_model_flags(CLI::App* cmd, ModelFlags& m) {
   cmd->add_option("--ff", m.ff, "transformer: feed-forward width")->check(at_least(1))->capture_default_str();
   cmd->add_flag("--norm-first", m.norm_first, "transformer: pre-norm layers");
   cmd->add_option("--tokenizer", m.tokenizer, "word, char or sentencepiece")->check(CLI::IsMember({"word", "char", "sentencepiece"}))->capture_default_str();
-  cmd->add_option("--sp-vocab", m.sp_vocab, "sentencepiece: pieces per side")->check(at_least(1))->capture_default_str();
+  cmd->add_option("--sp-vocab", m.sp_vocab, "sentencepiece: pieces per side (with --sp-joint: in all)")->check(at_least(1))->capture_default_str();
+  cmd->add_option("--sp-model", m.sp_model, "sentencepiece: bpe or unigram")->check(CLI::IsMember({"bpe", "unigram"}))->capture_default_str();
+  cmd->add_flag("--sp-joint", m.sp_joint, "sentencepiece: one model trained on both languages, instead of one per side");
   cmd->add_flag("--lowercase", m.lowercase, "lowercase the text before tokenizing");
   cmd->add_option("--min-freq", m.min_freq, "vocabulary: drop rarer tokens (they become <unk>)")->check(at_least(0))->capture_default_str();
   cmd->add_option("--max-vocab", m.max_vocab, "vocabulary: at most this many tokens (0: no cap)")->check(at_least(0))->capture_default_str();
@@ -74,7 +77,8 @@ gg::app::Translator build_translator(const ModelFlags& m, const std::vector<gg::
                                         nlohmann::json extra) {
   gg::app::TranslatorConfig config = make_config(m);
   config.extra = std::move(extra);
-  config.extra["vocab"] = {{"min_freq", m.min_freq}, {"max_vocab", m.max_vocab}, {"sp_vocab", m.sp_vocab}};
+  config.extra["vocab"] = {{"min_freq", m.min_freq}, {"max_vocab", m.max_vocab}, {"sp_vocab", m.sp_vocab},
+                           {"sp_model", m.sp_model}, {"sp_joint", m.sp_joint}};
   std::shared_ptr<gg::data::Tokenizer> src_tok, tgt_tok;
   if (m.tokenizer == "sentencepiece") {
     // Trained in a scratch directory: the model directory changes only once training starts.
@@ -85,9 +89,20 @@ gg::app::Translator build_translator(const ModelFlags& m, const std::vector<gg::
       src_text.push_back(m.lowercase ? gg::data::to_lower(p.src) : p.src);
       tgt_text.push_back(m.lowercase ? gg::data::to_lower(p.tgt) : p.tgt);
     }
-    gg::data::SentencePieceOptions sp{.vocab_size = m.sp_vocab};
-    src_tok = std::make_shared<gg::data::SentencePieceTokenizer>(gg::data::SentencePieceTokenizer::train(src_text, (scratch / "src").string(), sp));
-    tgt_tok = std::make_shared<gg::data::SentencePieceTokenizer>(gg::data::SentencePieceTokenizer::train(tgt_text, (scratch / "tgt").string(), sp));
+    gg::data::SentencePieceOptions sp{.vocab_size = m.sp_vocab, .model = m.sp_model == "unigram"
+                                                                         ? gg::data::SentencePieceModel::Unigram
+                                                                         : gg::data::SentencePieceModel::BPE};
+    auto train_sp = [&](const std::vector<std::string>& text, const char* name) {
+      return std::make_shared<gg::data::SentencePieceTokenizer>(
+          gg::data::SentencePieceTokenizer::train(text, (scratch / name).string(), sp));
+    };
+    if (m.sp_joint) {  // one model of both languages: shared pieces for shared names and numbers
+      src_text.insert(src_text.end(), tgt_text.begin(), tgt_text.end());
+      src_tok = tgt_tok = train_sp(src_text, "joint");
+    } else {
+      src_tok = train_sp(src_text, "src");
+      tgt_tok = train_sp(tgt_text, "tgt");
+    }
     std::filesystem::remove_all(scratch);  // the tokenizers keep their models in memory
   } else {
     src_tok = gg::app::make_tokenizer(m.tokenizer, m.lowercase);
@@ -206,6 +221,8 @@ void refuse_contradictions(CLI::App* cmd, const gg::app::Translator& saved, cons
   check("--min-freq", m.min_freq, vocab.value("min_freq", json()));
   check("--max-vocab", m.max_vocab, vocab.value("max_vocab", json()));
   check("--sp-vocab", m.sp_vocab, vocab.value("sp_vocab", json()));
+  check("--sp-model", m.sp_model, vocab.value("sp_model", json("bpe")));  // runs saved before the option: bpe
+  check("--sp-joint", m.sp_joint, vocab.value("sp_joint", json(false)));
   check("--max-len", max_len, extra.value("max_len", json()));
   auto absolute = [](const std::string& path) { return path.empty() ? path : std::filesystem::absolute(path).string(); };
   check("--data", absolute(d.tsv), extra.value("data", json()));

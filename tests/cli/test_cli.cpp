@@ -150,6 +150,32 @@ TEST_CASE("translate train --resume: options that contradict the saved run are l
   fs::remove_all(dir);
 }
 
+TEST_CASE("translate train --tokenizer sentencepiece: --sp-model and --sp-joint are used, saved and kept on --resume") {
+  const fs::path dir = scratch("subwords");
+  const std::string data = cli::write_dates_tsv(dir, 200), model = (dir / "model").string();
+  const std::vector<std::string> sp{"--tokenizer", "sentencepiece", "--sp-model", "unigram", "--sp-joint", "--sp-vocab", "60"};
+  RunResult r = translate(train_args(data, model) + sp);
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  // One model of both languages: the two sides' tokenizers are the same file.
+  CHECK(gg::read_file(model + "/src.model") == gg::read_file(model + "/tgt.model"));
+  const auto config = nlohmann::json::parse(gg::read_file(model + "/config.json"));
+  CHECK(config.at("tokenizer") == "sentencepiece");
+  CHECK(config.at("extra").at("vocab").at("sp_model") == "unigram");
+  CHECK(config.at("extra").at("vocab").at("sp_joint") == true);
+  CHECK(config.at("extra").at("vocab").at("sp_vocab") == 60);
+  r = translate({"train", "--out", model, "--resume", "--epochs", "2", "--sp-model", "bpe"});
+  CHECK(r.status == 1);
+  CHECK(r.err.find("--sp-model \"bpe\": the run in") != std::string::npos);
+  // Separate models (the default): the two sides differ.
+  const std::string separate = (dir / "separate").string();
+  r = translate(train_args(data, separate) + std::vector<std::string>{"--tokenizer", "sentencepiece", "--sp-vocab", "80"});
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  CHECK(gg::read_file(separate + "/src.model") != gg::read_file(separate + "/tgt.model"));
+  fs::remove_all(dir);
+}
+
 TEST_CASE("translate eval and --resume refuse data that changed since training", "[reliability]") {
   // Finding 7: the split names lines by number; one line inserted at the top moved held-out
   // sentences into training and the other way round, and eval said nothing.
