@@ -93,8 +93,14 @@ gg::app::Translator build_translator(const ModelFlags& m, const std::vector<gg::
                                                                          ? gg::data::SentencePieceModel::Unigram
                                                                          : gg::data::SentencePieceModel::BPE};
     auto train_sp = [&](const std::vector<std::string>& text, const char* name) {
-      return std::make_shared<gg::data::SentencePieceTokenizer>(
-          gg::data::SentencePieceTokenizer::train(text, (scratch / name).string(), sp));
+      try {
+        return std::make_shared<gg::data::SentencePieceTokenizer>(
+            gg::data::SentencePieceTokenizer::train(text, (scratch / name).string(), sp));
+      } catch (const gg::Error& e) {
+        std::filesystem::remove_all(scratch);
+        gg::fail("--tokenizer sentencepiece --sp-model {} --sp-vocab {}{}: training the {} model failed: {}", m.sp_model,
+                 m.sp_vocab, m.sp_joint ? " --sp-joint" : "", name, e.what());
+      }
     };
     if (m.sp_joint) {  // one model of both languages: shared pieces for shared names and numbers
       src_text.insert(src_text.end(), tgt_text.begin(), tgt_text.end());

@@ -167,6 +167,13 @@ TEST_CASE("translate train --tokenizer sentencepiece: --sp-model and --sp-joint 
   r = translate({"train", "--out", model, "--resume", "--epochs", "2", "--sp-model", "bpe"});
   CHECK(r.status == 1);
   CHECK(r.err.find("--sp-model \"bpe\": the run in") != std::string::npos);
+  // A vocabulary smaller than the characters the corpus needs: the error names the options.
+  r = translate(train_args(data, (dir / "small").string()) +
+                std::vector<std::string>{"--tokenizer", "sentencepiece", "--sp-vocab", "10"});
+  CHECK(r.status == 1);
+  CHECK(r.err.find("--tokenizer sentencepiece --sp-model bpe --sp-vocab 10: training the src model failed") !=
+        std::string::npos);
+  CHECK(!fs::exists(dir / "small"));
   // Separate models (the default): the two sides differ.
   const std::string separate = (dir / "separate").string();
   r = translate(train_args(data, separate) + std::vector<std::string>{"--tokenizer", "sentencepiece", "--sp-vocab", "80"});
