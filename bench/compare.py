@@ -14,42 +14,25 @@ the four seq2seq workloads, greedy decoding, and the two micro-benchmarks. Runs 
 import argparse
 import os
 import re
-import statistics
-import subprocess
-import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def run(cmd):
-    out = subprocess.run(cmd, capture_output=True, text=True)
-    if out.returncode != 0:
-        sys.exit(f"benchmark failed: {' '.join(cmd)}\n{out.stdout}\n{out.stderr}")
-    return out.stdout
-
-
-def number(text, pattern):
-    m = re.findall(pattern, text)
-    if not m:
-        sys.exit(f"no match for '{pattern}' in output:\n{text}")
-    return float(m[-1])
+from run import ROOT, alternating_medians, last_number, run
 
 
 def workloads(threads):
-    """(name, binary, arguments, pattern of the figure, higher is better)."""
+    """(name, binary, arguments, unit of the figure, higher is better)."""
     rows = []
     for size, steps in [("small", "40"), ("medium", "5")]:
         for model in ["lstm-attn", "transformer"]:
             rows.append((f"train {model} {size} (tgt tok/s)", "bench_seq2seq",
-                         ["--model", model, "--size", size, "--steps", steps], r"([0-9.]+) tgt_tok/s", True))
+                         ["--model", model, "--size", size, "--steps", steps], "tgt_tok/s", True))
     for model, batch in [("lstm-attn", 1), ("transformer", 1), ("transformer", 32)]:
         extra = ["--sentences", "5"] if batch > 1 else []
         unit = "ms/sentence" if batch == 1 else "sentences/s"
         rows.append((f"greedy decode {model}, batch {batch} ({unit})", "bench_decode",
-                     ["--model", model, "--batch", str(batch)] + extra, r"([0-9.]+) " + unit, batch > 1))
-    rows.append(("greedy decode, int8 (ms/sentence)", "bench_decode", ["--int8"], r"([0-9.]+) ms/sentence", False))
-    return [(f"{name}, {threads} thr", binary, args + ["--threads", threads], pattern, higher)
-            for name, binary, args, pattern, higher in rows]
+                     ["--model", model, "--batch", str(batch)] + extra, unit, batch > 1))
+    rows.append(("greedy decode, int8 (ms/sentence)", "bench_decode", ["--int8"], "ms/sentence", False))
+    return [(f"{name}, {threads} thr", binary, args + ["--threads", threads], unit, higher)
+            for name, binary, args, unit, higher in rows]
 
 
 def main():
@@ -62,21 +45,19 @@ def main():
 
     table = []
     for threads in a.threads.split(","):
-        for name, binary, args, pattern, higher in workloads(threads):
-            samples = {"before": [], "after": []}
-            for _ in range(a.repeats):
-                for side, bin_dir in [("before", a.before), ("after", a.after)]:
-                    samples[side].append(number(run([os.path.join(bin_dir, binary)] + args), pattern))
-            before, after = statistics.median(samples["before"]), statistics.median(samples["after"])
+        for name, binary, args, unit, higher in workloads(threads):
+            before, after = alternating_medians([[os.path.join(d, binary)] + args for d in [a.before, a.after]], unit,
+                                                a.repeats)
             table.append((name, before, after, after / before if higher else before / after))
-            print(f"{name:<55} {before:>10.1f} {after:>10.1f}", file=sys.stderr)
+            print(f"{name:<55} {before:>10.1f} {after:>10.1f}", flush=True)
     # The micro-benchmarks print several figures per run; their spread is small, one run each.
-    for side, bin_dir in [("before", a.before), ("after", a.after)]:
+    micro = []
+    for bin_dir in [a.before, a.after]:
         text = run([os.path.join(bin_dir, "bench_core"), "--threads", "1"])
-        samples[side] = (number(re.search(r"gg::add, recording the graph.*", text).group(0), r"([0-9.]+) us"),
-                         number(re.search(r"LSTMCell step.*", text).group(0), r"([0-9.]+) ms"))
+        micro.append((last_number(re.search(r"gg::add, recording the graph.*", text).group(0), "us"),
+                      last_number(re.search(r"LSTMCell step.*", text).group(0), "ms")))
     for i, name in enumerate(["tiny add recording the graph (us), 1 thr", "LSTM cell fwd+bwd B=64 H=512 (ms), 1 thr"]):
-        table.append((name, samples["before"][i], samples["after"][i], samples["before"][i] / samples["after"][i]))
+        table.append((name, micro[0][i], micro[1][i], micro[0][i] / micro[1][i]))
 
     print(f"\nmedians of {a.repeats} alternating runs; speed-up above 1 means the after build is faster\n")
     print(f"{'workload':<55} {'before':>10} {'after':>10} {'speed-up':>9}")

@@ -13,11 +13,11 @@ Data: ../shared/data/tatoeba-spa-eng/spa.txt (www.manythings.org/anki and tatoeb
 import argparse
 import os
 import re
-import subprocess
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from run import ROOT, run
+
 TRANSLATE = os.path.join(ROOT, "build", "bin", "translate")
 DATA = os.path.join(ROOT, "..", "shared", "data", "tatoeba-spa-eng", "spa.txt")
 
@@ -38,13 +38,6 @@ VOCABULARIES = {
     "rnn": [("word", []),
             ("bpe 8k per side", ["--tokenizer", "sentencepiece", "--sp-model", "bpe", "--sp-vocab", "8000"])],
 }
-
-
-def run(cmd):
-    out = subprocess.run(cmd, capture_output=True, text=True)
-    if out.returncode != 0:
-        sys.exit(f"failed: {' '.join(cmd)}\n{out.stdout}\n{out.stderr}")
-    return out.stdout
 
 
 def main():
