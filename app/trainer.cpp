@@ -267,8 +267,9 @@ TrainResult train(Translator& translator, const std::vector<data::EncodedPair>& 
   if (o.resume && writer) read_metrics(o.out_dir + "/metrics.jsonl", result);  // as rank 0 has just cut it back
   const std::string ranks = ddp ? fmt::format(" on {} ranks", dist::world_size()) : "";
   if (ddp && !quiet)
-    fmt::print("data-parallel: {} ranks, {} reduction, {} buckets of gradients ({:.1f} MiB)\n", dist::world_size(),
-               dist::mode_name(o.reduce), ddp->bucket_count(), static_cast<double>(ddp->gradient_bytes()) / (1 << 20));
+    fmt::print("data-parallel: {} ranks, {} reduction {}, {} buckets of gradients ({:.1f} MiB)\n", dist::world_size(),
+               dist::mode_name(o.reduce), ddp->shared_memory() ? "in shared memory" : "by MPI messages",
+               ddp->bucket_count(), static_cast<double>(ddp->gradient_bytes()) / (1 << 20));
   StopOnSignal stop(o.handle_signals);
   const bool tty = !quiet && ::isatty(STDOUT_FILENO);
   const auto start = Clock::now();

@@ -114,10 +114,10 @@ int main(int argc, char** argv) try {
     const double alone = std::chrono::duration<double>(std::chrono::steady_clock::now() - alone_start).count() / 5;
     const double per_step_wait = wait_seconds / steps, per_step_start = start_seconds / steps;
     if (rank == 0)
-      fmt::print("data-parallel: {} ranks, {} reduction, {} buckets, {:.1f} MiB of gradients per step; per step: "
+      fmt::print("data-parallel: {} ranks, {} reduction ({}), {} buckets, {:.1f} MiB of gradients per step; per step: "
                  "{:.2f} ms starting reductions, {:.2f} ms waiting after backward; the reduction alone {:.2f} ms "
                  "(hidden behind backward: {:.0f}%)\n",
-                 world, reduce, ddp->bucket_count(), static_cast<double>(ddp->gradient_bytes()) / (1 << 20),
+                 world, reduce, ddp->shared_memory() ? "shared memory" : "MPI messages", ddp->bucket_count(), static_cast<double>(ddp->gradient_bytes()) / (1 << 20),
                  1e3 * per_step_start, 1e3 * per_step_wait, 1e3 * alone,
                  100 * std::max(0.0, 1 - (per_step_start + per_step_wait) / std::max(1e-12, alone)));
   }

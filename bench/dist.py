@@ -6,7 +6,8 @@ against PyTorch's DistributedDataParallel (gloo), on the medium workloads (bench
     /usr/bin/python3 bench/dist.py [--repeats N] [--models lstm-attn,transformer]
 
 Rows, each the median of --repeats runs, the runs of a model alternating: glassgrad 1 rank x 1
-thread, 1 rank x 2 threads, 2 ranks x 1 thread (exact and fast reduction); PyTorch 1 process x
+thread, 1 rank x 2 threads, 2 ranks x 1 thread (exact reduction in shared memory, exact by MPI
+messages as between machines, fast reduction by MPI_Allreduce); PyTorch 1 process x
 1 thread and DDP 2 processes x 1 thread, with the allocator setting of bench/run.py. Every
 configuration trains on the same global batches (2 ranks: each takes every other row). Scaling
 efficiency = (2 ranks' tokens/s) / (2 x 1 rank's). The reduction's cost per step is rank 0's,
@@ -46,6 +47,8 @@ def main():
             ("glassgrad 1 rank x 1 thread", [ours] + args + ["--threads", "1"]),
             ("glassgrad 1 rank x 2 threads", [ours] + args + ["--threads", "2"]),
             ("glassgrad 2 ranks x 1 thread, exact", MPIRUN + [ours] + args + ["--threads", "1", "--reduce", "exact"]),
+            ("glassgrad 2 ranks x 1 thread, exact, messages",
+             MPIRUN + ["-x", "GG_DIST_SHARED_MEMORY=0", ours] + args + ["--threads", "1", "--reduce", "exact"]),
             ("glassgrad 2 ranks x 1 thread, fast", MPIRUN + [ours] + args + ["--threads", "1", "--reduce", "fast"]),
             ("PyTorch 1 process x 1 thread", theirs + args + ["--threads", "1"]),
             ("PyTorch DDP (gloo) 2 x 1 thread", theirs + args + ["--threads", "1", "--ranks", "2"]),
@@ -76,9 +79,9 @@ def main():
             elif "DDP" in name:
                 note = f"efficiency {100 * medians[name] / (2 * medians['PyTorch 1 process x 1 thread']):.0f}%"
             table.append((model, name, medians[name], note))
-    print(f"\n{'model':<12} {'configuration':<38} {'tgt tok/s':>10}  notes")
+    print(f"\n{'model':<12} {'configuration':<46} {'tgt tok/s':>10}  notes")
     for model, name, value, note in table:
-        print(f"{model:<12} {name:<38} {value:>10.1f}  {note}")
+        print(f"{model:<12} {name:<46} {value:>10.1f}  {note}")
 
 
 if __name__ == "__main__":

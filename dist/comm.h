@@ -68,4 +68,28 @@ Request gather_parts(std::span<float> data, std::span<const int64_t> parts);
 // The element-wise sum over ranks, in place, in whatever order MPI's algorithm picks (MPI_Iallreduce).
 Request sum_in_place(std::span<float> data);
 
+// Memory that every rank of a run on one machine reads and writes directly: one segment of
+// `floats` per rank, in rank order (POSIX shared memory, mapped by every rank). Ranks on one
+// machine then add each other's gradients where they lie, instead of copying them through MPI's
+// messages twice. create() is collective and returns null on every rank alike when the ranks
+// are not all on one machine, when GG_DIST_SHARED_MEMORY=0 (gradients then travel as messages,
+// as between machines), or when the memory cannot be had (rank 0 says why); the destructor
+// only unmaps, so a rank that unwinds from an error never waits for the others.
+class SharedSegments {
+ public:
+  static std::unique_ptr<SharedSegments> create(int64_t floats);
+  ~SharedSegments();
+  SharedSegments(const SharedSegments&) = delete;
+  SharedSegments& operator=(const SharedSegments&) = delete;
+
+  float* segment(int rank) const;  // rank's `floats` floats, 64-byte aligned
+  // Every rank's writes to the segments before it are visible to every rank after it.
+  void barrier() const;
+
+ private:
+  SharedSegments() = default;
+  void* base_ = nullptr;
+  size_t bytes_ = 0, stride_ = 0;  // the whole mapping; bytes from one segment to the next
+};
+
 }  // namespace gg::dist

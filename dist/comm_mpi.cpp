@@ -1,11 +1,20 @@
 // dist/comm.h over MPI (built when GG_MPI is on). Every call checks MPI's return code and
 // throws a gg::Error naming the call and MPI's own words: errors return to us instead of
 // aborting inside MPI (MPI_ERRORS_RETURN), so the message the user reads is ours.
+#include <fcntl.h>
 #include <malloc.h>
 #include <mpi.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cerrno>
 #include <climits>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 #include "core/error.h"
 #include "dist/comm.h"
@@ -205,6 +214,84 @@ Request sum_in_place(std::span<float> data) {
                        MPI_FLOAT, MPI_SUM, g_first_phase, &r.impl->request),
         "MPI_Iallreduce");
   return r;
+}
+
+// ---- memory shared by the ranks of one machine ----------------------------------------------------
+
+namespace {
+// True on every rank when every rank runs on this machine (MPI's shared-memory split of the world).
+bool all_ranks_on_one_machine() {
+  MPI_Comm node = MPI_COMM_NULL;
+  check(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node), "MPI_Comm_split_type");
+  int size = 0;
+  MPI_Comm_size(node, &size);
+  MPI_Comm_free(&node);
+  return size == g_size;
+}
+}  // namespace
+
+std::unique_ptr<SharedSegments> SharedSegments::create(int64_t floats) {
+  GG_CHECK(floats >= 0, "SharedSegments: a negative size, {} floats", floats);
+  if (!g_initialized || g_size == 1) return nullptr;
+  // Rank 0 decides for all (every rank must take the same path); the machine test is collective.
+  int use = all_ranks_on_one_machine();
+  const char* setting = std::getenv("GG_DIST_SHARED_MEMORY");
+  use = use && !(setting && std::strcmp(setting, "0") == 0);
+  check(MPI_Bcast(&use, 1, MPI_INT, 0, MPI_COMM_WORLD), "MPI_Bcast");
+  if (!use) return nullptr;
+
+  std::unique_ptr<SharedSegments> s(new SharedSegments);
+  s->stride_ = std::max<size_t>(64, (static_cast<size_t>(floats) * sizeof(float) + 63) / 64 * 64);
+  s->bytes_ = s->stride_ * static_cast<size_t>(g_size);
+  // Rank 0 creates a named object and reserves its memory (a full /dev/shm is an error here, not
+  // a SIGBUS at the first write); the others open it by name; the name goes once all have.
+  static int created = 0;
+  std::array<char, 64> name{};
+  std::snprintf(name.data(), name.size(), "/glassgrad-%ld-%d", static_cast<long>(::getpid()), created++);
+  check(MPI_Bcast(name.data(), static_cast<int>(name.size()), MPI_CHAR, 0, MPI_COMM_WORLD), "MPI_Bcast");
+  std::string error;
+  int fd = -1;
+  if (g_rank == 0) {
+    fd = ::shm_open(name.data(), O_CREAT | O_EXCL | O_RDWR, 0600);
+    if (fd < 0) error = fmt::format("shm_open: {}", std::strerror(errno));
+    else if (const int e = ::posix_fallocate(fd, 0, static_cast<off_t>(s->bytes_)); e != 0)
+      error = fmt::format("reserving {:.1f} MiB in /dev/shm: {}", s->bytes_ / 1048576.0, std::strerror(e));
+  }
+  int created_ok = error.empty();
+  check(MPI_Bcast(&created_ok, 1, MPI_INT, 0, MPI_COMM_WORLD), "MPI_Bcast");
+  if (created_ok && g_rank != 0) {
+    fd = ::shm_open(name.data(), O_RDWR, 0600);
+    if (fd < 0) error = fmt::format("shm_open: {}", std::strerror(errno));
+  }
+  if (fd >= 0 && error.empty()) {
+    void* p = ::mmap(nullptr, s->bytes_, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED) error = fmt::format("mmap: {}", std::strerror(errno));
+    else s->base_ = p;
+  }
+  if (fd >= 0) ::close(fd);
+  const auto ok = all_gather(static_cast<int64_t>(error.empty()));
+  if (g_rank == 0 && created_ok) ::shm_unlink(name.data());
+  if (!error.empty())
+    std::fprintf(stderr, "data-parallel: rank %d cannot share memory with the other ranks (%s); gradients travel as "
+                 "MPI messages\n", g_rank, error.c_str());
+  if (std::find(ok.begin(), ok.end(), 0) != ok.end()) return nullptr;  // the destructor unmaps what was mapped
+  return s;
+}
+
+SharedSegments::~SharedSegments() {
+  if (base_) ::munmap(base_, bytes_);
+}
+
+float* SharedSegments::segment(int rank) const {
+  return reinterpret_cast<float*>(static_cast<std::byte*>(base_) + static_cast<size_t>(rank) * stride_);
+}
+
+// MPI_Barrier orders the ranks; the fences keep the compiler and the CPU from moving this rank's
+// loads and stores of the segments across it.
+void SharedSegments::barrier() const {
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
+  std::atomic_thread_fence(std::memory_order_seq_cst);
 }
 
 }  // namespace gg::dist

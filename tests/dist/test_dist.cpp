@@ -11,8 +11,10 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <string>
 
 #include "core/random.h"
 #include "data/batch.h"
@@ -242,3 +244,19 @@ TEST_CASE("dist: a rank whose share of the batch is empty takes part with zero g
   CHECK(same_on_every_rank(g));
   CHECK(std::any_of(g.begin(), g.end(), [](float x) { return x != 0; }));
 }
+
+TEST_CASE("dist: ranks on one machine add their gradients in shared memory, unless GG_DIST_SHARED_MEMORY=0", "[dist]") {
+  // CTest starts every rank on this machine; its TCP run stands for separate machines and sets
+  // GG_DIST_SHARED_MEMORY=0. The exact test above then checks both paths against one process.
+  auto t = tiny_translator("rnn", 0.0);
+  const auto params = t.model->parameters();
+  const char* setting = std::getenv("GG_DIST_SHARED_MEMORY");
+  const bool messages = setting != nullptr && std::string(setting) == "0";
+  {
+    dist::DataParallel exact(params);
+    CHECK(exact.shared_memory() == (dist::world_size() > 1 && !messages));
+  }
+  dist::DataParallel fast(params, {.mode = dist::ReduceMode::Fast});
+  CHECK_FALSE(fast.shared_memory());  // fast is MPI_Allreduce by definition
+}
+
