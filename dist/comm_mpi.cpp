@@ -251,8 +251,10 @@ std::unique_ptr<SharedSegments> SharedSegments::create(int64_t floats) {
   check(MPI_Bcast(name.data(), static_cast<int>(name.size()), MPI_CHAR, 0, MPI_COMM_WORLD), "MPI_Bcast");
   std::string error;
   int fd = -1;
+  bool named = false;  // rank 0: the name exists and must be removed, whatever happens next
   if (g_rank == 0) {
     fd = ::shm_open(name.data(), O_CREAT | O_EXCL | O_RDWR, 0600);
+    named = fd >= 0;
     if (fd < 0) error = fmt::format("shm_open: {}", std::strerror(errno));
     else if (const int e = ::posix_fallocate(fd, 0, static_cast<off_t>(s->bytes_)); e != 0)
       error = fmt::format("reserving {:.1f} MiB in /dev/shm: {}", s->bytes_ / 1048576.0, std::strerror(e));
@@ -270,7 +272,7 @@ std::unique_ptr<SharedSegments> SharedSegments::create(int64_t floats) {
   }
   if (fd >= 0) ::close(fd);
   const auto ok = all_gather(static_cast<int64_t>(error.empty()));
-  if (g_rank == 0 && created_ok) ::shm_unlink(name.data());
+  if (named) ::shm_unlink(name.data());
   if (!error.empty())
     std::fprintf(stderr, "data-parallel: rank %d cannot share memory with the other ranks (%s); gradients travel as "
                  "MPI messages\n", g_rank, error.c_str());
