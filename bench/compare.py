@@ -15,21 +15,15 @@ import argparse
 import os
 import re
 
-from run import ROOT, alternating_medians, last_number, run
+from run import ROOT, alternating_medians, decode_workloads, last_number, run, train_workloads
 
 
 def workloads(threads):
     """(name, binary, arguments, unit of the figure, higher is better)."""
-    rows = []
-    for size, steps in [("small", "40"), ("medium", "5")]:
-        for model in ["lstm-attn", "transformer"]:
-            rows.append((f"train {model} {size} (tgt tok/s)", "bench_seq2seq",
-                         ["--model", model, "--size", size, "--steps", steps], "tgt_tok/s", True))
-    for model, batch in [("lstm-attn", 1), ("transformer", 1), ("transformer", 32)]:
-        extra = ["--sentences", "5"] if batch > 1 else []
-        unit = "ms/sentence" if batch == 1 else "sentences/s"
-        rows.append((f"greedy decode {model}, batch {batch} ({unit})", "bench_decode",
-                     ["--model", model, "--batch", str(batch)] + extra, unit, batch > 1))
+    rows = [(f"train {model} {size} (tgt tok/s)", "bench_seq2seq", args, "tgt_tok/s", True)
+            for model, size, args in train_workloads(["small", "medium"])]
+    rows += [(f"greedy decode {model}, batch {batch} ({unit})", "bench_decode", args, unit, batch > 1)
+             for model, batch, args, unit in decode_workloads()]
     rows.append(("greedy decode, int8 (ms/sentence)", "bench_decode", ["--int8"], "ms/sentence", False))
     return [(f"{name}, {threads} thr", binary, args + ["--threads", threads], unit, higher)
             for name, binary, args, unit, higher in rows]

@@ -91,6 +91,20 @@ def best(values, higher_is_better):
     return max(values) if higher_is_better else min(values)
 
 
+def train_workloads(sizes):
+    """bench_seq2seq's training rows, shared with compare.py: (model, size, arguments)."""
+    return [(model, size, ["--model", model, "--size", size, "--steps", "40" if size == "small" else "5"])
+            for size in sizes for model in ["lstm-attn", "transformer"]]
+
+
+def decode_workloads():
+    """bench_decode's greedy rows, shared with compare.py: (model, batch, arguments, unit); ms
+    per sentence at batch 1 (lower is better), sentences per second at batch 32 (higher)."""
+    return [(model, batch, ["--model", model, "--batch", str(batch)] + (["--sentences", "5"] if batch > 1 else []),
+             "ms/sentence" if batch == 1 else "sentences/s")
+            for model, batch in [("lstm-attn", 1), ("transformer", 1), ("transformer", 32)]]
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--repeats", type=int, default=3)
@@ -113,40 +127,35 @@ def main():
     if not ours_bf16:
         print(probe.splitlines()[0] + "\n")
 
-    for size in a.sizes.split(","):
-        steps = "40" if size == "small" else "5"
-        for model in ["lstm-attn", "transformer"]:
-            args = ["--model", model, "--size", size, "--steps", steps]
-            theirs_cmd = [PY, os.path.join(ROOT, "bench", "bench_seq2seq.py")] + args
-            ours_cmd = [os.path.join(BIN, "bench_seq2seq")] + args
-            theirs_cmds = [theirs_cmd + ["--precision", "fp32"], theirs_cmd + ["--precision", "bf16"]]
-            # glassgrad's bf16 runs, where they happen, take their turn among PyTorch's.
-            others = theirs_cmds + ([ours_cmd + ["--precision", "bf16"]] if ours_bf16 else [])
-            ours, (theirs_fp32, theirs_bf16, *ours_bf16_runs) = both_thread_counts(ours_cmd, others, "tgt_tok/s",
-                                                                                    a.repeats)
-            threads = "2" if ours[1] >= ours[0] else "1"
-            prof = run([os.path.join(BIN, "bench_seq2seq")] + args + ["--threads", threads, "--profile"])
-            # The profiled run gives the matmul GFLOP of a step and the target tokens of a step
-            # (both fixed by the synthetic batches); the speed is the median of the runs above,
-            # not this one run, which the profiler also slows down.
-            gflop_step = float(re.search(r"matmul_gflop_per_step=([0-9.]+)", prof).group(1))
-            tokens_step = last_number(prof, "tgt_tok/s") * last_number(prof, "ms/step") / 1e3
-            achieved = gflop_step * best(ours, True) / tokens_step
-            rows.append((f"train {model} {size} (tgt tok/s)", best(ours, True), best(theirs_fp32, True),
-                         best(theirs_bf16, True), True, f"{100 * achieved / peak[threads]:.0f}%"))
-            if ours_bf16_runs:
-                rows.append((f"train {model} {size} bf16 (tgt tok/s)", best(ours_bf16_runs[0], True),
-                             best(theirs_fp32, True), best(theirs_bf16, True), True, ""))
-            if size == "medium":  # glassgrad against PyTorch in float32
-                memory_rows.append((f"peak RSS train {model} {size} (MiB)", median_peak_rss("ours", ours_cmd),
-                                    median_peak_rss("theirs", theirs_cmd + ["--precision", "fp32"]), None, False, ""))
+    for model, size, args in train_workloads(a.sizes.split(",")):
+        theirs_cmd = [PY, os.path.join(ROOT, "bench", "bench_seq2seq.py")] + args
+        ours_cmd = [os.path.join(BIN, "bench_seq2seq")] + args
+        theirs_cmds = [theirs_cmd + ["--precision", "fp32"], theirs_cmd + ["--precision", "bf16"]]
+        # glassgrad's bf16 runs, where they happen, take their turn among PyTorch's.
+        others = theirs_cmds + ([ours_cmd + ["--precision", "bf16"]] if ours_bf16 else [])
+        ours, (theirs_fp32, theirs_bf16, *ours_bf16_runs) = both_thread_counts(ours_cmd, others, "tgt_tok/s",
+                                                                                a.repeats)
+        threads = "2" if ours[1] >= ours[0] else "1"
+        prof = run([os.path.join(BIN, "bench_seq2seq")] + args + ["--threads", threads, "--profile"])
+        # The profiled run gives the matmul GFLOP of a step and the target tokens of a step
+        # (both fixed by the synthetic batches); the speed is the median of the runs above,
+        # not this one run, which the profiler also slows down.
+        gflop_step = float(re.search(r"matmul_gflop_per_step=([0-9.]+)", prof).group(1))
+        tokens_step = last_number(prof, "tgt_tok/s") * last_number(prof, "ms/step") / 1e3
+        achieved = gflop_step * best(ours, True) / tokens_step
+        rows.append((f"train {model} {size} (tgt tok/s)", best(ours, True), best(theirs_fp32, True),
+                     best(theirs_bf16, True), True, f"{100 * achieved / peak[threads]:.0f}%"))
+        if ours_bf16_runs:
+            rows.append((f"train {model} {size} bf16 (tgt tok/s)", best(ours_bf16_runs[0], True),
+                         best(theirs_fp32, True), best(theirs_bf16, True), True, ""))
+        if size == "medium":  # glassgrad against PyTorch in float32
+            memory_rows.append((f"peak RSS train {model} {size} (MiB)", median_peak_rss("ours", ours_cmd),
+                                median_peak_rss("theirs", theirs_cmd + ["--precision", "fp32"]), None, False, ""))
 
     # Greedy decoding: ms per sentence at batch 1, sentences per second at batch 32. The
     # Transformer decodes with glassgrad's key/value cache; torch.nn.TransformerDecoder has
     # none, and re-runs the prefix at every step, as its users' decoders do.
-    for model, batch in [("lstm-attn", 1), ("transformer", 1), ("transformer", 32)]:
-        args = ["--model", model, "--batch", str(batch)] + (["--sentences", "5"] if batch > 1 else [])
-        unit = "ms/sentence" if batch == 1 else "sentences/s"
+    for model, batch, args, unit in decode_workloads():
         ours, (theirs,) = both_thread_counts([os.path.join(BIN, "bench_decode")] + args,
                                              [[PY, os.path.join(ROOT, "bench", "bench_decode.py")] + args], unit,
                                              a.repeats)
